@@ -1,0 +1,51 @@
+# DevMesh: `make run` serves on 127.0.0.1:8000, `make test` runs the whole suite.
+# Both install what is missing (system packages, .venv, local MariaDB + FalkorDB) and are
+# fast the second time: slow artefacts are cached under ~/.cache/devmesh and ~/.cache/pip.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+DEVMESH := $(BIN)/devmesh
+SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test services services-stop migrate install sysdeps clean
+
+run: migrate
+	$(DEVMESH) serve --host $(HOST) --port $(PORT)
+
+test: migrate
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+migrate: services
+	$(DEVMESH) migrate
+
+services: install
+	$(DEVMESH) services up
+
+services-stop:
+	@if [ -x $(DEVMESH) ]; then $(DEVMESH) services down; else echo "nothing to stop (no .venv)"; fi
+
+install: sysdeps $(VENV)/.installed
+
+sysdeps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; \
+		else echo "need root (or sudo) to apt-get install:$$missing" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# torch 2.13.0 first: it is the CPU build already on disk; an unpinned torch pulls GBs of CUDA.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+clean: services-stop
+	rm -rf $(VENV) .devmesh
