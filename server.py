@@ -1,3 +1,321 @@
-"""placeholder"""
+"""DevMesh server: FastAPI assembly (lifespan, routers, auth, errors) and the `devmesh` CLI.
+
+Everything stateful (settings, the MariaDB pools, the embedder, the embedding worker) is
+built here, once, and handed to the routers through `app.state`; nothing below opens a
+connection at import time.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import click
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from db.migrate import migrate as run_migrations
+from db.pool import Database, DatabaseUnavailable
+from db.settings import DBSettings, GraphSettings, ServicesSettings
+from ingest.embedding import EmbeddingWorker
+from ingest.embedders import EmbedSettings, build_embedder
+from ingest.http import router as ingest_router
+from ingest.pipeline import IngestSettings, Ingestor
+from retrieval.http import router as search_router
+
+__version__ = "0.1.0"
+log = logging.getLogger("devmesh")
+
+
+class ServerSettings(BaseSettings):
+    """HTTP server settings. Tokens: comma-separated bearer tokens; empty = auth off."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVMESH_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_tokens: str = ""
+
+    @property
+    def tokens(self) -> set[str]:
+        return {t.strip() for t in self.api_tokens.split(",") if t.strip()}
+
+
+class AppSettings:
+    """All subsystem settings, read from the environment once."""
+
+    def __init__(self, **overrides):
+        self.server = overrides.get("server") or ServerSettings()
+        self.services = overrides.get("services") or ServicesSettings()
+        self.db = overrides.get("db") or DBSettings()
+        self.graph = overrides.get("graph") or GraphSettings()
+        self.ingest = overrides.get("ingest") or IngestSettings()
+        self.embed = overrides.get("embed") or EmbedSettings()
+
+
+def error_body(code: str, message: str, detail=None) -> dict:
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(settings: AppSettings | None = None) -> FastAPI:
+    settings = settings or AppSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rw_url, ro_url = settings.db.resolved(settings.services)
+        app.state.settings = settings
+        app.state.db = Database(rw_url, settings.db.pool_size, settings.db.connect_timeout_s)
+        app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), settings.db.connect_timeout_s)
+        app.state.embedder = build_embedder(settings.embed)
+        app.state.ingestor = Ingestor(app.state.db, settings.ingest)
+        app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
+        app.state.started = time.time()
+        app.state.embed_worker.start()
+        app.state.ingestor.on_new_templates = app.state.embed_worker.enqueue
+        try:
+            yield
+        finally:
+            app.state.embed_worker.stop()
+            app.state.db.close()
+            app.state.db_ro.close()
+
+    app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan)
+    tokens = settings.server.tokens
+
+    @app.middleware("http")
+    async def auth(request: Request, call_next):
+        if tokens and request.url.path not in ("/health",):
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or token.strip() not in tokens:
+                return JSONResponse(error_body(
+                    "unauthorized", "missing or invalid bearer token",
+                    "send `Authorization: Bearer <token>` with one of DEVMESH_API_TOKENS"), status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def db_down(_: Request, exc: DatabaseUnavailable):
+        return JSONResponse(error_body("database_unavailable", "MariaDB is unavailable; nothing was "
+                                       "written, retry later", str(exc)), 503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError):
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        return JSONResponse(error_body("invalid_request", "the request does not match the API", detail), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        if isinstance(exc.detail, dict) and "code" in exc.detail:        # raised by our routers
+            body = error_body(exc.detail["code"], exc.detail["message"], exc.detail.get("detail"))
+        else:
+            body = error_body(f"http_{exc.status_code}", str(exc.detail))
+        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error; see the server log",
+                                       type(exc).__name__), 500)
+
+    app.include_router(ingest_router)
+    app.include_router(search_router)
+
+    @app.get("/health")
+    def health(request: Request):
+        state = {"mariadb": _check(request.app.state.db.ping),
+                 "embedder": {"status": "ok", "model": request.app.state.embedder.name}}
+        ok = state["mariadb"]["status"] == "ok"
+        return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state},
+                            200 if ok else 503)
+
+    @app.get("/info")
+    def info(request: Request):
+        from db import stats
+
+        st = request.app.state
+        counts = stats.counts(st.db_ro)
+        return {"version": __version__, "canon_version": st.ingestor.canon_version,
+                "embedder": {"name": st.embedder.name, "dim": st.embedder.dim,
+                             **st.embed_worker.status()},
+                "counts": counts, "uptime_s": round(time.time() - st.started, 1)}
+
+    return app
+
+
+def _check(fn) -> dict:
+    start = time.perf_counter()
+    try:
+        version = fn()
+        return {"status": "ok", "version": version, "latency_ms": round((time.perf_counter() - start) * 1e3, 2)}
+    except Exception as exc:  # noqa: BLE001 - health reports any failure as data
+        return {"status": "down", "error": str(exc)}
+
+
+# ----------------------------------------------------------------------------- CLI
+
+@click.group()
+@click.version_option(__version__)
 def main():
-    pass
+    """DevMesh: local-first incident investigator."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="bind address (default 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default 8000)")
+def serve(host, port):
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = AppSettings()
+    host = host or settings.server.host
+    if not _is_loopback(host) and not settings.server.tokens:
+        raise click.ClickException(f"refusing to bind {host} without auth: set DEVMESH_API_TOKENS "
+                                   "or bind 127.0.0.1")
+    uvicorn.run(create_app(settings), host=host, port=port or settings.server.port, log_level="info")
+
+
+@main.command()
+def migrate():
+    """Apply pending database migrations."""
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    applied = run_migrations(db)
+    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+
+
+@main.group()
+def services():
+    """Start, stop and inspect the local MariaDB and FalkorDB."""
+
+
+@services.command("up")
+def services_up():
+    from db import local
+
+    settings = AppSettings()
+    try:
+        for line in local.up(settings.services, manage_db=not settings.db.url,
+                             manage_graph=not settings.graph.url):
+            click.echo(line)
+    except local.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@services.command("down")
+def services_down():
+    from db import local
+
+    for line in local.down(AppSettings().services):
+        click.echo(line)
+
+
+@services.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def services_status(as_json):
+    from db import local
+
+    rows = local.status(AppSettings().services)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        click.echo(f"{r['service']:<9} {r['state']:<8} {r['address']:<16} {r['version']:<40} {r['datadir']}")
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default=None, help="host for syslog lines that do not name one")
+@click.option("--service", default=None, help="service for lines that do not name one")
+@click.option("--batch-size", default=1000, show_default=True)
+def import_(files, host, service, batch_size):
+    """Import JSON lines, `journalctl -o json` exports or syslog lines through the pipeline."""
+    from ingest.importer import import_files
+
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    totals = import_files(Ingestor(db, settings.ingest), files, batch_size=batch_size,
+                          default_host=host, default_service=service)
+    click.echo(json.dumps(totals))
+
+
+@main.command()
+@click.option("--backfill", is_flag=True, required=True, help="embed every template that has no vector")
+@click.option("--batch-size", default=64, show_default=True)
+def embed(backfill, batch_size):
+    """Embed templates that have no vector yet for the configured model (resumable)."""
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    worker = EmbeddingWorker(db, build_embedder(settings.embed), settings.embed)
+    done = worker.backfill(batch_size=batch_size, progress=True)
+    click.echo(json.dumps({"embedded": done, "model": worker.embedder.name}))
+
+
+@main.command()
+def parse():
+    """Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."""
+    from ingest.templates import template_of
+
+    out = sys.stdout
+    for line in sys.stdin:
+        template_id, template = template_of(line.rstrip("\n"))
+        out.write(f"{template_id}\t{template}\n")
+
+
+@main.group()
+def bench():
+    """Benchmarks; each prints one JSON object last."""
+
+
+@bench.command("parse")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--truth", type=click.Choice(["corrected", "original", "loghub2"]), default="corrected")
+def bench_parse(as_json, truth):
+    from evals.templates import run
+
+    click.echo(json.dumps(run(truth)) if as_json else json.dumps(run(truth), indent=2))
+
+
+@bench.command("ingest")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--lines", default=50000, show_default=True)
+@click.option("--batch-size", default=1000, show_default=True)
+def bench_ingest(as_json, lines, batch_size):
+    from evals.bench_ingest import run
+
+    settings = AppSettings()
+    result = run(settings.db.resolved(settings.services)[0], settings.ingest, lines, batch_size)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+@bench.command("search")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--templates", default=100000, show_default=True)
+@click.option("--queries", default=200, show_default=True)
+def bench_search(as_json, templates, queries):
+    from evals.bench_search import run
+
+    settings = AppSettings()
+    result = run(settings.db.resolved(settings.services)[0], templates, queries)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

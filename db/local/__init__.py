@@ -15,8 +15,8 @@ from pathlib import Path
 
 import mariadb
 
-from db.local import falkordb as falkor
-from db.local import mariadb as maria
+from db.local import falkordb_server as falkor
+from db.local import mariadb_server as maria
 from db.local.process import ServiceError, port_open, running_pid, spawn, stop, wait_ready
 from db.settings import ServicesSettings, load_credentials
 

@@ -1,0 +1,93 @@
+"""SQL for log_events: the batch insert of the write path and the reads of /query and /search."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.pool import Database
+
+EVENT_COLUMNS = ("log_hash", "ts", "host", "service", "source", "level", "message", "trace_id",
+                 "span_id", "event_type", "error_code", "meta_json", "template_id")
+_ROW = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
+_MAX_ROWS = 4000
+_READ = ("id, ts, host, service, source, level, message, trace_id, span_id, event_type, "
+         "error_code, meta_json, template_id")
+
+
+def insert_events(cur, rows: list[tuple]) -> list[bytes]:
+    """One multi-row INSERT IGNORE; returns the log_hash of each row actually inserted
+    (duplicates of stored rows are skipped by the unique key, race-free)."""
+    inserted: list[bytes] = []
+    for start in range(0, len(rows), _MAX_ROWS):     # a statement binds at most 65,535 values
+        chunk = rows[start:start + _MAX_ROWS]
+        sql = (f"INSERT IGNORE INTO log_events ({', '.join(EVENT_COLUMNS)}) VALUES "
+               + ", ".join([_ROW] * len(chunk)) + " RETURNING log_hash")
+        cur.execute(sql, [value for row in chunk for value in row])
+        inserted.extend(r[0] for r in cur.fetchall())
+    return inserted
+
+
+@dataclass
+class EventFilter:
+    service: list[str] | None = None
+    host: list[str] | None = None
+    level: list[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+    template_id: list[int] | None = None
+
+    def where(self) -> tuple[list[str], list]:
+        clauses, params = [], []
+        for column, values in (("service", self.service), ("host", self.host),
+                               ("level", self.level), ("template_id", self.template_id)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.since:
+            clauses.append("ts >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append("ts < ?")
+            params.append(self.until)
+        if self.q:
+            clauses.append("message LIKE ? ESCAPE '!'")
+            params.append("%" + self.q.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+        return clauses, params
+
+
+def query_events(db: Database, flt: EventFilter, limit: int,
+                 after: tuple[datetime, int] | None = None) -> list[dict]:
+    """Newest first; keyset pagination on (ts, id) strictly below `after`."""
+    clauses, params = flt.where()
+    if after:
+        clauses.append("(ts < ? OR (ts = ? AND id < ?))")
+        params.extend([after[0], after[0], after[1]])
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = db.fetchall(f"SELECT {_READ} FROM log_events {where} ORDER BY ts DESC, id DESC LIMIT ?",
+                       [*params, limit])
+    return [_event(r) for r in rows]
+
+
+def examples(db: Database, template_ids: list[int], per_template: int,
+             flt: EventFilter | None = None) -> dict[int, list[dict]]:
+    """The newest `per_template` events of each template (one indexed query per template)."""
+    out: dict[int, list[dict]] = {}
+    base_clauses, base_params = (flt or EventFilter()).where()
+    for template_id in template_ids:
+        clauses = ["template_id = ?", *base_clauses]
+        rows = db.fetchall(f"SELECT {_READ} FROM log_events WHERE {' AND '.join(clauses)} "
+                           "ORDER BY ts DESC, id DESC LIMIT ?", [template_id, *base_params, per_template])
+        out[template_id] = [_event(r) for r in rows]
+    return out
+
+
+def _event(row: tuple) -> dict:
+    import json
+
+    keys = ("id", "ts", "host", "service", "source", "level", "message", "trace_id", "span_id",
+            "event_type", "error_code", "meta", "template_id")
+    event = dict(zip(keys, row))
+    event["ts"] = event["ts"].isoformat() + "Z"
+    event["meta"] = json.loads(event["meta"]) if event["meta"] else None
+    return event

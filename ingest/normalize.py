@@ -1,0 +1,162 @@
+"""Normalize one wire record: UTC microsecond timestamps, one level vocabulary, required fields.
+
+Pure functions. A record that cannot be normalized raises `RecordError` with a message
+that says what is wrong and how to fix it; the caller rejects that record alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
+_ALIASES = {
+    "trace": "debug", "dbg": "debug", "verbose": "debug", "d": "debug",
+    "informational": "info", "information": "info", "i": "info", "inf": "info",
+    "warn": "warning", "w": "warning", "wrn": "warning",
+    "err": "error", "e": "error", "eror": "error", "severe": "error", "failure": "error",
+    "crit": "critical", "fatal": "critical", "f": "critical", "c": "critical",
+    "emerg": "emergency", "panic": "emergency",
+}
+# syslog / journald PRIORITY 0..7
+_PRIORITY = {0: "emergency", 1: "alert", 2: "critical", 3: "error", 4: "warning", 5: "notice",
+             6: "info", 7: "debug"}
+_LEVEL_IN_TEXT = re.compile(r"\b(FATAL|PANIC|CRITICAL|CRIT|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b")
+_NAME_MAX = 128
+MESSAGE_MAX_BYTES = 65_000
+_OPTIONAL_STR = {"source": 64, "trace_id": 64, "span_id": 32, "event_type": 64, "error_code": 64}
+KNOWN_FIELDS = {"timestamp", "host", "service", "level", "message", "source", "trace_id",
+                "span_id", "event_type", "error_code", "meta"}
+
+
+class RecordError(ValueError):
+    """This record cannot be stored; the message names the field and the fix."""
+
+
+@dataclass(slots=True)
+class Record:
+    """A normalized log record, ready to be hashed, templated and stored."""
+
+    ts: datetime                     # naive UTC, microsecond precision (MariaDB DATETIME(6))
+    host: str
+    service: str
+    level: str
+    message: str
+    source: str = ""
+    trace_id: str | None = None
+    span_id: str | None = None
+    event_type: str | None = None
+    error_code: str | None = None
+    meta_json: str | None = None
+
+    def log_hash(self) -> bytes:
+        """Identity for dedup: the same line from the same place at the same instant."""
+        key = "\x1f".join((self.ts.isoformat(), self.host, self.service, self.source, self.message))
+        return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+
+
+def normalize_level(value, message: str = "") -> str:
+    """Any common level spelling (or syslog priority number) -> one of LEVELS."""
+    if value is None or value == "":
+        m = _LEVEL_IN_TEXT.search(message[:200])
+        return normalize_level(m.group(1)) if m else "info"
+    if isinstance(value, bool):
+        raise RecordError("level: expected a name such as 'error' or a syslog priority 0-7")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = int(value)
+        if number in _PRIORITY:
+            return _PRIORITY[number]
+        raise RecordError(f"level: priority {number} is outside syslog's 0-7")
+    if not isinstance(value, str):
+        raise RecordError("level: expected a string")
+    name = value.strip().lower()
+    if name in LEVEL_RANK:
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    raise RecordError(f"level: unknown level {value!r}; use one of {', '.join(LEVELS)}")
+
+
+def parse_timestamp(value) -> datetime:
+    """ISO 8601 (offset or Z; naive means UTC) or epoch s/ms/us/ns -> naive UTC datetime."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise RecordError("timestamp: required (ISO 8601 such as 2026-01-20T10:00:00Z, or epoch seconds)")
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        value = float(value) if "." in value else int(value)
+    if isinstance(value, (int, float)):
+        magnitude = abs(value)
+        seconds = (value / 1e9 if magnitude >= 1e17 else value / 1e6 if magnitude >= 1e14
+                   else value / 1e3 if magnitude >= 1e11 else value)
+        try:
+            dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise RecordError(f"timestamp: epoch value {value} is out of range") from None
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "T", 1)
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        text = re.sub(r"(\.\d{6})\d+", r"\1", text)          # nanoseconds -> microseconds
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise RecordError(f"timestamp: {value!r} is not ISO 8601 (e.g. 2026-01-20T10:00:00.123Z)") from None
+    else:
+        raise RecordError("timestamp: expected an ISO 8601 string or epoch number")
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 1970 <= dt.year <= 2200:
+        raise RecordError(f"timestamp: year {dt.year} is implausible")
+    return dt
+
+
+def _name(raw: dict, field: str) -> str:
+    value = raw.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"{field}: required, a non-empty string")
+    value = _clean(value.strip())
+    if len(value) > _NAME_MAX:
+        raise RecordError(f"{field}: longer than {_NAME_MAX} characters")
+    return value
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates (legal in JSON, not in UTF-8) become U+FFFD instead of failing the batch."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def normalize(raw) -> Record:
+    """One wire record (DESIGN section 3) -> Record, or RecordError."""
+    if not isinstance(raw, dict):
+        raise RecordError("record: expected a JSON object")
+    unknown = set(raw) - KNOWN_FIELDS
+    if unknown:
+        raise RecordError(f"unknown field(s) {sorted(unknown)}; put extra data under 'meta'")
+    message = raw.get("message")
+    if not isinstance(message, str):
+        raise RecordError("message: required, a string")
+    message = _clean(message.rstrip("\r\n"))
+    if not message.strip():
+        raise RecordError("message: empty")
+    if len(message) * 4 > MESSAGE_MAX_BYTES and len(message.encode("utf-8")) > MESSAGE_MAX_BYTES:
+        raise RecordError(f"message: longer than {MESSAGE_MAX_BYTES} bytes; split it or trim it at the source")
+    rec = Record(ts=parse_timestamp(raw.get("timestamp")), host=_name(raw, "host"),
+                 service=_name(raw, "service"), level=normalize_level(raw.get("level"), message),
+                 message=message)
+    for field, limit in _OPTIONAL_STR.items():
+        value = raw.get(field)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise RecordError(f"{field}: expected a string of at most {limit} characters")
+        setattr(rec, field, value)
+    meta = raw.get("meta")
+    if meta is not None:
+        if not isinstance(meta, dict):
+            raise RecordError("meta: expected a JSON object")
+        rec.meta_json = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), default=str)
+    return rec

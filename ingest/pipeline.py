@@ -1,0 +1,187 @@
+"""The one ingest pipeline, used by HTTP, file import and evals alike.
+
+    process_batch(raw records)  pure: normalize -> log_hash -> canonicalize -> template
+                                (same input, same PreparedBatch; no I/O)
+    Ingestor.write(prepared)    one transaction: new templates (INSERT IGNORE), events
+                                (one multi-row INSERT IGNORE ... RETURNING), template stats
+                                and minute rollups for the rows that were new; then the new
+                                template ids go to the embedding queue.
+
+A bad record is rejected alone with its index and reason; a duplicate (same log_hash,
+in the batch or already stored) is counted, not stored, and adds nothing to the rollups,
+so re-posting a batch is harmless. MariaDB down -> DatabaseUnavailable, nothing written.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+import mariadb
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db import counts, events, templates
+from db.pool import Database
+from ingest.canon import CANON_VERSION
+from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
+from ingest.templates import Template, template_for
+
+log = logging.getLogger(__name__)
+_RETRYABLE = {1205, 1213}          # lock wait timeout, deadlock: the whole batch is retried
+
+
+class IngestSettings(BaseSettings):
+    """Limits of one ingest request."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVMESH_INGEST_")
+
+    max_records: int = 5000                 # per request -> 413 above
+    max_body_bytes: int = 16 * 1024 * 1024  # compressed or not -> 413 above
+    known_templates_cache: int = 100_000    # template ids known to exist in the database
+
+
+@dataclass
+class PreparedBatch:
+    """What a raw batch becomes before any I/O."""
+
+    records: list[Record] = field(default_factory=list)
+    hashes: list[bytes] = field(default_factory=list)
+    templates: list[Template] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+    in_batch_duplicates: int = 0
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    new_templates: int = 0
+    new_template_ids: list[int] = field(default_factory=list)
+
+    def as_response(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
+                "new_templates": self.new_templates}
+
+
+def process_batch(raw_records: list) -> PreparedBatch:
+    """Pure: normalize, hash, template. Rejects carry the record's index in the request."""
+    out = PreparedBatch()
+    seen: set[bytes] = set()
+    for index, raw in enumerate(raw_records):
+        try:
+            record = normalize(raw)
+        except RecordError as exc:
+            out.rejected.append({"index": index, "error": str(exc)})
+            continue
+        digest = record.log_hash()
+        if digest in seen:
+            out.in_batch_duplicates += 1
+            continue
+        seen.add(digest)
+        out.records.append(record)
+        out.hashes.append(digest)
+        out.templates.append(template_for(record.message))
+    return out
+
+
+class Ingestor:
+    """Writes prepared batches; keeps a bounded cache of template ids known to be stored."""
+
+    def __init__(self, db: Database, settings: IngestSettings | None = None):
+        self.db = db
+        self.settings = settings or IngestSettings()
+        self.canon_version = CANON_VERSION
+        self._known: OrderedDict[int, None] = OrderedDict()
+        self.on_new_templates: Callable[[list[int]], None] | None = None
+
+    def ingest(self, raw_records: list) -> IngestResult:
+        return self.write(process_batch(raw_records))
+
+    def write(self, batch: PreparedBatch) -> IngestResult:
+        result = IngestResult(duplicates=batch.in_batch_duplicates, rejected=batch.rejected)
+        if not batch.records:
+            return result
+        for attempt in range(4):
+            try:
+                accepted, new_ids = self._write_once(batch)
+                break
+            except mariadb.Error as exc:
+                if getattr(exc, "errno", None) not in _RETRYABLE or attempt == 3:
+                    raise
+                log.info("ingest batch hit %s; retrying (%d)", exc, attempt + 1)
+                time.sleep(0.05 * (attempt + 1))
+        result.accepted = accepted
+        result.duplicates += len(batch.records) - accepted
+        result.new_templates = len(new_ids)
+        result.new_template_ids = sorted(new_ids)
+        for template in batch.templates:
+            self._remember(template.id)
+        if new_ids and self.on_new_templates:
+            self.on_new_templates(result.new_template_ids)
+        return result
+
+    def _write_once(self, batch: PreparedBatch) -> tuple[int, set[int]]:
+        by_id: dict[int, Template] = {t.id: t for t in batch.templates}
+        with self.db.transaction() as cur:
+            unknown = [tid for tid in by_id if tid not in self._known]
+            new_ids: set[int] = set()
+            if unknown:
+                first = _first_seen(batch)
+                new_ids = templates.insert_new(cur, [
+                    (tid, by_id[tid].canon_hash, by_id[tid].template, first[tid][1], first[tid][0],
+                     first[tid][0], by_id[tid].canon_version) for tid in unknown])
+            inserted = set(events.insert_events(cur, [
+                (digest, r.ts, r.host, r.service, r.source, r.level, r.message, r.trace_id, r.span_id,
+                 r.event_type, r.error_code, r.meta_json, t.id)
+                for r, digest, t in zip(batch.records, batch.hashes, batch.templates)]))
+            if inserted:
+                stats, rollups = _aggregate(batch, inserted)
+                templates.add_stats(cur, [(tid, by_id[tid].canon_hash, by_id[tid].template, *s,
+                                           by_id[tid].canon_version) for tid, s in stats.items()])
+                counts.add(cur, [(*key, n) for key, n in rollups.items()])
+        return len(inserted), new_ids
+
+    def _remember(self, template_id: int) -> None:
+        self._known[template_id] = None
+        self._known.move_to_end(template_id)
+        while len(self._known) > self.settings.known_templates_cache:
+            self._known.popitem(last=False)
+
+    def forget_templates(self) -> None:
+        """Drop the known-template cache (after the database was reset under us)."""
+        self._known.clear()
+
+
+def _first_seen(batch: PreparedBatch) -> dict[int, tuple[datetime, str]]:
+    out: dict[int, tuple[datetime, str]] = {}
+    for record, template in zip(batch.records, batch.templates):
+        seen = out.get(template.id)
+        if seen is None or record.ts < seen[0]:
+            out[template.id] = (record.ts, record.level)
+    return out
+
+
+def _aggregate(batch: PreparedBatch, inserted: set[bytes]):
+    """Per template: (level, first, last, count); per minute key: count. New rows only."""
+    stats: dict[int, list] = {}
+    rollups: dict[tuple, int] = {}
+    for record, digest, template in zip(batch.records, batch.hashes, batch.templates):
+        if digest not in inserted:
+            continue
+        s = stats.get(template.id)
+        if s is None:
+            stats[template.id] = [record.level, record.ts, record.ts, 1]
+        else:
+            if LEVEL_RANK[record.level] > LEVEL_RANK[s[0]]:
+                s[0] = record.level
+            s[1] = min(s[1], record.ts)
+            s[2] = max(s[2], record.ts)
+            s[3] += 1
+        key = (record.ts.replace(second=0, microsecond=0), record.service, record.host, template.id,
+               record.level)
+        rollups[key] = rollups.get(key, 0) + 1
+    return {tid: tuple(v) for tid, v in stats.items()}, rollups

@@ -1,0 +1,132 @@
+"""HTTP reads: GET /query/logs, /search/templates, /search/logs, /templates/{id}."""
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from db import counts, events
+from db import templates as template_sql
+from db.events import EventFilter
+from ingest.normalize import LEVELS, RecordError, parse_timestamp
+from retrieval.search import TemplateQuery, search_logs, search_templates
+
+router = APIRouter(tags=["search"])
+_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def fail(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status, detail={"code": code, "message": message})
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """ISO 8601, epoch, or a duration ago (`15m`, `6h`, `2d`), as naive UTC."""
+    if not value:
+        return None
+    m = _DURATION.match(value.strip())
+    if m:
+        ago = timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        return (datetime.now(timezone.utc) - ago).replace(tzinfo=None)
+    try:
+        return parse_timestamp(value)
+    except RecordError:
+        raise fail(400, "invalid_time", f"{name}={value!r}: use ISO 8601 (2026-01-20T10:00:00Z), "
+                   "epoch seconds, or a duration ago such as 15m, 6h, 2d") from None
+
+
+def split(values: list[str] | None) -> list[str] | None:
+    out = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+    return out or None
+
+
+def levels(values: list[str] | None) -> list[str] | None:
+    out = split(values)
+    for level in out or []:
+        if level not in LEVELS:
+            raise fail(400, "invalid_level", f"level={level!r}: use one of {', '.join(LEVELS)}")
+    return out
+
+
+def _cursor(event: dict) -> str:
+    return base64.urlsafe_b64encode(f"{event['ts']}|{event['id']}".encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        ts, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return parse_timestamp(ts), int(event_id)
+    except (ValueError, RecordError):
+        raise fail(400, "invalid_cursor", "cursor is not one this server returned; start without it") from None
+
+
+@router.get("/query/logs")
+async def query_logs(request: Request, service: list[str] | None = Query(None), host: list[str] | None = Query(None),
+                     level: list[str] | None = Query(None), since: str | None = None, until: str | None = None,
+                     q: str | None = None, template_id: list[int] | None = Query(None),
+                     limit: int = Query(100, ge=1, le=1000), cursor: str | None = None):
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    flt = EventFilter(split(service), split(host), levels(level), parse_time(since, "since"),
+                      parse_time(until, "until"), q or None, template_id or None)
+    rows = await run_in_threadpool(events.query_events, request.app.state.db_ro, flt, limit, _after(cursor))
+    return {"events": rows, "next_cursor": _cursor(rows[-1]) if len(rows) == limit else None}
+
+
+def _template_query(q, k, service, level, since, until, examples=2) -> TemplateQuery:
+    if not q or not q.strip():
+        raise fail(400, "missing_query", "q is required: a log line or words to search for")
+    return TemplateQuery(q, k, split(service), levels(level), parse_time(since, "since"),
+                         parse_time(until, "until"), examples)
+
+
+def _vectors(request: Request) -> tuple:
+    state = request.app.state
+    return state.db_ro, state.embed_worker.table(), state.embedder
+
+
+@router.get("/search/templates")
+async def search_templates_route(request: Request, q: str = "", k: int = Query(10, ge=1, le=100),
+                                 service: list[str] | None = Query(None), level: list[str] | None = Query(None),
+                                 since: str | None = None, until: str | None = None,
+                                 examples: int = Query(2, ge=0, le=10)):
+    query = _template_query(q, k, service, level, since, until, examples)
+
+    def run():
+        db, table, embedder = _vectors(request)
+        return search_templates(db, table, embedder, query)
+    return {"templates": await run_in_threadpool(run)}
+
+
+@router.get("/search/logs")
+async def search_logs_route(request: Request, q: str = "", k: int = Query(10, ge=1, le=100),
+                            service: list[str] | None = Query(None), host: list[str] | None = Query(None),
+                            level: list[str] | None = Query(None), since: str | None = None,
+                            until: str | None = None, per_template: int = Query(5, ge=1, le=50)):
+    query = _template_query(q, k, service, level, since, until)
+
+    def run():
+        db, table, embedder = _vectors(request)
+        return search_logs(db, table, embedder, query, split(host), per_template)
+    return {"events": await run_in_threadpool(run)}
+
+
+@router.get("/templates/{template_id}")
+async def get_template(request: Request, template_id: int, examples: int = Query(5, ge=0, le=50)):
+    db = request.app.state.db_ro
+
+    def run():
+        template = template_sql.get(db, template_id)
+        if template is None:
+            return None
+        template["services"] = sorted(counts.services_of(db, [template_id]).get(template_id, []))
+        template["examples"] = events.examples(db, [template_id], examples).get(template_id, []) if examples else []
+        return template
+    template = await run_in_threadpool(run)
+    if template is None:
+        raise fail(404, "not_found", f"no template {template_id}; find ids with /search/templates")
+    return template
