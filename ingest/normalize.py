@@ -25,6 +25,7 @@ _ALIASES = {
 _PRIORITY = {0: "emergency", 1: "alert", 2: "critical", 3: "error", 4: "warning", 5: "notice",
              6: "info", 7: "debug"}
 _LEVEL_IN_TEXT = re.compile(r"\b(FATAL|PANIC|CRITICAL|CRIT|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME_MAX = 128
 MESSAGE_MAX_BYTES = 65_000
 _OPTIONAL_STR = {"source": 64, "trace_id": 64, "span_id": 32, "event_type": 64, "error_code": 64}
@@ -126,7 +127,7 @@ def _clean(text: str) -> str:
     """Lone surrogates (legal in JSON, not in UTF-8) become U+FFFD instead of failing the batch."""
     if text.isascii():
         return text
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def normalize(raw) -> Record:

@@ -1,0 +1,90 @@
+"""Fixtures: the real managed MariaDB and FalkorDB, an isolated database per test that
+needs one (created, migrated, dropped), and an app wired to it with the hashing embedder."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from db import local
+from db.migrate import migrate
+from db.pool import Database
+from db.settings import DBSettings, DBUrl, ServicesSettings
+from ingest.embedders import EmbedSettings
+from ingest.pipeline import IngestSettings
+
+
+@pytest.fixture(scope="session")
+def services() -> ServicesSettings:
+    """The project's local services, started if `make test` did not already."""
+    settings = ServicesSettings()
+    local.up(settings, manage_db=not DBSettings().url)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def base_urls(services) -> tuple[DBUrl, DBUrl]:
+    return DBSettings().resolved(services)
+
+
+def _create_database(rw: DBUrl) -> str:
+    name = f"devmesh_t_{uuid.uuid4().hex[:10]}"
+    admin = Database(rw)
+    with admin.transaction() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    admin.close()
+    return name
+
+
+def _drop_database(rw: DBUrl, name: str) -> None:
+    admin = Database(rw)
+    with admin.transaction() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+@pytest.fixture
+def db_urls(base_urls):
+    """(read-write, read-only) URLs of a fresh, migrated database of its own."""
+    rw, ro = base_urls
+    name = _create_database(rw)
+    db = Database(rw.with_database(name))
+    migrate(db)
+    db.close()
+    yield rw.with_database(name), ro.with_database(name)
+    _drop_database(rw, name)
+
+
+@pytest.fixture
+def db(db_urls):
+    database = Database(db_urls[0])
+    yield database
+    database.close()
+
+
+def make_settings(db_urls, **overrides):
+    import server
+
+    return server.AppSettings(
+        db=DBSettings(url=str(db_urls[0]), ro_url=str(db_urls[1])),
+        embed=overrides.pop("embed", EmbedSettings(backend="hash", sweep_interval_s=0.2)),
+        ingest=overrides.pop("ingest", IngestSettings()),
+        **overrides)
+
+
+@pytest.fixture
+def client(db_urls):
+    import server
+
+    with TestClient(server.create_app(make_settings(db_urls))) as c:
+        yield c
+
+
+def record(i: int = 0, **fields) -> dict:
+    """A valid wire record; `i` varies the timestamp and numbers so each is distinct."""
+    base = {"timestamp": f"2026-01-20T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:06d}Z",
+            "host": "db-1", "service": "mariadb",
+            "message": f"Connection to 10.0.0.{i % 250}:3306 refused after {i % 90}s", "level": "error"}
+    base.update(fields)
+    return base

@@ -1,0 +1,63 @@
+"""Canonicalization rules, row by row, and the template identity built on them."""
+from __future__ import annotations
+
+import pytest
+
+from ingest.canon import canonicalize, generic
+from ingest.templates import template_of
+
+CASES = [
+    ("Connection to 10.0.0.18:3306 refused after 30s", "Connection to <IP>:<NUM> refused after <DURATION>"),
+    ("GET https://api.example.com/v1/items?id=7 failed", "GET <URL> failed"),
+    ("mail to ops@example.org bounced", "mail to <EMAIL> bounced"),
+    ("job 123e4567-e89b-12d3-a456-426614174000 done", "job <UUID> done"),
+    ("started at 2026-01-20T10:00:00.123Z", "started at <TS>"),
+    ("link fe80::1ff:fe23:4567:890a up", "link <IP> up"),
+    ("eth0 hwaddr 00:1a:2b:3c:4d:5e", "<ID> hwaddr <MAC>"),
+    ("segfault at 0x7ffd3c2a ip 00007f3a5c2b1e10", "segfault at <HEX> ip <HEX>"),
+    ("open /var/lib/mysql/ibdata1 failed", "open <PATH> failed"),
+    ("stored 2.7 KB, free 1.1 GB", "stored <SIZE>, free <SIZE>"),
+    ("Received block blk_-1608999687919862906 of size 67108864", "Received block <ID> of size <NUM>"),
+    ("Failed password for invalid user admin from 1.2.3.4 port 22 ssh2",
+     "Failed password for invalid user <*> from <IP> port <NUM> <ID>"),
+    ("Failed password for root from 1.2.3.4 port 22 ssh2", "Failed password for <*> from <IP> port <NUM> <ID>"),
+    ("session opened for user root by (uid=0)", "session opened for user <*> by (uid=<*>)"),
+    ("ruser= rhost=host-7.example.com user=root", "ruser= rhost=<*> user=<*>"),
+    ("creating device node '/dev/vcs2'", "creating device node '<STR>'"),
+    ("isScreenOn true", "isScreenOn <*>"),
+    ("reverse mapping for ns1.example.net failed", "reverse mapping for <HOST> failed"),
+    ("Out of memory: Killed process 4242 (python3)", "Out of memory: Killed process <NUM> (<ID>)"),
+]
+
+
+@pytest.mark.parametrize("message, template", CASES)
+def test_rule(message, template):
+    assert canonicalize(message) == template
+
+
+def test_whitespace_is_normalized():
+    assert canonicalize("  a   b\tc \n") == "a b c"
+
+
+def test_identity_ignores_placeholder_types():
+    """`(<HOST>)` and an empty `()` are the same slot; so are `user <NUM>` and `user <*>`."""
+    a = template_of("connection from 1.2.3.4 (host.example.com) at Sat Jun 18 02:08:10 2005")
+    b = template_of("connection from 1.2.3.5 () at Sat Jun 18 02:09:10 2005")
+    assert a[0] == b[0] and a[1] != b[1]
+    assert generic(a[1]) == generic(b[1])
+
+
+def test_ids_are_stable_and_fit_javascript_numbers():
+    template_id, _ = template_of("Connection to 10.0.0.18:3306 refused after 30s")
+    assert template_id == template_of("Connection to 192.168.9.9:5432 refused after 2s")[0]
+    assert 0 < template_id < 2 ** 53
+    assert template_id != template_of("Connection to 10.0.0.18:3306 accepted")[0]
+
+
+def test_different_events_stay_apart():
+    distinct = ["Accepted password for bob from 1.2.3.4 port 22 ssh2",
+                "Failed password for bob from 1.2.3.4 port 22 ssh2",
+                "session opened for user root by (uid=0)",
+                "session closed for user root",
+                "No space left on device", "Read-only file system"]
+    assert len({template_of(m)[0] for m in distinct}) == len(distinct)

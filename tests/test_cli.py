@@ -1,0 +1,79 @@
+"""The `devmesh` CLI as a user runs it: parse, import, services status, migrate."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.templates import template_of
+
+REPO = Path(__file__).resolve().parent.parent
+DEVMESH = [sys.executable, "-m", "server"]
+
+
+def run(args, stdin=None, env=None):
+    return subprocess.run([*DEVMESH, *args], input=stdin, capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_parse_writes_one_line_per_input_line_in_order():
+    lines = ["Connection to 10.0.0.1:3306 refused after 3s", "", "Connection to 10.0.0.2:3306 refused after 9s",
+             "session opened for user root by (uid=0)", "tab\tinside"]
+    out = run(["parse"], stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.split("\n")[:-1]
+    assert len(rows) == len(lines)
+    ids = [int(r.split("\t", 1)[0]) for r in rows]
+    assert ids[0] == ids[2] != ids[3]
+    assert [r.split("\t", 1)[1] for r in rows][0] == "Connection to <IP>:<NUM> refused after <DURATION>"
+    assert ids == [template_of(line)[0] for line in lines]
+
+
+def test_import_reads_json_lines_journal_exports_and_syslog(db_urls, db, tmp_path):
+    wire = tmp_path / "wire.jsonl"
+    wire.write_text(json.dumps({"timestamp": "2026-01-20T10:00:00Z", "host": "a", "service": "api",
+                                "message": "GET /health 200"}) + "\n" + "{broken json\n")
+    journal = tmp_path / "journal.json"
+    journal.write_text(json.dumps({"__REALTIME_TIMESTAMP": "1768903200000000", "_HOSTNAME": "db-1",
+                                   "_SYSTEMD_UNIT": "mariadb.service", "PRIORITY": "3", "MESSAGE": "disk full",
+                                   "_PID": "812", "__CURSOR": "s=abc"}) + "\n")
+    syslog = tmp_path / "syslog"
+    syslog.write_text("Jan 20 10:00:01 web-1 nginx[311]: upstream timed out\n"
+                      "<165>1 2026-01-20T10:00:02.5Z gw-1 ollama 77 - - model loaded\n")
+    env = {"DEVMESH_DB_URL": str(db_urls[0])}
+    out = run(["import", str(wire), str(journal), str(syslog)], env=env)
+    assert out.returncode == 0, out.stderr
+    totals = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (totals["lines"], totals["accepted"], totals["rejected"]) == (5, 4, 1)
+    assert "wire.jsonl:2" in totals["errors"][0]
+    rows = dict(db.fetchall("SELECT service, level FROM log_events"))
+    assert rows == {"api": "info", "mariadb.service": "error", "nginx": "info", "ollama": "notice"}
+    again = json.loads(run(["import", str(wire), str(journal), str(syslog)], env=env).stdout.strip().splitlines()[-1])
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+
+
+def test_services_status_reports_address_version_and_datadir(services):
+    out = run(["services", "status", "--json"])
+    assert out.returncode == 0, out.stderr
+    rows = {r["service"]: r for r in json.loads(out.stdout)}
+    assert rows["falkordb"]["state"] == "running" and "FalkorDB" in rows["falkordb"]["version"]
+    assert rows["falkordb"]["address"] == f"127.0.0.1:{services.falkordb_port}"
+    if not os.environ.get("DEVMESH_DB_URL"):
+        assert rows["mariadb"]["state"] == "running"
+        major, minor = map(int, rows["mariadb"]["version"].split(".")[:2])
+        assert (major, minor) >= (11, 7)
+        assert Path(rows["mariadb"]["datadir"]).is_dir()
+
+
+def test_services_up_is_idempotent(services):
+    out = run(["services", "up"])
+    assert out.returncode == 0, out.stderr
+    assert "falkordb: already running" in out.stdout
+
+
+def test_migrate_command_is_idempotent(db_urls):
+    out = run(["migrate"], env={"DEVMESH_DB_URL": str(db_urls[0])})
+    assert out.returncode == 0, out.stderr
+    assert "up to date" in out.stdout

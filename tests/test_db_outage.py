@@ -1,0 +1,83 @@
+"""MariaDB going away: 503 with Retry-After and nothing half-written, then recovery.
+
+Runs a throwaway mariadbd of its own (same binary as the managed one, its own data dir and
+port) so stopping it does not disturb the other tests.
+"""
+from __future__ import annotations
+
+import socket
+
+import pytest
+from fastapi.testclient import TestClient
+
+import server
+from db.local import MariaDBInstance
+from db.migrate import migrate
+from db.pool import Database, DatabaseUnavailable
+from db.settings import DBSettings, DBUrl
+from ingest.embedders import EmbedSettings
+from ingest.pipeline import Ingestor
+from tests.conftest import record
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def instance(services, tmp_path):
+    if DBSettings().url:
+        pytest.skip("DEVMESH_DB_URL points at an external MariaDB; no local binary to run a second one")
+    inst = MariaDBInstance(tmp_path / "mariadb", free_port(), services.cache_dir, services.mariadbd)
+    inst.start()
+    creds = {"app_user": "devmesh", "app_password": "pw-outage", "ro_user": "devmesh_ro", "ro_password": "pw-ro"}
+    inst.provision(creds)
+    url = DBUrl("devmesh", "pw-outage", "127.0.0.1", inst.port, "devmesh")
+    db = Database(url)
+    migrate(db)
+    db.close()
+    yield inst, url
+    inst.stop()
+
+
+def test_database_down_gives_503_then_recovers_without_loss(instance):
+    inst, url = instance
+    settings = server.AppSettings(db=DBSettings(url=str(url)), embed=EmbedSettings(backend="hash"))
+    with TestClient(server.create_app(settings)) as c:
+        assert c.post("/ingest/logs", json={"logs": [record(i) for i in range(5)]}).json()["accepted"] == 5
+        inst.stop()
+        down = c.post("/ingest/logs", json={"logs": [record(i) for i in range(5, 10)]})
+        assert down.status_code == 503
+        assert down.headers["Retry-After"]
+        assert down.json()["error"]["code"] == "database_unavailable"
+        assert c.get("/health").json()["dependencies"]["mariadb"]["status"] == "down"
+        inst.start()
+        again = c.post("/ingest/logs", json={"logs": [record(i) for i in range(10)]}).json()
+        assert (again["accepted"], again["duplicates"]) == (5, 5)
+    db = Database(url)
+    assert db.fetchone("SELECT COUNT(*), COUNT(DISTINCT log_hash) FROM log_events") == (10, 10)
+    assert db.fetchone("SELECT SUM(count) FROM template_counts")[0] == 10
+    db.close()
+
+
+def test_a_batch_failing_mid_transaction_leaves_nothing(instance):
+    """The rollup upsert is the last statement of a batch; make it fail and check that the
+    events and templates written before it in the same transaction are rolled back."""
+    inst, url = instance
+    conn = inst.root_connection()
+    cur = conn.cursor()
+    cur.execute("CREATE USER 'norollup'@'127.0.0.1' IDENTIFIED BY 'pw'")
+    for table in ("log_events", "log_templates"):
+        cur.execute(f"GRANT SELECT, INSERT, UPDATE ON devmesh.{table} TO 'norollup'@'127.0.0.1'")
+    cur.execute("GRANT SELECT ON devmesh.template_counts TO 'norollup'@'127.0.0.1'")
+    conn.close()
+    limited = Database(url.with_user("norollup", "pw"))
+    with pytest.raises(Exception) as failure:
+        Ingestor(limited).ingest([record(i) for i in range(20)])
+    assert not isinstance(failure.value, DatabaseUnavailable)
+    limited.close()
+    db = Database(url)
+    assert db.fetchone("SELECT (SELECT COUNT(*) FROM log_events), (SELECT COUNT(*) FROM log_templates)") == (0, 0)
+    db.close()

@@ -1,0 +1,29 @@
+"""With generic top-level package names, make sure they resolve to this repository."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_top_level_packages_resolve_to_this_repo():
+    for name in ("db", "ingest", "retrieval", "evals", "server"):
+        module = importlib.import_module(name)
+        assert Path(module.__file__).resolve().is_relative_to(REPO), (name, module.__file__)
+
+
+def test_no_sql_outside_db():
+    """Every SQL statement lives in db/ (STYLE.md)."""
+    import re
+
+    pattern = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE TABLE)\b .*\b(FROM|VALUES|SET|\()")
+    offenders = []
+    for path in REPO.glob("*/**/*.py"):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in ("db", "tests", ".venv") or rel.parts[0].startswith("."):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{rel}:{number}")
+    assert offenders == []
