@@ -309,11 +309,13 @@ def bench_ingest(as_json, lines, batch_size):
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--templates", default=100000, show_default=True)
 @click.option("--queries", default=200, show_default=True)
-def bench_search(as_json, templates, queries):
+@click.option("--ef-search", default=None, type=int, help="HNSW candidate list (default: DEVMESH_EMBED_SEARCH_EF)")
+def bench_search(as_json, templates, queries, ef_search):
     from evals.bench_search import run
 
     settings = AppSettings()
-    result = run(settings.db.resolved(settings.services)[0], templates, queries)
+    result = run(settings.db.resolved(settings.services)[0], templates, queries,
+                 ef_search=ef_search or settings.embed.search_ef)
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 

@@ -91,22 +91,58 @@ def _mask_user(m: re.Match) -> str:
     return f"{word} <*>"
 
 
+def _has_digit(text: str) -> bool:
+    return _CORE_HAS_DIGIT.search(text) is not None
+
+
+def _sub(regex: re.Pattern, replacement):
+    return lambda text: regex.sub(replacement, text)
+
+
+def _hint(pattern: str):
+    """A guard: a quick regex that must match somewhere before the full rule is tried."""
+    return re.compile(pattern).search
+
+
+def _typed(name: str):
+    regex = dict((p, r) for p, r in _SPAN_RES)[f"<{name}>"]
+    return _sub(regex, f"<{name}>")
+
+
+# (guard, step): a step runs only when its cheap guard says it could match; the guards
+# are what makes canonicalization fast, the steps are what makes it right
+_STEPS = [
+    (lambda t: "://" in t, _typed("URL")),
+    (lambda t: "@" in t, _typed("EMAIL")),
+    (lambda t: "-" in t, _typed("UUID")),
+    (lambda t: "'" in t or '"' in t, lambda t: _QUOTED.sub(_quoted, t)),
+    (lambda t: "=" in t, _sub(_KV, r"\1\2<*>")),
+    (_hint(r"\d:\d\d|\d{4}[-/]\d\d"), _typed("TS")),
+    (_hint(r"[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:"), _typed("MAC")),
+    (_hint(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:"), _typed("IP")),
+    (_hint(r"0[xX]|[0-9a-f]{8}"), _typed("HEX")),
+    (lambda t: "/" in t or "\\" in t, _typed("PATH")),
+    (_hint(r"\d ?(?:[KMGTPkB]|bytes)"), _typed("SIZE")),
+    (_hint(r"\d(?:ns|us|µs|ms|s|sec|secs|m|min|mins|h|hr|hrs)\b"), _typed("DURATION")),
+    (lambda t: "." in t, _sub(_DOMAIN, "<HOST>")),
+    (_has_digit, lambda t: _mask_digit_tokens(t)),
+    (_has_digit, _sub(_NUM_RE, "<NUM>")),
+    (lambda t: "user" in t or "User" in t or "USER" in t or "for " in t, lambda t: _USER.sub(_mask_user, t)),
+    (lambda t: "true" in t or "false" in t or "null" in t or "TRUE" in t or "FALSE" in t or "True" in t
+     or "False" in t or "NULL" in t or "Null" in t, _sub(_BOOL, "<*>")),
+    (lambda t: "()" in t, _sub(_EMPTY_PARENS, "(<*>)")),
+]
+
+
 def canonicalize(message: str) -> str:
     """The template of `message` (typed placeholders, single spaces)."""
-    text = _SPACE.sub(" ", message).strip()
-    for placeholder, regex in _EARLY:
-        text = regex.sub(placeholder, text)
-    text = _QUOTED.sub(_quoted, text)
-    text = _KV.sub(r"\1\2<*>", text)
-    for placeholder, regex in _TYPED:
-        text = regex.sub(placeholder, text)
-    text = _DOMAIN.sub("<HOST>", text)
-    if _CORE_HAS_DIGIT.search(text):
-        text = _mask_digit_tokens(text)
-    text = _NUM_RE.sub("<NUM>", text)
-    text = _USER.sub(_mask_user, text)
-    text = _BOOL.sub("<*>", text)
-    return _EMPTY_PARENS.sub("(<*>)", text)
+    text = message.strip()
+    if "  " in text or "\t" in text or "\n" in text or "\r" in text:
+        text = _SPACE.sub(" ", text)
+    for guard, step in _STEPS:
+        if guard(text):
+            text = step(text)
+    return text
 
 
 def _quoted(m: re.Match) -> str:

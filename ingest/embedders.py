@@ -28,6 +28,7 @@ class EmbedSettings(BaseSettings):
     batch_size: int = 64
     queue_size: int = 10_000
     sweep_interval_s: float = 30.0
+    search_ef: int = 200          # mhnsw_ef_search for kNN: recall vs latency (bench search)
 
 
 class Embedder(Protocol):

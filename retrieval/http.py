@@ -77,11 +77,11 @@ async def query_logs(request: Request, service: list[str] | None = Query(None), 
     return {"events": rows, "next_cursor": _cursor(rows[-1]) if len(rows) == limit else None}
 
 
-def _template_query(q, k, service, level, since, until, examples=2) -> TemplateQuery:
+def _template_query(request: Request, q, k, service, level, since, until, examples=2) -> TemplateQuery:
     if not q or not q.strip():
         raise fail(400, "missing_query", "q is required: a log line or words to search for")
     return TemplateQuery(q, k, split(service), levels(level), parse_time(since, "since"),
-                         parse_time(until, "until"), examples)
+                         parse_time(until, "until"), examples, request.app.state.settings.embed.search_ef)
 
 
 def _vectors(request: Request) -> tuple:
@@ -94,7 +94,7 @@ async def search_templates_route(request: Request, q: str = "", k: int = Query(1
                                  service: list[str] | None = Query(None), level: list[str] | None = Query(None),
                                  since: str | None = None, until: str | None = None,
                                  examples: int = Query(2, ge=0, le=10)):
-    query = _template_query(q, k, service, level, since, until, examples)
+    query = _template_query(request, q, k, service, level, since, until, examples)
 
     def run():
         db, table, embedder = _vectors(request)
@@ -107,7 +107,7 @@ async def search_logs_route(request: Request, q: str = "", k: int = Query(10, ge
                             service: list[str] | None = Query(None), host: list[str] | None = Query(None),
                             level: list[str] | None = Query(None), since: str | None = None,
                             until: str | None = None, per_template: int = Query(5, ge=1, le=50)):
-    query = _template_query(q, k, service, level, since, until)
+    query = _template_query(request, q, k, service, level, since, until)
 
     def run():
         db, table, embedder = _vectors(request)

@@ -28,6 +28,7 @@ class TemplateQuery:
     since: datetime | None = None
     until: datetime | None = None
     examples: int = 2
+    ef_search: int = 200
 
     @property
     def filtered(self) -> bool:
@@ -42,7 +43,7 @@ def query_vector(embedder: Embedder, text: str) -> bytes:
 def search_templates(db: Database, table: str, embedder: Embedder, q: TemplateQuery) -> list[dict]:
     k = max(1, min(q.k, MAX_K))
     fetch = min(k * 10, 1000) if q.filtered else k
-    hits = embeddings.knn(db, table, query_vector(embedder, q.text), fetch, ef_search=max(40, fetch))
+    hits = embeddings.knn(db, table, query_vector(embedder, q.text), fetch, ef_search=max(q.ef_search, fetch))
     ids = [tid for tid, _ in hits]
     info = template_sql.get_many(db, ids)
     if q.levels:
@@ -63,7 +64,7 @@ def search_logs(db: Database, table: str, embedder: Embedder, q: TemplateQuery,
                 hosts: list[str] | None = None, per_template: int = 5) -> list[dict]:
     """Events of the nearest templates, nearest template first, newest first within one."""
     found = search_templates(db, table, embedder, TemplateQuery(
-        q.text, q.k, q.services, q.levels, q.since, q.until, examples=0))
+        q.text, q.k, q.services, q.levels, q.since, q.until, examples=0, ef_search=q.ef_search))
     flt = EventFilter(service=q.services, host=hosts, since=q.since, until=q.until)
     samples = events.examples(db, [t["id"] for t in found], per_template, flt)
     return [{**event, "template": t["template"], "similarity": t["similarity"]}

@@ -1,0 +1,55 @@
+"""`devmesh bench ingest`: the whole pipeline vs a plain multi-row INSERT of the same rows.
+
+Both write into the same MariaDB in the same run, batch by batch, one transaction per
+batch, into tables with the same columns and indexes. The pipeline figure includes
+normalizing, hashing, canonicalizing, template upserts and rollups; the raw figure is
+only the INSERT of the finished event rows.
+"""
+from __future__ import annotations
+
+import time
+
+from db import scratch
+from db.pool import Database
+from db.settings import DBUrl
+from evals.workload import records
+from ingest.pipeline import IngestSettings, Ingestor, process_batch
+from ingest.templates import template_for
+
+
+def run(url: DBUrl, settings: IngestSettings, lines: int = 50_000, batch_size: int = 1000) -> dict:
+    data = records(lines)
+    batches = [data[i:i + batch_size] for i in range(0, len(data), batch_size)]
+    scratch_url = scratch.create_database(url, "bench")
+    db = Database(scratch_url)
+    try:
+        template_for.cache_clear()
+        start = time.perf_counter()
+        prepared = [process_batch(b) for b in batches]
+        prepare_s = time.perf_counter() - start
+
+        template_for.cache_clear()
+        ingestor = Ingestor(db, settings)
+        start = time.perf_counter()
+        for batch in batches:
+            ingestor.ingest(batch)
+        pipeline_s = time.perf_counter() - start
+        del prepared
+
+        rows = scratch.stored_events(db)
+        scratch.create_raw_events_copy(db)
+        raw_batches = [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
+        start = time.perf_counter()
+        for batch in raw_batches:
+            with db.transaction() as cur:
+                scratch.insert_raw_events(cur, batch)
+        raw_s = time.perf_counter() - start
+        templates = db.fetchone("SELECT COUNT(*) FROM log_templates")[0]
+    finally:
+        db.close()
+        scratch.drop_database(scratch_url)
+    pipeline = lines / pipeline_s
+    raw = len(rows) / raw_s
+    return {"lines": lines, "batch_size": batch_size, "templates": int(templates),
+            "prepare_lines_per_s": round(lines / prepare_s), "pipeline_lines_per_s": round(pipeline),
+            "raw_insert_rows_per_s": round(raw), "ratio": round(pipeline / raw, 3)}
