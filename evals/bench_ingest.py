@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from db import scratch
+from db import scratch, stats
 from db.pool import Database
 from db.settings import DBUrl
 from evals.workload import records
@@ -44,7 +44,7 @@ def run(url: DBUrl, settings: IngestSettings, lines: int = 50_000, batch_size: i
             with db.transaction() as cur:
                 scratch.insert_raw_events(cur, batch)
         raw_s = time.perf_counter() - start
-        templates = db.fetchone("SELECT COUNT(*) FROM log_templates")[0]
+        templates = stats.counts(db)["templates"]
     finally:
         db.close()
         scratch.drop_database(scratch_url)

@@ -27,3 +27,20 @@ def test_no_sql_outside_db():
             if pattern.search(line):
                 offenders.append(f"{rel}:{number}")
     assert offenders == []
+
+
+def test_nothing_imports_the_server_module():
+    """server.py is the top of the layers: assembly only, imported by nobody."""
+    import ast
+
+    offenders = []
+    for path in REPO.glob("*/**/*.py"):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in ("tests", ".venv") or rel.parts[0].startswith("."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "server" or n.startswith("server.") for n in names):
+                offenders.append(str(rel))
+    assert offenders == []
