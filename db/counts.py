@@ -9,13 +9,12 @@ _ROW = "(?, ?, ?, ?, ?, ?)"
 
 
 def add(cur, rows: list[tuple]) -> None:
-    """rows: (bucket, service, host, template_id, level, count); one upsert, in key order so
-    concurrent batches lock rows in the same order."""
+    """rows: (bucket, service, host, template_id, level, count); one bulk upsert, in key
+    order so concurrent batches lock rows in the same order."""
     if not rows:
         return
-    cur.execute("INSERT INTO template_counts (bucket, service, host, template_id, level, count) VALUES "
-                + ", ".join([_ROW] * len(rows)) + " ON DUPLICATE KEY UPDATE count = count + VALUES(count)",
-                [v for row in sorted(rows) for v in row])
+    cur.executemany("INSERT INTO template_counts (bucket, service, host, template_id, level, count) VALUES "
+                    f"{_ROW} ON DUPLICATE KEY UPDATE count = count + VALUES(count)", sorted(rows))
 
 
 def services_of(db: Database, template_ids: list[int]) -> dict[int, list[str]]:

@@ -9,22 +9,19 @@ from db.pool import Database
 EVENT_COLUMNS = ("log_hash", "ts", "host", "service", "source", "level", "message", "trace_id",
                  "span_id", "event_type", "error_code", "meta_json", "template_id")
 _ROW = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
-_MAX_ROWS = 4000
 _READ = ("id, ts, host, service, source, level, message, trace_id, span_id, event_type, "
          "error_code, meta_json, template_id")
 
 
 def insert_events(cur, rows: list[tuple]) -> list[bytes]:
-    """One multi-row INSERT IGNORE; returns the log_hash of each row actually inserted
-    (duplicates of stored rows are skipped by the unique key, race-free)."""
-    inserted: list[bytes] = []
-    for start in range(0, len(rows), _MAX_ROWS):     # a statement binds at most 65,535 values
-        chunk = rows[start:start + _MAX_ROWS]
-        sql = (f"INSERT IGNORE INTO log_events ({', '.join(EVENT_COLUMNS)}) VALUES "
-               + ", ".join([_ROW] * len(chunk)) + " RETURNING log_hash")
-        cur.execute(sql, [value for row in chunk for value in row])
-        inserted.extend(r[0] for r in cur.fetchall())
-    return inserted
+    """One bulk INSERT IGNORE (the binary bulk protocol: one statement, one round trip);
+    returns the log_hash of each row actually inserted (stored duplicates are skipped by
+    the unique key, race-free)."""
+    if not rows:
+        return []
+    cur.executemany(f"INSERT IGNORE INTO log_events ({', '.join(EVENT_COLUMNS)}) VALUES {_ROW} "
+                    "RETURNING log_hash", rows)
+    return [r[0] for r in cur.fetchall()]
 
 
 @dataclass

@@ -24,15 +24,15 @@ def add_stats(cur, rows: list[tuple]) -> None:
     lexically smallest typed text so the display is the same whatever the arrival order."""
     if not rows:
         return
-    cur.execute(
+    cur.executemany(
         "INSERT INTO log_templates (id, canon_hash, template, level, first_seen, last_seen, total_count,"
-        " canon_version) VALUES " + ", ".join([_STATS] * len(rows)) +
+        f" canon_version) VALUES {_STATS}"
         " ON DUPLICATE KEY UPDATE first_seen = LEAST(first_seen, VALUES(first_seen)),"
         " last_seen = GREATEST(last_seen, VALUES(last_seen)),"
         " total_count = total_count + VALUES(total_count),"
         " level = IF(VALUES(level) + 0 > level + 0, VALUES(level), level),"
         " template = IF(VALUES(template) < template, VALUES(template), template)",
-        [v for row in sorted(rows) for v in row])
+        sorted(rows))
 
 
 def existing_ids(cur, ids: list[int]) -> set[int]:

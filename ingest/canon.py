@@ -58,6 +58,9 @@ _EMPTY_PARENS = re.compile(r"\(\)")
 _EDGES = re.compile(r"^([(\[{'\"]*)(.*?)([)\]}'\",;:.!?]*)$")
 _CORE_HAS_DIGIT = re.compile(r"\d")
 _PURE_NUMBER = re.compile(r"[-+]?\d+(?:[.,:]\d+)*%?$")
+_SIZE_UNIT = re.compile(r"(?:[KMGTP]i?B|[kKMGTP]|B|bytes)$")
+_WITH_UNIT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMGTP]|B|bytes|ns|us|µs|ms|s|sec|secs|m|min|mins|h|hr|hrs)$")
+_HEX_TOKEN = re.compile(r"0[xX][0-9a-fA-F]+$|(?=[0-9a-f]*[a-f])[0-9a-f]{8,}$")
 _KV = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)(=| = )([^\s,;'\"()\[\]{}=]+)")
 _USER = re.compile(r"(?i)\b(user|for(?: invalid| illegal)? user|for) ([^\s]+)(?= from\b|(?=\s|$))")
 _DOMAIN = re.compile(rf"(?<![\w.-])(?:[A-Za-z0-9-]+\.){{2,}}(?:{_TLDS})\b(?![\w.-])")
@@ -67,19 +70,31 @@ _SPACE = re.compile(r"\s+")
 
 
 def _mask_digit_tokens(text: str) -> str:
-    out = []
-    for token in text.split(" "):
-        if _CORE_HAS_DIGIT.search(token):
-            lead, core, trail = _EDGES.match(token).groups()
-            if "<" in core or _PURE_NUMBER.match(core):   # typed spans or plain numbers: NUM's job
-                pass
-            elif "=" in core:               # key=v4lue: the key stays
-                key, _, _ = core.partition("=")
-                token = f"{lead}{key}=<ID>{trail}"
+    """One pass over the tokens that hold a digit: numbers (with a unit: sizes, durations),
+    hex, numbers next to earlier placeholders, and everything else as an identifier."""
+    tokens = text.split(" ")
+    for i, token in enumerate(tokens):
+        if not _CORE_HAS_DIGIT.search(token):
+            continue
+        lead, core, trail = _EDGES.match(token).groups()
+        if "<" in core:                                     # e.g. "<IP>:50010"
+            core = _NUM_RE.sub("<NUM>", core)
+        elif _PURE_NUMBER.match(core):
+            unit = _EDGES.match(tokens[i + 1]).groups() if i + 1 < len(tokens) else None
+            if unit and not unit[0] and _SIZE_UNIT.match(unit[1]):
+                core, trail, tokens[i + 1] = "<SIZE>", trail + unit[2], ""   # "2.7 KB," -> "<SIZE>,"
             else:
-                token = f"{lead}<ID>{trail}"
-        out.append(token)
-    return " ".join(out)
+                core = "<NUM>"
+        elif _WITH_UNIT.match(core):
+            core = "<SIZE>" if _SIZE_UNIT.match(core.lstrip("0123456789.+-")) else "<DURATION>"
+        elif _HEX_TOKEN.match(core):
+            core = "<HEX>"
+        elif "=" in core:                                   # key=v4lue: the key stays
+            core = core.partition("=")[0] + "=<ID>"
+        else:
+            core = "<ID>"
+        tokens[i] = f"{lead}{core}{trail}"
+    return " ".join(t for t in tokens if t) if "" in tokens else " ".join(tokens)
 
 
 def _mask_user(m: re.Match) -> str:
@@ -120,13 +135,9 @@ _STEPS = [
     (_hint(r"\d:\d\d|\d{4}[-/]\d\d"), _typed("TS")),
     (_hint(r"[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:"), _typed("MAC")),
     (_hint(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:"), _typed("IP")),
-    (_hint(r"0[xX]|[0-9a-f]{8}"), _typed("HEX")),
     (lambda t: "/" in t or "\\" in t, _typed("PATH")),
-    (_hint(r"\d ?(?:[KMGTPkB]|bytes)"), _typed("SIZE")),
-    (_hint(r"\d(?:ns|us|µs|ms|s|sec|secs|m|min|mins|h|hr|hrs)\b"), _typed("DURATION")),
     (lambda t: "." in t, _sub(_DOMAIN, "<HOST>")),
-    (_has_digit, lambda t: _mask_digit_tokens(t)),
-    (_has_digit, _sub(_NUM_RE, "<NUM>")),
+    (_has_digit, _mask_digit_tokens),
     (lambda t: "user" in t or "User" in t or "USER" in t or "for " in t, lambda t: _USER.sub(_mask_user, t)),
     (lambda t: "true" in t or "false" in t or "null" in t or "TRUE" in t or "FALSE" in t or "True" in t
      or "False" in t or "NULL" in t or "Null" in t, _sub(_BOOL, "<*>")),

@@ -31,6 +31,7 @@ class EmbeddingWorker:
         self.embedded = 0
         self.dropped = 0
         self.failures = 0
+        self._streak = 0                  # consecutive failures: the retry backoff
         self.last_error: str | None = None
 
     def table(self) -> str:
@@ -105,11 +106,13 @@ class EmbeddingWorker:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.settings.sweep_interval_s
                     self.backfill(self.settings.batch_size, limit=self.settings.batch_size * 20)
+                self._streak = 0
             except Exception as exc:  # noqa: BLE001 - a failing embedder must not kill the worker
                 self.failures += 1
+                self._streak += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("embedding failed (will retry from the sweep): %s", self.last_error)
-                self._stop.wait(min(30.0, 2.0 * self.failures))
+                self._stop.wait(min(30.0, 2.0 ** min(self._streak, 5)))
 
     def _take(self, n: int, timeout: float) -> list[int]:
         try:

@@ -16,21 +16,16 @@ def import_files(ingestor: Ingestor, files: list[Path], batch_size: int = 1000,
     totals = {"files": len(files), "lines": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
               "new_templates": 0, "errors": []}
 
-    def flush(records: list, line_numbers: list, path: Path) -> None:
-        result = ingestor.ingest(records)
-        totals["accepted"] += result.accepted
-        totals["duplicates"] += result.duplicates
-        totals["new_templates"] += result.new_templates
-        totals["rejected"] += len(result.rejected)
-        for rej in result.rejected[: max(0, 20 - len(totals["errors"]))]:
-            totals["errors"].append(f"{path}:{line_numbers[rej['index']]}: {rej['error']}")
-        records.clear()
-        line_numbers.clear()
+    def note(error: str) -> None:
+        totals["rejected"] += 1
+        if len(totals["errors"]) < 20:
+            totals["errors"].append(error)
 
-    with tqdm(total=sum(p.stat().st_size for p in files), unit="B", unit_scale=True,
-              disable=not progress, desc="import") as bar:
+    origins: list[tuple[Path, list[int]]] = []          # per batch: file and line numbers
+
+    def batches(bar):
         for path in files:
-            records, line_numbers = [], []
+            records, numbers = [], []
             with open(path, encoding="utf-8", errors="replace") as fh:
                 for number, line in enumerate(fh, 1):
                     bar.update(len(line.encode("utf-8", "replace")))
@@ -40,13 +35,24 @@ def import_files(ingestor: Ingestor, files: list[Path], batch_size: int = 1000,
                     try:
                         records.append(parse_line(line, default_host, default_service))
                     except RecordError as exc:
-                        totals["rejected"] += 1
-                        if len(totals["errors"]) < 20:
-                            totals["errors"].append(f"{path}:{number}: {exc}")
+                        note(f"{path}:{number}: {exc}")
                         continue
-                    line_numbers.append(number)
+                    numbers.append(number)
                     if len(records) >= batch_size:
-                        flush(records, line_numbers, path)
+                        origins.append((path, numbers))
+                        yield records
+                        records, numbers = [], []
             if records:
-                flush(records, line_numbers, path)
+                origins.append((path, numbers))
+                yield records
+
+    with tqdm(total=sum(p.stat().st_size for p in files), unit="B", unit_scale=True,
+              disable=not progress, desc="import") as bar:
+        for index, result in enumerate(ingestor.ingest_stream(batches(bar))):
+            totals["accepted"] += result.accepted
+            totals["duplicates"] += result.duplicates
+            totals["new_templates"] += result.new_templates
+            path, numbers = origins[index]
+            for rej in result.rejected:
+                note(f"{path}:{numbers[rej['index']]}: {rej['error']}")
     return totals

@@ -81,36 +81,49 @@ def normalize_level(value, message: str = "") -> str:
     raise RecordError(f"level: unknown level {value!r}; use one of {', '.join(LEVELS)}")
 
 
+_EPOCH_TEXT = re.compile(r"\d+(?:\.\d+)?$")
+_EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
 def parse_timestamp(value) -> datetime:
     """ISO 8601 (offset or Z; naive means UTC) or epoch s/ms/us/ns -> naive UTC datetime."""
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)       # the common case, in C
+        except ValueError:
+            dt = _parse_slow(value)
+    else:
+        dt = _parse_slow(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 1970 <= dt.year <= 2200:
+        raise RecordError(f"timestamp: year {dt.year} is implausible")
+    return dt
+
+
+def _parse_slow(value) -> datetime:
     if isinstance(value, bool) or value is None or value == "":
         raise RecordError("timestamp: required (ISO 8601 such as 2026-01-20T10:00:00Z, or epoch seconds)")
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+    if isinstance(value, str) and _EPOCH_TEXT.match(value.strip()):
         value = float(value) if "." in value else int(value)
     if isinstance(value, (int, float)):
         magnitude = abs(value)
         seconds = (value / 1e9 if magnitude >= 1e17 else value / 1e6 if magnitude >= 1e14
                    else value / 1e3 if magnitude >= 1e11 else value)
         try:
-            dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             raise RecordError(f"timestamp: epoch value {value} is out of range") from None
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value.strip().replace(" ", "T", 1)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
-        text = re.sub(r"(\.\d{6})\d+", r"\1", text)          # nanoseconds -> microseconds
+        text = _EXCESS_FRACTION.sub(r"\1", text)            # nanoseconds -> microseconds
         try:
-            dt = datetime.fromisoformat(text)
+            return datetime.fromisoformat(text)
         except ValueError:
             raise RecordError(f"timestamp: {value!r} is not ISO 8601 (e.g. 2026-01-20T10:00:00.123Z)") from None
-    else:
-        raise RecordError("timestamp: expected an ISO 8601 string or epoch number")
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
-    if not 1970 <= dt.year <= 2200:
-        raise RecordError(f"timestamp: year {dt.year} is implausible")
-    return dt
+    raise RecordError("timestamp: expected an ISO 8601 string or epoch number")
 
 
 def _name(raw: dict, field: str) -> str:
@@ -134,9 +147,8 @@ def normalize(raw) -> Record:
     """One wire record (DESIGN section 3) -> Record, or RecordError."""
     if not isinstance(raw, dict):
         raise RecordError("record: expected a JSON object")
-    unknown = set(raw) - KNOWN_FIELDS
-    if unknown:
-        raise RecordError(f"unknown field(s) {sorted(unknown)}; put extra data under 'meta'")
+    if not KNOWN_FIELDS.issuperset(raw):
+        raise RecordError(f"unknown field(s) {sorted(set(raw) - KNOWN_FIELDS)}; put extra data under 'meta'")
     message = raw.get("message")
     if not isinstance(message, str):
         raise RecordError("message: required, a string")
@@ -150,7 +162,7 @@ def normalize(raw) -> Record:
                  message=message)
     for field, limit in _OPTIONAL_STR.items():
         value = raw.get(field)
-        if value is None or value == "":
+        if not value:
             continue
         if not isinstance(value, str) or len(value) > limit:
             raise RecordError(f"{field}: expected a string of at most {limit} characters")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import mariadb
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,6 +102,19 @@ class Ingestor:
     def ingest(self, raw_records: list) -> IngestResult:
         return self.write(process_batch(raw_records))
 
+    def ingest_stream(self, batches: Iterable[list]) -> Iterator[IngestResult]:
+        """Many batches (file import, replay): batch n+1 is prepared while batch n is being
+        written on one writer thread. At most two prepared batches wait; results come back
+        in order, and a write error is raised here."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            inflight: deque[Future] = deque()
+            for raw in batches:
+                inflight.append(writer.submit(self.write, process_batch(raw)))
+                if len(inflight) >= 2:
+                    yield inflight.popleft().result()
+            while inflight:
+                yield inflight.popleft().result()
+
     def write(self, batch: PreparedBatch) -> IngestResult:
         result = IngestResult(duplicates=batch.in_batch_duplicates, rejected=batch.rejected)
         if not batch.records:
@@ -118,8 +132,8 @@ class Ingestor:
         result.duplicates += len(batch.records) - accepted
         result.new_templates = len(new_ids)
         result.new_template_ids = sorted(new_ids)
-        for template in batch.templates:
-            self._remember(template.id)
+        for template_id in {t.id for t in batch.templates}:
+            self._remember(template_id)
         if new_ids and self.on_new_templates:
             self.on_new_templates(result.new_template_ids)
         return result
@@ -154,6 +168,7 @@ class Ingestor:
     def forget_templates(self) -> None:
         """Drop the known-template cache (after the database was reset under us)."""
         self._known.clear()
+
 
 
 def _first_seen(batch: PreparedBatch) -> dict[int, tuple[datetime, str]]:

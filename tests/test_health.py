@@ -1,0 +1,33 @@
+"""/health reports each dependency; /info reports versions and counts."""
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+import server
+from db.settings import GraphSettings
+from tests.conftest import make_settings, record
+from tests.test_db_outage import free_port
+
+
+def test_health_is_ok_with_both_databases(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["dependencies"]["mariadb"]["version"].startswith("11.")
+    assert body["dependencies"]["falkordb"]["status"] == "ok"
+
+
+def test_health_says_which_dependency_is_down(db_urls):
+    settings = make_settings(db_urls, graph=GraphSettings(url=f"redis://127.0.0.1:{free_port()}"))
+    with TestClient(server.create_app(settings)) as c:
+        response = c.get("/health")
+        assert response.status_code == 503
+        deps = response.json()["dependencies"]
+        assert deps["falkordb"]["status"] == "down" and deps["mariadb"]["status"] == "ok"
+        assert c.post("/ingest/logs", json={"logs": [record(1)]}).json()["accepted"] == 1
+
+
+def test_info_counts_what_was_ingested(client):
+    client.post("/ingest/logs", json={"logs": [record(i) for i in range(3)]})
+    info = client.get("/info").json()
+    assert info["counts"]["templates"] == 1 and info["counts"]["events_approx"] >= 3
+    assert info["embedder"]["name"] == "hash-256" and info["canon_version"] >= 1
