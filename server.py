@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from db import graph
+from db.graph import Graph
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, GraphSettings, ServicesSettings
@@ -83,7 +83,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = Database(rw_url, settings.db.pool_size, settings.db.connect_timeout_s)
         app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), settings.db.connect_timeout_s)
-        app.state.graph = graph.connect(settings.graph.resolved_url(settings.services))
+        app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
+                                settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
         app.state.ingestor = Ingestor(app.state.db, settings.ingest)
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
@@ -96,7 +97,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
             app.state.embed_worker.stop()
             app.state.db.close()
             app.state.db_ro.close()
-            app.state.graph.connection.close()
+            app.state.graph.close()
 
     app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan)
     tokens = settings.server.tokens
@@ -143,7 +144,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     @app.get("/health")
     def health(request: Request):
         st = request.app.state
-        state = {"mariadb": _check(st.db.ping), "falkordb": _check(lambda: graph.ping(st.graph)),
+        state = {"mariadb": _check(st.db.ping), "falkordb": _check(st.graph.ping),
                  "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()}}
         ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
         return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state},
