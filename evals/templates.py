@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -54,8 +55,21 @@ def _norm(template: str) -> str:
     return " ".join(template.split())
 
 
-def parsing_accuracy(predicted_templates: list[str], truth_templates: list[str]) -> float:
-    ok = sum(_norm(generic(p)) == _norm(t) for p, t in zip(predicted_templates, truth_templates))
+_SPAN = re.compile(r"/?<\*>(?:[:/.#_-]*<\*>)*")
+
+
+def _span(template: str) -> str:
+    """One variable per span: `/<*>:<*>` (an address and port) and `<*>` are one slot."""
+    return _SPAN.sub("<*>", template)
+
+
+def parsing_accuracy(predicted_templates: list[str], truth_templates: list[str], spans: bool = False) -> float:
+    """Share of lines whose template text equals the truth (typed placeholders read as <*>);
+    with `spans`, adjacent variables joined by punctuation count as one on both sides."""
+    def form(t: str) -> str:
+        return _norm(_span(t) if spans else t)
+
+    ok = sum(form(generic(p)) == form(t) for p, t in zip(predicted_templates, truth_templates))
     return ok / len(truth_templates)
 
 
@@ -68,6 +82,7 @@ def score_devmesh(messages: list[str], truth_ids: list[str], truth_templates: li
         best = min(best, time.perf_counter() - start)
     return {"ga": round(grouping_accuracy(templates, truth_ids), 4),
             "pa": round(parsing_accuracy(templates, truth_templates), 4),
+            "pa_spans": round(parsing_accuracy(templates, truth_templates, spans=True), 4),
             "lines_per_s": round(len(messages) / best)}
 
 
@@ -88,6 +103,7 @@ def score_drain3(messages: list[str], truth_ids: list[str], truth_templates: lis
     templates = [final[c] for c in cluster_ids]
     return {"ga": round(grouping_accuracy([str(c) for c in cluster_ids], truth_ids), 4),
             "pa": round(parsing_accuracy(templates, truth_templates), 4),
+            "pa_spans": round(parsing_accuracy(templates, truth_templates, spans=True), 4),
             "lines_per_s": round(len(messages) / elapsed)}
 
 
@@ -103,5 +119,5 @@ def run(truth: str = "corrected", with_drain: bool = True) -> dict:
     average = {}
     for parser in per[DATASETS[0]]:
         average[parser] = {k: round(sum(per[d][parser][k] for d in DATASETS) / len(DATASETS), 4)
-                           for k in ("ga", "pa", "lines_per_s")}
+                           for k in ("ga", "pa", "pa_spans", "lines_per_s")}
     return {"truth": truth, "datasets": per, "average": average}

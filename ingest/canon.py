@@ -52,7 +52,7 @@ _SPAN_RES = [(f"<{name}>", re.compile(pattern)) for name, pattern in _SPANS]
 _EARLY = _SPAN_RES[:3]                         # URL, EMAIL, UUID: before key=value
 _TYPED = _SPAN_RES[3:-1]                       # TS .. DURATION
 _NUM_RE = _SPAN_RES[-1][1]
-_EMPTY_PARENS = re.compile(r"\(\)")
+_EMPTY_PARENS = re.compile(r"(?<![^\s=:])\(\)")        # an empty value, not a call: "f()"
 
 # a token still holding a digit: keep its leading/trailing punctuation, mask the core
 _EDGES = re.compile(r"^([(\[{'\"]*)(.*?)([)\]}'\",;:.!?]*)$")
@@ -101,7 +101,7 @@ def _mask_user(m: re.Match) -> str:
     word, value = m.group(1), m.group(2)
     if word.lower() == "for" and not m.string.startswith(" from", m.end()):
         return m.group(0)                           # only sshd's "for X from"
-    if value.lower() in {"from", "by", "on", "at", "to", "<*>"}:
+    if value.lower() in {"from", "by", "on", "at", "to", "unknown", "<*>"}:
         return m.group(0)
     return f"{word} <*>"
 
