@@ -273,6 +273,16 @@ def embed(backfill, batch_size):
     click.echo(json.dumps({"embedded": done, "model": worker.embedder.name}))
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.pass_context
+def ship(ctx):
+    """Ship journald entries to a DevMesh server (`devmesh ship --help`)."""
+    from shipper.cli import main as ship_main
+
+    sys.exit(ship_main(ctx.args))
+
+
 @main.command()
 def parse():
     """Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."""
@@ -321,6 +331,18 @@ def bench_search(as_json, templates, queries, ef_search):
     settings = AppSettings()
     result = run(settings.db.resolved(settings.services)[0], templates, queries,
                  ef_search=ef_search or settings.embed.search_ef)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+@bench.command("ship")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--entries", default=20000, show_default=True)
+@click.option("--batch-size", default=50, show_default=True)
+def bench_ship(as_json, entries, batch_size):
+    from evals.bench_ship import run
+
+    settings = AppSettings()
+    result = run(settings.db.resolved(settings.services)[0], entries, batch_size)
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 

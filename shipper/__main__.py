@@ -1,0 +1,6 @@
+"""`python -m shipper` (same flags as `devmesh ship`)."""
+import sys
+
+from shipper.cli import main
+
+sys.exit(main())
