@@ -1,7 +1,12 @@
-"""The FalkorDB client, built once and passed in. Cypher queries will live in this module.
+"""FalkorDB: the client handle and every Cypher query, as named, parameterised functions.
 
-The `falkordb` client talks to the server when constructed, so the handle connects on
-first use: a server starts (and reports the graph as down) while FalkorDB is unreachable.
+Every query passes a timeout and every traversal has a bounded depth (FalkorDB's own
+default is no timeout, and an unbounded `*` explodes on multigraphs). Relationship types
+cannot be query parameters, so they come from the fixed whitelist below, never from data.
+
+Edges the operator owns (from inventory.yaml) carry `owned: true`; edges learned from logs
+carry `inferred: true`, a confidence and the evidence template ids, and never replace an
+owned edge between the same services.
 """
 from __future__ import annotations
 
@@ -9,26 +14,230 @@ import threading
 
 from falkordb import FalkorDB
 
+DEPENDENCY_TYPES = ("DEPENDS_ON", "CALLS")
+OWNED_TYPES = ("RUNS_ON", "DEPENDS_ON", "CALLS", "RELATED_RUNBOOK")
+MAX_DEPTH = 4
+
 
 class Graph:
+    """A handle on one named graph; connects on first use (the client talks at construction)."""
+
     def __init__(self, url: str, name: str = "devmesh", timeout_ms: int = 2000):
         self.url, self.name, self.timeout_ms = url, name, timeout_ms
         self._client: FalkorDB | None = None
         self._lock = threading.Lock()
+        self._indexed = False
 
     @property
     def client(self) -> FalkorDB:
         with self._lock:
             if self._client is None:
-                self._client = FalkorDB.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+                self._client = FalkorDB.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
             return self._client
+
+    def query(self, cypher: str, params: dict | None = None) -> list[list]:
+        return self.client.select_graph(self.name).query(cypher, params or {}, timeout=self.timeout_ms).result_set
+
+    def read(self, cypher: str, params: dict | None = None) -> list[list]:
+        return self.client.select_graph(self.name).ro_query(cypher, params or {}, timeout=self.timeout_ms).result_set
 
     def ping(self) -> str:
         """The redis server version; raises when FalkorDB is unreachable."""
         return self.client.connection.info("server")["redis_version"]
+
+    def drop(self) -> None:
+        """Delete this graph (tests, evals)."""
+        if self.name in self.client.list_graphs():
+            self.client.select_graph(self.name).delete()
+        self._indexed = False
 
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.connection.close()
                 self._client = None
+
+
+def _depth(depth: int) -> int:
+    return max(1, min(int(depth), MAX_DEPTH))
+
+
+def ensure_indexes(graph: Graph) -> None:
+    if graph._indexed:
+        return
+    for label, prop in (("Service", "name"), ("Host", "name"), ("Runbook", "id"), ("Template", "id"),
+                        ("Incident", "id")):
+        try:
+            graph.query(f"CREATE INDEX FOR (n:{label}) ON (n.{prop})")
+        except Exception as exc:  # noqa: BLE001 - "already indexed" is the normal case
+            if "already indexed" not in str(exc):
+                raise
+    graph._indexed = True
+
+
+# ---------------------------------------------------------------------- owned topology
+
+def sync_owned(graph: Graph, hosts: list[dict], services: list[dict], runbooks: list[dict],
+               edges: list[dict]) -> dict[str, int]:
+    """Make the owned part of the graph equal to the given inventory (MERGE, then delete
+    what left it). edges: {source, target, type in OWNED_TYPES, reason}; RUNS_ON targets a
+    Host, RELATED_RUNBOOK a Runbook id. Inferred edges are left alone, except that an owned
+    dependency replaces an inferred one between the same two services."""
+    ensure_indexes(graph)
+    graph.query("UNWIND $rows AS h MERGE (n:Host {name: h.name}) "
+                "SET n.address = h.address, n.role = h.role, n.owned = true", {"rows": hosts})
+    graph.query("UNWIND $rows AS s MERGE (n:Service {name: s.name}) SET n.type = s.type, n.owned = true, "
+                "n.aliases = s.aliases, n.units = s.units, n.ports = s.ports", {"rows": services})
+    graph.query("UNWIND $rows AS r MERGE (n:Runbook {id: r.id}) SET n.title = r.title, n.path = r.path, "
+                "n.owned = true", {"rows": runbooks})
+    removed = 0
+    for label, key, names in (("Service", "name", [s["name"] for s in services]),
+                              ("Host", "name", [h["name"] for h in hosts]),
+                              ("Runbook", "id", [r["id"] for r in runbooks])):
+        rows = graph.query(f"MATCH (n:{label}) WHERE n.owned = true AND NOT n.{key} IN $keep "
+                           "DETACH DELETE n RETURN count(n)", {"keep": names})
+        removed += rows[0][0] if rows else 0
+    existing = {(a, t, b) for a, t, b in graph.read(
+        "MATCH (a)-[r]->(b) WHERE r.owned = true RETURN coalesce(a.name, a.id), type(r), coalesce(b.name, b.id)")}
+    wanted = {(e["source"], e["type"], e["target"]): e for e in edges}
+    for kind in OWNED_TYPES:
+        stale = [{"a": a, "b": b} for a, t, b in existing - set(wanted) if t == kind]
+        if stale:
+            graph.query(f"UNWIND $rows AS e MATCH (a {{name: e.a}})-[r:{kind}]->(b) "
+                        "WHERE r.owned = true AND coalesce(b.name, b.id) = e.b DELETE r", {"rows": stale})
+            removed += len(stale)
+        rows = [{"a": e["source"], "b": e["target"], "reason": e.get("reason") or ""}
+                for key, e in wanted.items() if key[1] == kind]
+        if not rows:
+            continue
+        target = {"RUNS_ON": "(b:Host {name: e.b})", "RELATED_RUNBOOK": "(b:Runbook {id: e.b})"}.get(
+            kind, "(b:Service {name: e.b})")
+        graph.query(f"UNWIND $rows AS e MATCH (a:Service {{name: e.a}}) MATCH {target} "
+                    f"MERGE (a)-[r:{kind} {{owned: true}}]->(b) SET r.reason = e.reason", {"rows": rows})
+    graph.query("MATCH (a:Service)-[i:DEPENDS_ON]->(b:Service) WHERE i.inferred = true "
+                "AND (a)-[:DEPENDS_ON|CALLS {owned: true}]->(b) DELETE i")
+    return {"hosts": len(hosts), "services": len(services), "runbooks": len(runbooks), "edges": len(edges),
+            "removed": removed}
+
+
+# ---------------------------------------------------------------------- inferred edges
+
+def inferred_edges(graph: Graph) -> list[dict]:
+    rows = graph.read("MATCH (a:Service)-[r:DEPENDS_ON]->(b:Service) WHERE r.inferred = true "
+                      "RETURN a.name, b.name, r.confidence, r.evidence, r.last_seen, r.reason")
+    return [{"source": a, "target": b, "confidence": c, "evidence": list(ev or []), "last_seen": ls, "reason": why}
+            for a, b, c, ev, ls, why in rows]
+
+
+def replace_inferred(graph: Graph, edges: list[dict]) -> dict[str, int]:
+    """Make the inferred DEPENDS_ON edges exactly `edges` ({source, target, confidence,
+    evidence, last_seen, reason}); owned edges win over inferred ones."""
+    ensure_indexes(graph)
+    owned = {(a, b) for a, b in graph.read("MATCH (a:Service)-[r:DEPENDS_ON|CALLS]->(b:Service) "
+                                           "WHERE r.owned = true RETURN a.name, b.name")}
+    edges = [e for e in edges if (e["source"], e["target"]) not in owned]
+    current = {(e["source"], e["target"]) for e in inferred_edges(graph)}
+    wanted = {(e["source"], e["target"]) for e in edges}
+    gone = [{"a": a, "b": b} for a, b in current - wanted]
+    if gone:
+        graph.query("UNWIND $rows AS e MATCH (a:Service {name: e.a})-[r:DEPENDS_ON]->(b:Service {name: e.b}) "
+                    "WHERE r.inferred = true DELETE r", {"rows": gone})
+    if edges:
+        graph.query("UNWIND $rows AS e MATCH (a:Service {name: e.source}) MATCH (b:Service {name: e.target}) "
+                    "WHERE NOT (a)-[:DEPENDS_ON|CALLS {owned: true}]->(b) "
+                    "MERGE (a)-[r:DEPENDS_ON {inferred: true}]->(b) "
+                    "SET r.confidence = e.confidence, r.evidence = e.evidence, r.last_seen = e.last_seen, "
+                    "r.reason = e.reason", {"rows": edges})
+    return {"added": len(wanted - current), "removed": len(gone), "kept": len(wanted & current)}
+
+
+# ---------------------------------------------------------------------- reads
+
+def services(graph: Graph) -> list[dict]:
+    rows = graph.read("MATCH (s:Service) OPTIONAL MATCH (s)-[:RUNS_ON]->(h:Host) "
+                      "RETURN s.name, s.type, collect(h.name), s.owned ORDER BY s.name")
+    return [{"name": n, "type": t, "hosts": sorted(h), "owned": bool(o)} for n, t, h, o in rows]
+
+
+def neighborhood(graph: Graph, name: str, depth: int = 1) -> dict:
+    """Nodes and edges within `depth` hops of a Service or Host (either direction)."""
+    rows = graph.read(
+        f"MATCH (n) WHERE (n:Service OR n:Host) AND n.name = $name "
+        f"MATCH p = (n)-[*1..{_depth(depth)}]-(m) UNWIND relationships(p) AS r WITH DISTINCT r "
+        "RETURN labels(startNode(r))[0], coalesce(startNode(r).name, startNode(r).id), type(r), "
+        "labels(endNode(r))[0], coalesce(endNode(r).name, endNode(r).id), properties(r)", {"name": name})
+    found = graph.read("MATCH (n) WHERE (n:Service OR n:Host) AND n.name = $name RETURN labels(n)[0]",
+                       {"name": name})
+    if not found:
+        return {}
+    nodes = {(found[0][0], name)}
+    edges = []
+    for a_label, a, kind, b_label, b, props in rows:
+        nodes.update({(a_label, a), (b_label, b)})
+        edges.append({"source": a, "target": b, "type": kind, "inferred": bool(props.get("inferred")),
+                      "owned": bool(props.get("owned")), "confidence": props.get("confidence"),
+                      "reason": props.get("reason") or "", "evidence": list(props.get("evidence") or [])})
+    return {"node": name, "nodes": [{"label": lbl, "name": n} for lbl, n in sorted(nodes)],
+            "edges": sorted(edges, key=lambda e: (e["source"], e["type"], e["target"]))}
+
+
+def _reach(graph: Graph, name: str, outgoing: bool, depth: int) -> list[tuple[str, int]]:
+    arrow = (f"(s:Service {{name: $name}})-[:DEPENDS_ON|CALLS*1..{_depth(depth)}]->(u:Service)" if outgoing
+             else f"(u:Service)-[:DEPENDS_ON|CALLS*1..{_depth(depth)}]->(s:Service {{name: $name}})")
+    rows = graph.read(f"MATCH p = {arrow} WHERE u.name <> $name RETURN u.name, min(length(p)) ORDER BY u.name",
+                      {"name": name})
+    return [(n, int(h)) for n, h in rows]
+
+
+def upstream(graph: Graph, name: str, depth: int = MAX_DEPTH) -> list[tuple[str, int]]:
+    """What `name` depends on, transitively: (service, hops)."""
+    return _reach(graph, name, True, depth)
+
+
+def downstream(graph: Graph, name: str, depth: int = MAX_DEPTH) -> list[tuple[str, int]]:
+    """Who depends on `name`, transitively (its blast radius): (service, hops)."""
+    return _reach(graph, name, False, depth)
+
+
+def co_hosted(graph: Graph, name: str) -> list[tuple[str, str]]:
+    """(service, host) pairs sharing a host with `name`."""
+    rows = graph.read("MATCH (s:Service {name: $name})-[:RUNS_ON]->(h:Host)<-[:RUNS_ON]-(o:Service) "
+                      "WHERE o.name <> $name RETURN DISTINCT o.name, h.name ORDER BY o.name, h.name", {"name": name})
+    return [(o, h) for o, h in rows]
+
+
+def path(graph: Graph, source: str, target: str, depth: int = 6) -> list[str]:
+    """Node names of a shortest path between two services or hosts, in either direction.
+    FalkorDB has no undirected shortestPath, so this is a bounded BFS over one read of the
+    service/host edges (a fleet graph is small)."""
+    rows = graph.read("MATCH (a)-[r]->(b) WHERE (a:Service OR a:Host) AND (b:Service OR b:Host) "
+                      "RETURN a.name, b.name")
+    adjacent: dict[str, set[str]] = {}
+    for a, b in rows:
+        adjacent.setdefault(a, set()).add(b)
+        adjacent.setdefault(b, set()).add(a)
+    if source not in adjacent or target not in adjacent:
+        return []
+    previous: dict[str, str | None] = {source: None}
+    frontier = [source]
+    for _ in range(max(1, min(int(depth), 8))):
+        following = []
+        for node in frontier:
+            for other in sorted(adjacent[node]):
+                if other not in previous:
+                    previous[other] = node
+                    following.append(other)
+        if target in previous:
+            out, node = [], target
+            while node is not None:
+                out.append(node)
+                node = previous[node]
+            return out[::-1]
+        frontier = following
+    return []
+
+
+def runbooks_for(graph: Graph, names: list[str]) -> list[dict]:
+    rows = graph.read("MATCH (s:Service)-[:RELATED_RUNBOOK]->(r:Runbook) WHERE s.name IN $names "
+                      "RETURN DISTINCT r.id, r.title, r.path, collect(s.name)", {"names": names})
+    return [{"id": i, "title": t, "path": p, "services": sorted(s)} for i, t, p, s in rows]

@@ -51,7 +51,12 @@ class Record:
     span_id: str | None = None
     event_type: str | None = None
     error_code: str | None = None
-    meta_json: str | None = None
+    meta: dict | None = None
+
+    def meta_json(self) -> str | None:
+        if not self.meta:
+            return None
+        return json.dumps(self.meta, ensure_ascii=False, separators=(",", ":"), default=str)
 
     def log_hash(self) -> bytes:
         """Identity for dedup: the same line from the same place at the same instant."""
@@ -171,5 +176,5 @@ def normalize(raw) -> Record:
     if meta is not None:
         if not isinstance(meta, dict):
             raise RecordError("meta: expected a JSON object")
-        rec.meta_json = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), default=str)
+        rec.meta = meta
     return rec

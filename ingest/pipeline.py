@@ -28,6 +28,7 @@ from db import counts, events, templates
 from db.pool import Database
 from ingest.canon import CANON_VERSION
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
+from ingest.service_map import ServiceMap
 from ingest.templates import Template, template_for
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class PreparedBatch:
     templates: list[Template] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     in_batch_duplicates: int = 0
+    unmapped: int = 0
 
 
 @dataclass
@@ -61,15 +63,18 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[dict] = field(default_factory=list)
     new_templates: int = 0
+    unmapped: int = 0
     new_template_ids: list[int] = field(default_factory=list)
 
     def as_response(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
-                "new_templates": self.new_templates}
+                "new_templates": self.new_templates, "unmapped": self.unmapped}
 
 
-def process_batch(raw_records: list) -> PreparedBatch:
-    """Pure: normalize, hash, template. Rejects carry the record's index in the request."""
+def process_batch(raw_records: list, services: ServiceMap | None = None) -> PreparedBatch:
+    """Pure: normalize, hash, map to an inventory service, template. Rejects carry the
+    record's index in the request. The hash uses the raw service name, so dedup does not
+    depend on the inventory of the day."""
     out = PreparedBatch()
     seen: set[bytes] = set()
     for index, raw in enumerate(raw_records):
@@ -83,6 +88,14 @@ def process_batch(raw_records: list) -> PreparedBatch:
             out.in_batch_duplicates += 1
             continue
         seen.add(digest)
+        if services is not None:
+            mapped = services.resolve(record.host, record.service)
+            if mapped is None:
+                services.note_unmapped(record.service)
+                out.unmapped += 1
+            elif mapped != record.service:
+                record.meta = {**(record.meta or {}), "raw_service": record.service}
+                record.service = mapped
         out.records.append(record)
         out.hashes.append(digest)
         out.templates.append(template_for(record.message))
@@ -92,15 +105,17 @@ def process_batch(raw_records: list) -> PreparedBatch:
 class Ingestor:
     """Writes prepared batches; keeps a bounded cache of template ids known to be stored."""
 
-    def __init__(self, db: Database, settings: IngestSettings | None = None):
+    def __init__(self, db: Database, settings: IngestSettings | None = None,
+                 services: ServiceMap | None = None):
         self.db = db
+        self.services = services            # replaced whole when the inventory is reloaded
         self.settings = settings or IngestSettings()
         self.canon_version = CANON_VERSION
         self._known: OrderedDict[int, None] = OrderedDict()
         self.on_new_templates: Callable[[list[int]], None] | None = None
 
     def ingest(self, raw_records: list) -> IngestResult:
-        return self.write(process_batch(raw_records))
+        return self.write(process_batch(raw_records, self.services))
 
     def ingest_stream(self, batches: Iterable[list]) -> Iterator[IngestResult]:
         """Many batches (file import, replay): batch n+1 is prepared while batch n is being
@@ -109,14 +124,15 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             inflight: deque[Future] = deque()
             for raw in batches:
-                inflight.append(writer.submit(self.write, process_batch(raw)))
+                inflight.append(writer.submit(self.write, process_batch(raw, self.services)))
                 if len(inflight) >= 2:
                     yield inflight.popleft().result()
             while inflight:
                 yield inflight.popleft().result()
 
     def write(self, batch: PreparedBatch) -> IngestResult:
-        result = IngestResult(duplicates=batch.in_batch_duplicates, rejected=batch.rejected)
+        result = IngestResult(duplicates=batch.in_batch_duplicates, rejected=batch.rejected,
+                              unmapped=batch.unmapped)
         if not batch.records:
             return result
         for attempt in range(4):
@@ -150,7 +166,7 @@ class Ingestor:
                      first[tid][0], by_id[tid].canon_version) for tid in unknown])
             inserted = set(events.insert_events(cur, [
                 (digest, r.ts, r.host, r.service, r.source, r.level, r.message, r.trace_id, r.span_id,
-                 r.event_type, r.error_code, r.meta_json, t.id)
+                 r.event_type, r.error_code, r.meta_json(), t.id)
                 for r, digest, t in zip(batch.records, batch.hashes, batch.templates)]))
             if inserted:
                 stats, rollups = _aggregate(batch, inserted)

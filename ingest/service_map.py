@@ -1,0 +1,59 @@
+"""Which inventory service a record belongs to, from its (host, unit/identifier/service).
+
+Looked up in order: the service's name, an alias, a unit (with or without `.service`),
+case-insensitively. When several services claim a unit, the one on the record's host wins.
+Records that map to nothing keep their raw service name and are counted as unmapped.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from ingest.inventory import Inventory
+
+_SUFFIXES = (".service", ".scope", ".socket", ".timer")
+
+
+def _bare(name: str) -> str:
+    lowered = name.lower()
+    for suffix in _SUFFIXES:
+        if lowered.endswith(suffix):
+            return lowered[: -len(suffix)]
+    return lowered
+
+
+class ServiceMap:
+    def __init__(self, inventory: Inventory | None = None):
+        self._direct: dict[str, str] = {}
+        self._units: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self.unmapped: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        if inventory is not None:
+            for service in inventory.services.values():
+                for name in (service.name, *service.aliases):
+                    self._direct.setdefault(name.lower(), service.name)
+                    self._direct.setdefault(_bare(name), service.name)
+                for unit in service.units:
+                    for key in {unit.lower(), _bare(unit)}:
+                        self._units.setdefault(key, []).append((service.name, frozenset(service.hosts)))
+
+    def resolve(self, host: str, service: str) -> str | None:
+        key = service.lower()
+        for candidate in (key, _bare(service)):
+            claims = self._units.get(candidate)
+            if claims:
+                on_host = [name for name, hosts in claims if host in hosts]
+                return on_host[0] if on_host else claims[0][0]
+            if candidate in self._direct:
+                return self._direct[candidate]
+        return None
+
+    def note_unmapped(self, service: str) -> None:
+        with self._lock:
+            if len(self.unmapped) < 10_000 or service in self.unmapped:   # bounded
+                self.unmapped[service] += 1
+
+    def unmapped_summary(self, top: int = 10) -> dict:
+        with self._lock:
+            return {"records": sum(self.unmapped.values()),
+                    "services": [{"service": s, "records": n} for s, n in self.unmapped.most_common(top)]}

@@ -1,0 +1,44 @@
+"""The operator's inventory in FalkorDB: load (idempotent, removes what left the file,
+never touches inferred edges) and the traversals the API and agents use."""
+from __future__ import annotations
+
+from db import graph as cypher
+from db.graph import Graph
+from ingest.inventory import Inventory
+
+
+def payload(inv: Inventory) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """Inventory -> (hosts, services, runbooks, edges) rows for db.graph.sync_owned."""
+    host_names = {h for s in inv.services.values() for h in s.hosts} | set(inv.hosts)
+    hosts = [{"name": n, "address": inv.hosts[n].address if n in inv.hosts else None,
+              "role": inv.hosts[n].role if n in inv.hosts else None} for n in sorted(host_names)]
+    services = [{"name": s.name, "type": s.type, "aliases": s.aliases, "units": s.units, "ports": s.ports}
+                for s in inv.services.values()]
+    runbooks = [{"id": r.id, "title": r.title, "path": r.path} for r in inv.runbooks]
+    edges = [{"source": s.name, "target": h, "type": "RUNS_ON"} for s in inv.services.values() for h in s.hosts]
+    edges += [{"source": e.source, "target": e.target, "type": e.type, "reason": e.reason} for e in inv.all_edges()]
+    edges += [{"source": name, "target": r.id, "type": "RELATED_RUNBOOK"} for r in inv.runbooks for name in r.services]
+    return hosts, services, runbooks, edges
+
+
+def load_inventory(graph: Graph, inv: Inventory) -> dict[str, int]:
+    return cypher.sync_owned(graph, *payload(inv))
+
+
+def impact(graph: Graph, service: str) -> dict:
+    """Blast radius: who depends on `service` (with hops), and what shares its hosts."""
+    return {"service": service,
+            "downstream": [{"service": s, "hops": h} for s, h in cypher.downstream(graph, service)],
+            "upstream": [{"service": s, "hops": h} for s, h in cypher.upstream(graph, service)],
+            "co_hosted": [{"service": s, "host": h} for s, h in cypher.co_hosted(graph, service)]}
+
+
+def distances(graph: Graph, focus: list[str], depth: int = 2) -> dict[str, int]:
+    """Hops from any focus service to every service near it (0 for the focus itself)."""
+    out = {name: 0 for name in focus}
+    for name in focus:
+        for other, hops in cypher.upstream(graph, name, depth) + cypher.downstream(graph, name, depth):
+            out[other] = min(out.get(other, hops), hops)
+        for other, _ in cypher.co_hosted(graph, name):
+            out[other] = min(out.get(other, 2), 2)
+    return out
