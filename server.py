@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -19,9 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from db.graph import Graph
+from db.graph import Graph, GraphUnavailable
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, GraphSettings, ServicesSettings
@@ -29,7 +31,10 @@ from ingest.embedding import EmbeddingWorker
 from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
 from ingest.pipeline import IngestSettings, Ingestor
+from retrieval.enrich import EnrichmentWorker, refresh_inferred
+from retrieval.graph_http import router as graph_router
 from retrieval.http import router as search_router
+from retrieval.topology import TopologySettings, TopologyState
 
 __version__ = "0.1.0"
 log = logging.getLogger("devmesh")
@@ -59,6 +64,7 @@ class AppSettings:
         self.graph = overrides.get("graph") or GraphSettings()
         self.ingest = overrides.get("ingest") or IngestSettings()
         self.embed = overrides.get("embed") or EmbedSettings()
+        self.topology = overrides.get("topology") or TopologySettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -91,9 +97,16 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.started = time.time()
         app.state.embed_worker.start()
         app.state.ingestor.on_new_templates = app.state.embed_worker.enqueue
+        app.state.topology = TopologyState(settings.topology.inventory, app.state.graph,
+                                           lambda services: setattr(app.state.ingestor, "services", services))
+        await run_in_threadpool(app.state.topology.start)
+        app.state.enrichment = EnrichmentWorker(lambda: _refresh_inferred(app.state, settings),
+                                                settings.topology.infer_interval_s)
+        app.state.enrichment.start()
         try:
             yield
         finally:
+            app.state.enrichment.stop()
             app.state.embed_worker.stop()
             app.state.db.close()
             app.state.db_ro.close()
@@ -119,6 +132,11 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         return JSONResponse(error_body("database_unavailable", "MariaDB is unavailable; nothing was "
                                        "written, retry later", str(exc)), 503, headers={"Retry-After": "5"})
 
+    @app.exception_handler(GraphUnavailable)
+    async def graph_down(_: Request, exc: GraphUnavailable):
+        return JSONResponse(error_body("graph_unavailable", "FalkorDB is unavailable; retry later", str(exc)),
+                            503, headers={"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError):
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
@@ -140,12 +158,14 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
 
     app.include_router(ingest_router)
     app.include_router(search_router)
+    app.include_router(graph_router)
 
     @app.get("/health")
     def health(request: Request):
         st = request.app.state
         state = {"mariadb": _check(st.db.ping), "falkordb": _check(st.graph.ping),
-                 "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()}}
+                 "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
+                 "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()}}
         ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
         return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state},
                             200 if ok else 503)
@@ -159,9 +179,20 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         return {"version": __version__, "canon_version": st.ingestor.canon_version,
                 "embedder": {"name": st.embedder.name, "dim": st.embedder.dim,
                              **st.embed_worker.status()},
-                "counts": counts, "uptime_s": round(time.time() - st.started, 1)}
+                "counts": counts, "inventory": st.topology.status(),
+                "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
+                "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
+                "uptime_s": round(time.time() - st.started, 1)}
 
     return app
+
+
+def _refresh_inferred(state, settings: AppSettings) -> dict | None:
+    inventory = state.topology.inventory
+    if inventory is None:
+        return None
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return refresh_inferred(state.db, state.graph, inventory, now, timedelta(seconds=settings.topology.infer_window_s))
 
 
 def _check(fn) -> dict:
@@ -259,6 +290,44 @@ def import_(files, host, service, batch_size):
     totals = import_files(Ingestor(db, settings.ingest), files, batch_size=batch_size,
                           default_host=host, default_service=service)
     click.echo(json.dumps(totals))
+
+
+@main.command("load-inventory")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def load_inventory_cmd(path):
+    """Validate inventory.yaml and load it into FalkorDB (idempotent; removes what left it)."""
+    from ingest.inventory import InventoryError, load
+    from retrieval.topology import load_inventory
+
+    settings = AppSettings()
+    path = path or settings.topology.inventory
+    try:
+        inventory = load(path)
+    except InventoryError as exc:
+        raise click.ClickException(f"{path} is invalid:\n" + "\n".join(exc.problems)) from None
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    try:
+        summary = load_inventory(graph, inventory)
+    except GraphUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"inventory": str(path), **summary}))
+
+
+@main.command("infer-edges")
+@click.option("--at", "at", default=None, help="ISO 8601 end of the window (default: now)")
+@click.option("--window", default="1h", show_default=True, help="how far back to look (15m, 1h, 2d)")
+def infer_edges_cmd(at, window):
+    """Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."""
+    from ingest.inventory import load
+    from ingest.normalize import parse_timestamp
+    from retrieval.http import parse_duration
+
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
+    click.echo(json.dumps(refresh_inferred(db, graph, load(settings.topology.inventory), now,
+                                           parse_duration(window))))
 
 
 @main.command()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from db.levels import LEVELS
 from db.pool import Database
 
 _ROW = "(?, ?, ?, ?, ?, ?)"
@@ -48,3 +49,45 @@ def template_totals(db: Database, template_ids: list[int], services: list[str] |
     rows = db.fetchall(f"SELECT template_id, SUM(count) FROM template_counts WHERE {' AND '.join(clauses)}"
                        " GROUP BY template_id", params)
     return {r[0]: int(r[1]) for r in rows}
+
+
+def _window(clauses: list[str], params: list, since: datetime | None, until: datetime | None) -> None:
+    if since:
+        clauses.append("bucket >= ?")
+        params.append(since.replace(second=0, microsecond=0))
+    if until:
+        clauses.append("bucket < ?")
+        params.append(until)
+
+
+def active_templates(db: Database, since: datetime, until: datetime, services: list[str] | None = None,
+                     limit: int = 500) -> list[tuple[str, int, int, str]]:
+    """(service, template_id, count, most severe level) seen in the window, most severe and
+    busiest first."""
+    clauses, params = [], []
+    _window(clauses, params, since, until)
+    if services:
+        clauses.append(f"service IN ({', '.join('?' * len(services))})")
+        params.extend(services)
+    rows = db.fetchall("SELECT service, template_id, SUM(count), MAX(level + 0) FROM template_counts WHERE "
+                       + " AND ".join(clauses) + " GROUP BY service, template_id "
+                       "ORDER BY MAX(level + 0) DESC, SUM(count) DESC LIMIT ?", [*params, limit])
+    return [(s, t, int(c), LEVELS[int(lv) - 1]) for s, t, c, lv in rows]
+
+
+def window_stats(db: Database, template_ids: list[int], since: datetime | None, until: datetime | None
+                 ) -> dict[int, dict]:
+    """Per template in the window: count, last bucket, services."""
+    if not template_ids:
+        return {}
+    clauses, params = [f"template_id IN ({', '.join('?' * len(template_ids))})"], list(template_ids)
+    _window(clauses, params, since, until)
+    rows = db.fetchall("SELECT template_id, service, SUM(count), MAX(bucket) FROM template_counts WHERE "
+                       + " AND ".join(clauses) + " GROUP BY template_id, service", params)
+    out: dict[int, dict] = {}
+    for template_id, service, count, last in rows:
+        entry = out.setdefault(template_id, {"count": 0, "last": last, "services": []})
+        entry["count"] += int(count)
+        entry["last"] = max(entry["last"], last)
+        entry["services"].append(service)
+    return out

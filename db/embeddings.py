@@ -74,3 +74,12 @@ def knn(db: Database, table: str, vector: bytes, k: int, ef_search: int = 40,
         finally:
             cur.close()
     return [(r[0], float(r[1])) for r in rows]
+
+
+def similarity(db: Database, table: str, vector: bytes, template_ids: list[int]) -> dict[int, float]:
+    """Cosine similarity of the query to specific templates (a few hundred; no index needed)."""
+    if not template_ids:
+        return {}
+    rows = db.fetchall(f"SELECT template_id, VEC_DISTANCE_COSINE(embedding, ?) FROM `{table}` "
+                       f"WHERE template_id IN ({', '.join('?' * len(template_ids))})", [vector, *template_ids])
+    return {r[0]: 1.0 - float(r[1]) for r in rows}

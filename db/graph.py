@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import threading
 
+import redis
 from falkordb import FalkorDB
 
 DEPENDENCY_TYPES = ("DEPENDS_ON", "CALLS")
 OWNED_TYPES = ("RUNS_ON", "DEPENDS_ON", "CALLS", "RELATED_RUNBOOK")
 MAX_DEPTH = 4
+
+
+class GraphUnavailable(RuntimeError):
+    """FalkorDB cannot be reached or timed out; retry later (HTTP 503)."""
 
 
 class Graph:
@@ -36,10 +41,25 @@ class Graph:
             return self._client
 
     def query(self, cypher: str, params: dict | None = None) -> list[list]:
-        return self.client.select_graph(self.name).query(cypher, params or {}, timeout=self.timeout_ms).result_set
+        return self._run(False, cypher, params)
 
     def read(self, cypher: str, params: dict | None = None) -> list[list]:
-        return self.client.select_graph(self.name).ro_query(cypher, params or {}, timeout=self.timeout_ms).result_set
+        return self._run(True, cypher, params)
+
+    def _run(self, read_only: bool, cypher: str, params: dict | None) -> list[list]:
+        try:
+            graph = self.client.select_graph(self.name)
+            run = graph.ro_query if read_only else graph.query
+            return run(cypher, params or {}, timeout=self.timeout_ms).result_set
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            with self._lock:
+                self._client = None                    # reconnect next time
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unavailable ({exc}); "
+                                   "is it running? `devmesh services status`") from exc
+        except redis.exceptions.ResponseError as exc:
+            if "timed out" in str(exc).lower():
+                raise GraphUnavailable(f"graph query timed out after {self.timeout_ms} ms") from exc
+            raise
 
     def ping(self) -> str:
         """The redis server version; raises when FalkorDB is unreachable."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+from db.levels import LEVELS  # noqa: E402 - one vocabulary for the code and the ENUM columns
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
 _ALIASES = {
     "trace": "debug", "dbg": "debug", "verbose": "debug", "d": "debug",

@@ -23,6 +23,14 @@ def fail(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status, detail={"code": code, "message": message})
 
 
+def parse_duration(value: str) -> timedelta:
+    """`15m`, `6h`, `2d`, `1w`, `30s` -> timedelta."""
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a duration such as 15m, 6h or 2d")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
 def parse_time(value: str | None, name: str) -> datetime | None:
     """ISO 8601, epoch, or a duration ago (`15m`, `6h`, `2d`), as naive UTC."""
     if not value:

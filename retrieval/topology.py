@@ -2,9 +2,16 @@
 never touches inferred edges) and the traversals the API and agents use."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from db import graph as cypher
-from db.graph import Graph
-from ingest.inventory import Inventory
+from db.graph import Graph, GraphUnavailable
+from db.settings import REPO_ROOT
+from ingest.inventory import Inventory, InventoryError, load
+from ingest.service_map import ServiceMap
 
 
 def payload(inv: Inventory) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
@@ -42,3 +49,55 @@ def distances(graph: Graph, focus: list[str], depth: int = 2) -> dict[str, int]:
         for other, _ in cypher.co_hosted(graph, name):
             out[other] = min(out.get(other, 2), 2)
     return out
+
+
+class TopologySettings(BaseSettings):
+    """Where the inventory lives and how often dependencies are learned from logs."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVMESH_")
+
+    inventory: Path = REPO_ROOT / "inventory.yaml"
+    infer_interval_s: float = 300.0          # 0 turns the background enrichment off
+    infer_window_s: float = 3600.0
+
+
+class TopologyState:
+    """The inventory the server runs with: parsed, mapped into ingest, loaded into the graph.
+
+    A bad file never takes the server down: the previous inventory (or none) stays in
+    force and the problems are reported (/health, POST /graph/reload answers 422).
+    """
+
+    errors = InventoryError
+
+    def __init__(self, path: Path, graph: Graph, on_services: Callable[[ServiceMap], None]):
+        self.path, self.graph, self.on_services = path, graph, on_services
+        self.inventory: Inventory | None = None
+        self.problems: list[str] = []
+        self.graph_loaded = False
+
+    def reload(self) -> dict[str, int]:
+        """Raises InventoryError (nothing changes) or GraphUnavailable (ingest mapping is
+        already updated; the graph is loaded on the next reload)."""
+        inv = load(self.path)
+        self.inventory, self.problems = inv, []
+        self.on_services(ServiceMap(inv))
+        self.graph_loaded = False
+        summary = load_inventory(self.graph, inv)
+        self.graph_loaded = True
+        return summary
+
+    def start(self) -> None:
+        if not Path(self.path).exists():
+            self.problems = [f"{self.path}: not found; the server runs without an inventory"]
+            return
+        try:
+            self.reload()
+        except InventoryError as exc:
+            self.problems = exc.problems
+        except GraphUnavailable as exc:
+            self.problems = [str(exc)]
+
+    def status(self) -> dict:
+        return {"path": str(self.path), "services": len(self.inventory.services) if self.inventory else 0,
+                "graph_loaded": self.graph_loaded, "problems": self.problems}

@@ -1,0 +1,153 @@
+"""Graph enrichment: dependencies learned from what services log.
+
+A line such as "connection refused to 10.0.0.18:3306" or "upstream ollama timed out",
+logged by service A, names service B (by name or alias, by a host and port that B listens
+on, or by a host B alone runs on). Over a window of rollups, every such reference becomes
+an inferred `A -[:DEPENDS_ON {inferred: true}]-> B` edge with a confidence and the ids of
+the templates that show it. Each run replaces the inferred set, so an edge whose evidence
+has aged out of the window disappears; owned (inventory) edges are never touched.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from db import counts, events
+from db import graph as cypher
+from db.events import EventFilter
+from db.graph import Graph
+from db.pool import Database
+from ingest.inventory import Inventory
+
+log = logging.getLogger(__name__)
+# how sure one piece of evidence makes us, by how the other service was named
+CONFIDENCE = {"address+port": 0.9, "host+port": 0.85, "name": 0.7, "host": 0.5}
+_QUIET_TYPES = {"agent", "system", "driver"}     # node-exporter, sshd, cron...: not what a host mention means
+
+
+@dataclass(frozen=True)
+class Reference:
+    service: str
+    how: str
+
+
+class ReferenceMatcher:
+    """Finds the inventory services a log line names."""
+
+    def __init__(self, inv: Inventory):
+        self._names: list[tuple[re.Pattern, str]] = []
+        for service in inv.services.values():
+            if service.type in _QUIET_TYPES:
+                continue
+            for name in {service.name, *service.aliases}:
+                if len(name) >= 4:                               # "db", "api" would match everywhere
+                    self._names.append((re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", re.I), service.name))
+        self._hosts: dict[str, str] = {}                         # host name or address -> host
+        for host in {h for s in inv.services.values() for h in s.hosts} | set(inv.hosts):
+            self._hosts[host.lower()] = host
+            address = inv.hosts[host].address if host in inv.hosts else None
+            if address:
+                self._hosts[address] = host
+        self._on_host: dict[str, list[str]] = {}
+        self._port: dict[tuple[str, int], str] = {}
+        for service in inv.services.values():
+            for host in service.hosts:
+                if service.type not in _QUIET_TYPES:
+                    self._on_host.setdefault(host, []).append(service.name)
+                for port in service.ports:
+                    self._port[(host, port)] = service.name
+        self._endpoint = re.compile(r"(?<![\w.-])([A-Za-z0-9][\w.-]*[A-Za-z0-9]|\d+\.\d+\.\d+\.\d+)(?::(\d{1,5}))?"
+                                    r"(?![\w-])")
+
+    def find(self, message: str) -> set[Reference]:
+        found: set[Reference] = set()
+        for pattern, service in self._names:
+            if pattern.search(message):
+                found.add(Reference(service, "name"))
+        for m in self._endpoint.finditer(message):
+            token, port = m.group(1), m.group(2)
+            host = self._hosts.get(token) or self._hosts.get(token.lower())
+            if host is None:
+                continue
+            is_address = _is_ip(token)
+            if port and (host, int(port)) in self._port:
+                found.add(Reference(self._port[(host, int(port))], "address+port" if is_address else "host+port"))
+            elif len(self._on_host.get(host, [])) == 1:
+                found.add(Reference(self._on_host[host][0], "host"))
+        return found
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def infer_edges(db: Database, inv: Inventory, since: datetime, until: datetime,
+                max_templates: int = 500, examples: int = 2) -> list[dict]:
+    """The inferred edges the window's logs support (not yet written to the graph)."""
+    matcher = ReferenceMatcher(inv)
+    edges: dict[tuple[str, str], dict] = {}
+    for service, template_id, _count, _level in counts.active_templates(db, since, until, list(inv.services),
+                                                                         max_templates):
+        lines = events.examples(db, [template_id], examples,
+                                EventFilter(service=[service], since=since, until=until)).get(template_id, [])
+        for line in lines:
+            for ref in matcher.find(line["message"]):
+                if ref.service == service:
+                    continue
+                edge = edges.setdefault((service, ref.service), {
+                    "source": service, "target": ref.service, "confidence": 0.0, "evidence": [],
+                    "last_seen": int(until.timestamp()), "reason": f"{ref.how}: {line['message'][:160]}"})
+                if template_id not in edge["evidence"]:
+                    # independent pieces of evidence: 1 - prod(1 - c), capped
+                    edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - CONFIDENCE[ref.how]))
+                    if len(edge["evidence"]) < 10:
+                        edge["evidence"].append(template_id)
+    return sorted(edges.values(), key=lambda e: (e["source"], e["target"]))
+
+
+def refresh_inferred(db: Database, graph: Graph, inv: Inventory, now: datetime,
+                     window: timedelta = timedelta(hours=1)) -> dict[str, int]:
+    """Replace the graph's inferred edges with what the last `window` of logs supports."""
+    edges = infer_edges(db, inv, now - window, now)
+    for edge in edges:
+        edge["confidence"] = round(edge["confidence"], 3)
+    return cypher.replace_inferred(graph, edges)
+
+
+class EnrichmentWorker:
+    """Runs `refresh_inferred` every `interval_s` in the background; failures are logged."""
+
+    def __init__(self, run, interval_s: float):
+        self._run, self.interval_s = run, interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last: dict | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is None and self.interval_s > 0:
+            self._thread = threading.Thread(target=self._loop, name="graph-enrichment", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.last = self._run()
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - the next run may succeed; report, don't die
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("graph enrichment failed: %s", self.last_error)
