@@ -25,7 +25,10 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url, self.log_path = db_url, log_path
-        self.env = {**os.environ, "DEVMESH_DB_URL": db_url, "DEVMESH_EMBED_BACKEND": "hash", **(env or {})}
+        # no inventory and a graph of its own unless the caller says otherwise
+        self.env = {**os.environ, "DEVMESH_DB_URL": db_url, "DEVMESH_EMBED_BACKEND": "hash",
+                    "DEVMESH_INVENTORY": "/nonexistent/devmesh-inventory.yaml", "DEVMESH_INFER_INTERVAL_S": "0",
+                    "DEVMESH_GRAPH_NAME": f"devmesh_live_{self.port}", **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":

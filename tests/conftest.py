@@ -3,6 +3,7 @@ needs one (created, migrated, dropped), and an app wired to it with the hashing 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,9 +11,10 @@ from fastapi.testclient import TestClient
 from db import local
 from db.migrate import migrate
 from db.pool import Database
-from db.settings import DBSettings, DBUrl, ServicesSettings
+from db.settings import DBSettings, DBUrl, GraphSettings, ServicesSettings
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import IngestSettings
+from retrieval.topology import TopologySettings
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +65,20 @@ def db(db_urls):
     database.close()
 
 
+NO_INVENTORY = Path("/nonexistent/devmesh-inventory.yaml")
+
+
 def make_settings(db_urls, **overrides):
+    """App settings on the test's database, a graph of its own (dropped by `client`), the
+    hashing embedder, and no inventory unless the test gives one."""
     import server
 
     return server.AppSettings(
         db=DBSettings(url=str(db_urls[0]), ro_url=str(db_urls[1])),
+        graph=overrides.pop("graph", GraphSettings(name=f"devmesh_t_{db_urls[0].database}")),
         embed=overrides.pop("embed", EmbedSettings(backend="hash", sweep_interval_s=0.2)),
         ingest=overrides.pop("ingest", IngestSettings()),
+        topology=overrides.pop("topology", TopologySettings(inventory=NO_INVENTORY, infer_interval_s=0)),
         **overrides)
 
 
@@ -77,8 +86,10 @@ def make_settings(db_urls, **overrides):
 def client(db_urls):
     import server
 
-    with TestClient(server.create_app(make_settings(db_urls))) as c:
+    app = server.create_app(make_settings(db_urls))
+    with TestClient(app) as c:
         yield c
+        app.state.graph.drop()
 
 
 def record(i: int = 0, **fields) -> dict:
@@ -88,3 +99,15 @@ def record(i: int = 0, **fields) -> dict:
             "message": f"Connection to 10.0.0.{i % 250}:3306 refused after {i % 90}s", "level": "error"}
     base.update(fields)
     return base
+
+
+@pytest.fixture
+def graph(services):
+    """A FalkorDB graph of its own, dropped afterwards."""
+    from db.graph import Graph
+    from db.settings import GraphSettings as GS
+
+    handle = Graph(GS().resolved_url(services), f"devmesh_t_{uuid.uuid4().hex[:10]}")
+    yield handle
+    handle.drop()
+    handle.close()

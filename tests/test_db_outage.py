@@ -17,7 +17,8 @@ from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, DBUrl
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import Ingestor
-from tests.conftest import record
+from retrieval.topology import TopologySettings
+from tests.conftest import NO_INVENTORY, record
 
 
 def free_port() -> int:
@@ -44,7 +45,8 @@ def instance(services, tmp_path):
 
 def test_database_down_gives_503_then_recovers_without_loss(instance):
     inst, url = instance
-    settings = server.AppSettings(db=DBSettings(url=str(url)), embed=EmbedSettings(backend="hash"))
+    settings = server.AppSettings(db=DBSettings(url=str(url)), embed=EmbedSettings(backend="hash"),
+                                  topology=TopologySettings(inventory=NO_INVENTORY, infer_interval_s=0))
     with TestClient(server.create_app(settings)) as c:
         assert c.post("/ingest/logs", json={"logs": [record(i) for i in range(5)]}).json()["accepted"] == 5
         inst.stop()
