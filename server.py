@@ -403,6 +403,20 @@ def bench_search(as_json, templates, queries, ef_search):
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
+@bench.command("retrieve")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--templates", default=100000, show_default=True)
+@click.option("--services", default=200, show_default=True)
+@click.option("--queries", default=100, show_default=True)
+def bench_retrieve(as_json, templates, services, queries):
+    from evals.bench_retrieve import run
+
+    settings = AppSettings()
+    result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
+                 templates, services, queries)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("ship")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--entries", default=20000, show_default=True)

@@ -91,3 +91,24 @@ def window_stats(db: Database, template_ids: list[int], since: datetime | None, 
         entry["last"] = max(entry["last"], last)
         entry["services"].append(service)
     return out
+
+
+def window_and_baseline(db: Database, template_ids: list[int], baseline_since: datetime, since: datetime,
+                        until: datetime) -> dict[int, dict]:
+    """One pass over [baseline_since, until): per template the count in [since, until), the
+    count before it (the baseline), the last bucket seen and the services."""
+    if not template_ids:
+        return {}
+    rows = db.fetchall(
+        "SELECT template_id, service, SUM(IF(bucket >= ?, count, 0)), SUM(IF(bucket < ?, count, 0)), MAX(bucket) "
+        f"FROM template_counts WHERE template_id IN ({', '.join('?' * len(template_ids))}) "
+        "AND bucket >= ? AND bucket < ? GROUP BY template_id, service",
+        [since, since, *template_ids, baseline_since.replace(second=0, microsecond=0), until])
+    out: dict[int, dict] = {}
+    for template_id, service, window, baseline, last in rows:
+        entry = out.setdefault(template_id, {"count": 0, "baseline": 0, "last": last, "services": []})
+        entry["count"] += int(window)
+        entry["baseline"] += int(baseline)
+        entry["last"] = max(entry["last"], last)
+        entry["services"].append(service)
+    return out

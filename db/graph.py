@@ -219,6 +219,19 @@ def downstream(graph: Graph, name: str, depth: int = MAX_DEPTH) -> list[tuple[st
     return _reach(graph, name, False, depth)
 
 
+def near(graph: Graph, names: list[str], depth: int = 2) -> dict[str, int]:
+    """Hops from the nearest of `names` to every service within `depth` dependency hops
+    (either direction); services sharing a host count as 2 hops. Two queries in all."""
+    out = {name: 0 for name in names}
+    rows = graph.read(f"MATCH p = (s:Service)-[:DEPENDS_ON|CALLS*1..{_depth(depth)}]-(u:Service) "
+                      "WHERE s.name IN $names RETURN u.name, min(length(p))", {"names": names})
+    rows += graph.read("MATCH (s:Service)-[:RUNS_ON]->(:Host)<-[:RUNS_ON]-(o:Service) WHERE s.name IN $names "
+                       "RETURN DISTINCT o.name, 2", {"names": names})
+    for other, hops in rows:
+        out[other] = min(out.get(other, int(hops)), int(hops))
+    return out
+
+
 def co_hosted(graph: Graph, name: str) -> list[tuple[str, str]]:
     """(service, host) pairs sharing a host with `name`."""
     rows = graph.read("MATCH (s:Service {name: $name})-[:RUNS_ON]->(h:Host)<-[:RUNS_ON]-(o:Service) "

@@ -38,6 +38,7 @@ class HybridQuery:
     k: int = 10
     depth: int = 2
     per_service: int = 20
+    max_graph_candidates: int = 200
     half_life: timedelta = timedelta(hours=1)
     weights: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))
     ef_search: int = 200
@@ -67,31 +68,32 @@ def hybrid_search(db: Database, table: str, embedder: Embedder, graph: Graph, q:
     hops = distances(graph, focus, q.depth) if focus else {}
     if hops:
         for _service, template_id, _n, _lvl in counts.active_templates(
-                db, since, until, sorted(hops), limit=q.per_service * len(hops)):
+                db, since, until, sorted(hops), limit=min(q.per_service * len(hops), q.max_graph_candidates)):
             sources.setdefault(template_id, set()).add("graph")
 
     ids = list(sources)
     info = template_sql.get_many(db, ids)
     if q.levels:
         ids = [tid for tid in ids if tid in info and info[tid]["level"] in q.levels]
+    ids = [tid for tid in ids if tid in info]
     semantic = embeddings.similarity(db, table, vector, ids)
-    window = counts.window_stats(db, ids, since, until)
     span = until - since
-    baseline = counts.window_stats(db, ids, since - 4 * span, since)
+    stats_of = counts.window_and_baseline(db, ids, since - 4 * span, since, until)
+    unseen = [tid for tid in ids if tid not in stats_of]
+    services_of = counts.services_of(db, unseen) if unseen else {}
     scored = []
     for tid in ids:
-        if tid not in info:
-            continue
-        stats = window.get(tid, {"count": 0, "last": None, "services": []})
-        services = stats["services"] or counts.services_of(db, [tid]).get(tid, [])
-        last = stats["last"] or datetime.fromisoformat(info[tid]["last_seen"].rstrip("Z"))
+        stats = stats_of.get(tid) or {"count": 0, "baseline": 0, "last": None, "services": services_of.get(tid, [])}
+        services = stats["services"]
+        in_window = stats["count"] > 0
+        last = stats["last"] if in_window or stats["last"] else datetime.fromisoformat(info[tid]["last_seen"].rstrip("Z"))
         age = max(0.0, (until - last).total_seconds())
         parts = {
             "semantic": round(semantic.get(tid, 0.0), 4),
             "graph": round(max((1 / (1 + hops[s]) for s in services if s in hops), default=0.0), 4),
             "recency": round(math.exp(-age / q.half_life.total_seconds()), 4),
-            "anomaly": round(anomaly_score(stats["count"], baseline.get(tid, {}).get("count", 0),
-                                           span.total_seconds(), 4 * span.total_seconds()), 4),
+            "anomaly": round(anomaly_score(stats["count"], stats["baseline"], span.total_seconds(),
+                                           4 * span.total_seconds()), 4),
         }
         score = sum(q.weights[name] * value for name, value in parts.items())
         scored.append((score, tid, parts, services, stats["count"]))

@@ -42,13 +42,7 @@ def impact(graph: Graph, service: str) -> dict:
 
 def distances(graph: Graph, focus: list[str], depth: int = 2) -> dict[str, int]:
     """Hops from any focus service to every service near it (0 for the focus itself)."""
-    out = {name: 0 for name in focus}
-    for name in focus:
-        for other, hops in cypher.upstream(graph, name, depth) + cypher.downstream(graph, name, depth):
-            out[other] = min(out.get(other, hops), hops)
-        for other, _ in cypher.co_hosted(graph, name):
-            out[other] = min(out.get(other, 2), 2)
-    return out
+    return cypher.near(graph, focus, depth)
 
 
 class TopologySettings(BaseSettings):
