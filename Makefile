@@ -13,6 +13,7 @@ PORT ?= 8000
 .PHONY: run test services services-stop migrate install sysdeps clean
 
 run: migrate
+	$(DEVMESH) load-inventory
 	$(DEVMESH) serve --host $(HOST) --port $(PORT)
 
 test: migrate

@@ -1,7 +1,8 @@
 """Hybrid GraphRAG retrieval: vector kNN + graph expansion + rollups, one merged ranking.
 
     candidates  = kNN over template vectors            (source "vector")
-                + busiest templates of the services near the focus in the window  ("graph")
+                + the window's most severe and busiest templates of the focus services
+                  and their direct neighbours                                   ("graph")
     focus       = the services the query names, else those of the best vector hits
     score       = w_semantic * cosine similarity to the query
                 + w_graph    * 1 / (1 + hops from the focus)      (0 when unrelated)
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from db import counts, embeddings, events
 from db import templates as template_sql
@@ -55,7 +56,7 @@ def anomaly_score(window_count: int, baseline_count: int, window_s: float, basel
 
 def hybrid_search(db: Database, table: str, embedder: Embedder, graph: Graph, q: HybridQuery,
                   now: datetime | None = None) -> list[Evidence]:
-    until = q.until or now or datetime.utcnow()
+    until = q.until or now or datetime.now(timezone.utc).replace(tzinfo=None)
     since = q.since or until - timedelta(hours=1)
     vector = query_vector(embedder, q.text)
     hits = dict(embeddings.knn(db, table, vector, max(50, 5 * q.k), ef_search=q.ef_search))
@@ -66,9 +67,10 @@ def hybrid_search(db: Database, table: str, embedder: Embedder, graph: Graph, q:
         top = sorted(hits, key=hits.get)[:5]
         focus = sorted({s for services in counts.services_of(db, top).values() for s in services})
     hops = distances(graph, focus, q.depth) if focus else {}
-    if hops:
+    expand = sorted(name for name, h in hops.items() if h <= 1)     # candidates: the focus and its neighbours
+    if expand:
         for _service, template_id, _n, _lvl in counts.active_templates(
-                db, since, until, sorted(hops), limit=min(q.per_service * len(hops), q.max_graph_candidates)):
+                db, since, until, expand, limit=min(q.per_service * len(expand), q.max_graph_candidates)):
             sources.setdefault(template_id, set()).add("graph")
 
     ids = list(sources)

@@ -77,3 +77,27 @@ def test_migrate_command_is_idempotent(db_urls):
     out = run(["migrate"], env={"DEVMESH_DB_URL": str(db_urls[0])})
     assert out.returncode == 0, out.stderr
     assert "up to date" in out.stdout
+
+
+def test_load_inventory_validates_and_loads(tmp_path, services):
+    good = tmp_path / "inventory.yaml"
+    good.write_text("services:\n  api: {hosts: [h1], depends_on: [db]}\n  db: {hosts: [h2]}\n")
+    env = {"DEVMESH_GRAPH_NAME": f"devmesh_t_cli_{tmp_path.name}"}
+    out = run(["load-inventory", str(good)], env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["services"] == 2
+    from db.graph import Graph
+    from db.settings import GraphSettings
+
+    graph = Graph(GraphSettings().resolved_url(services), env["DEVMESH_GRAPH_NAME"])
+    try:
+        from db import graph as cypher
+
+        assert cypher.upstream(graph, "api") == [("db", 1)]
+    finally:
+        graph.drop()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("services:\n  api: {depends_on: [dbb]}\n  db: {}\n")
+    out = run(["load-inventory", str(bad)], env=env)
+    assert out.returncode != 0
+    assert f"{bad}:2:22: services.api.depends_on: unknown service 'dbb' (did you mean 'db'?)" in out.stderr
