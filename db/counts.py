@@ -40,12 +40,7 @@ def template_totals(db: Database, template_ids: list[int], services: list[str] |
     if services:
         clauses.append(f"service IN ({', '.join('?' * len(services))})")
         params.extend(services)
-    if since:
-        clauses.append("bucket >= ?")
-        params.append(since.replace(second=0, microsecond=0))
-    if until:
-        clauses.append("bucket < ?")
-        params.append(until)
+    _window(clauses, params, since, until)
     rows = db.fetchall(f"SELECT template_id, SUM(count) FROM template_counts WHERE {' AND '.join(clauses)}"
                        " GROUP BY template_id", params)
     return {r[0]: int(r[1]) for r in rows}
