@@ -48,6 +48,13 @@ class ServiceMap:
                 return self._direct[candidate]
         return None
 
+    def names(self) -> dict[str, str]:
+        """Every lower-case name, alias and unit (with and without suffix) -> service."""
+        out = dict(self._direct)
+        for key, claims in self._units.items():
+            out.setdefault(key, claims[0][0])
+        return out
+
     def note_unmapped(self, service: str) -> None:
         with self._lock:
             if len(self.unmapped) < 10_000 or service in self.unmapped:   # bounded

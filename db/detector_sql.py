@@ -1,0 +1,60 @@
+"""SQL the detectors read and write: per-minute rollup series, state, named locks."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from db.levels import LEVELS
+
+# "error or worse" in the ENUM order of db/levels.py (debug=1 .. emergency=8)
+ERROR_RANK = 5
+
+
+def minute_counts(cur, since: datetime, until: datetime) -> list[tuple[datetime, str, int, int]]:
+    """(minute, service, all events, error-or-worse events) for minutes in [since, until)."""
+    cur.execute("SELECT bucket, service, SUM(count), SUM(IF(level + 0 >= ?, count, 0)) FROM template_counts "
+                "WHERE bucket >= ? AND bucket < ? GROUP BY bucket, service ORDER BY bucket", (ERROR_RANK, since, until))
+    return [(b, s, int(n), int(e)) for b, s, n, e in cur.fetchall()]
+
+
+def first_bucket(cur) -> datetime | None:
+    cur.execute("SELECT MIN(bucket) FROM template_counts")
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def active_in(cur, since: datetime, until: datetime) -> list[tuple[str, str, int, str, int, str]]:
+    """(service, host, template_id, template text, count, level) active in [since, until)."""
+    cur.execute("SELECT c.service, c.host, c.template_id, t.template, SUM(c.count), MAX(c.level + 0) "
+                "FROM template_counts c JOIN log_templates t ON t.id = c.template_id "
+                "WHERE c.bucket >= ? AND c.bucket < ? GROUP BY c.service, c.host, c.template_id", (since, until))
+    return [(s, h, t, text, int(n), LEVELS[int(lv) - 1]) for s, h, t, text, n, lv in cur.fetchall()]
+
+
+def new_templates(cur, since: datetime, until: datetime, min_rank: int = ERROR_RANK) -> list[tuple[int, str, str]]:
+    """(template id, text, level) first seen in [since, until) at min_rank or worse."""
+    cur.execute("SELECT id, template, level FROM log_templates WHERE first_seen >= ? AND first_seen < ? "
+                "AND level + 0 >= ?", (since, until, min_rank))
+    return [(i, t, lv) for i, t, lv in cur.fetchall()]
+
+
+def load_state(cur, detector: str) -> dict[str, dict]:
+    cur.execute("SELECT service, state_json FROM detector_state WHERE detector = ?", (detector,))
+    return {s: json.loads(j) for s, j in cur.fetchall()}
+
+
+def save_state(cur, detector: str, states: dict[str, dict]) -> None:
+    if states:
+        cur.executemany("INSERT INTO detector_state (detector, service, state_json) VALUES (?, ?, ?) "
+                        "ON DUPLICATE KEY UPDATE state_json = VALUES(state_json)",
+                        [(detector, s, json.dumps(v, default=str)) for s, v in sorted(states.items())])
+
+
+def try_lock(cur, name: str) -> bool:
+    """A MariaDB named lock held by this connection until release (or disconnect)."""
+    cur.execute("SELECT GET_LOCK(?, 0)", (name,))
+    return cur.fetchone()[0] == 1
+
+
+def release_lock(cur, name: str) -> None:
+    cur.execute("DO RELEASE_LOCK(?)", (name,))

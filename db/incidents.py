@@ -1,0 +1,151 @@
+"""SQL for incidents, their signals, reports and feedback; claiming work with SKIP LOCKED."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from db.pool import Database
+
+SEVERITIES = ("info", "warning", "error", "critical")
+_COLUMNS = ("id, title, `trigger`, severity, service, host, services_json, window_start, window_end, status, "
+            "opened_at, updated_at, attempts, last_error")
+
+
+def _incident(row: tuple) -> dict:
+    keys = ("id", "title", "trigger", "severity", "service", "host", "services", "window_start", "window_end",
+            "status", "opened_at", "updated_at", "attempts", "last_error")
+    out = dict(zip(keys, row))
+    out["services"] = json.loads(out["services"])
+    for key in ("window_start", "window_end", "opened_at", "updated_at"):
+        out[key] = out[key].isoformat() + "Z"
+    return out
+
+
+def open_incident(cur, title: str, trigger: str, severity: str, service: str | None, host: str | None,
+                  services: list[str], window_start: datetime, window_end: datetime, opened_at: datetime) -> int:
+    cur.execute("INSERT INTO incidents (title, `trigger`, severity, service, host, services_json, window_start, "
+                "window_end, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (title, trigger, severity, service, host, json.dumps(sorted(services)), window_start, window_end,
+                 opened_at))
+    return cur.fetchone()[0]
+
+
+def add_signal(cur, incident_id: int, detector: str, service: str, host: str | None, severity: str,
+               at: datetime, message: str, template_ids: list[int], detail: dict | None = None) -> None:
+    cur.execute("INSERT INTO incident_signals (incident_id, detector, service, host, severity, at, message, "
+                "template_ids, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (incident_id, detector, service, host, severity, at, message[:512], json.dumps(template_ids),
+                 json.dumps(detail or {}, default=str)))
+
+
+def widen(cur, incident_id: int, severity: str, services: list[str], window_end: datetime) -> None:
+    """Fold one more signal in: worst severity, union of services, later window end."""
+    cur.execute("SELECT severity, services_json, window_end FROM incidents WHERE id = ? FOR UPDATE", (incident_id,))
+    old_severity, old_services, old_end = cur.fetchone()
+    worst = max(old_severity, severity, key=SEVERITIES.index)
+    merged = sorted(set(json.loads(old_services)) | set(services))
+    cur.execute("UPDATE incidents SET severity = ?, services_json = ?, window_end = ? WHERE id = ?",
+                (worst, json.dumps(merged), max(old_end, window_end), incident_id))
+
+
+def recent_active(cur, since: datetime) -> list[dict]:
+    """Incidents opened since `since` and not closed (the merge window's candidates)."""
+    cur.execute(f"SELECT {_COLUMNS} FROM incidents WHERE opened_at >= ? AND status <> 'closed' ORDER BY id",
+                (since,))
+    return [_incident(r) for r in cur.fetchall()]
+
+
+def get(db: Database, incident_id: int) -> dict | None:
+    row = db.fetchone(f"SELECT {_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
+    return _incident(row) if row else None
+
+
+def signals(db: Database, incident_id: int) -> list[dict]:
+    rows = db.fetchall("SELECT detector, service, host, severity, at, message, template_ids, detail_json "
+                       "FROM incident_signals WHERE incident_id = ? ORDER BY at, id", (incident_id,))
+    return [{"detector": d, "service": s, "host": h, "severity": sev, "at": at.isoformat() + "Z", "message": m,
+             "template_ids": json.loads(t), "detail": json.loads(j) if j else {}}
+            for d, s, h, sev, at, m, t, j in rows]
+
+
+def listing(db: Database, status: list[str] | None = None, service: str | None = None,
+            since: datetime | None = None, limit: int = 100) -> list[dict]:
+    clauses, params = [], []
+    if status:
+        clauses.append(f"status IN ({', '.join('?' * len(status))})")
+        params.extend(status)
+    if service:
+        clauses.append("(service = ? OR JSON_CONTAINS(services_json, JSON_QUOTE(?)))")
+        params.extend([service, service])
+    if since:
+        clauses.append("opened_at >= ?")
+        params.append(since)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = db.fetchall(f"SELECT {_COLUMNS} FROM incidents {where} ORDER BY opened_at DESC, id DESC LIMIT ?",
+                       [*params, limit])
+    return [_incident(r) for r in rows]
+
+
+def claim(db: Database, worker: str, stale_before: datetime, max_attempts: int = 5) -> int | None:
+    """Take one incident to investigate: open ones, or ones whose investigator went silent
+    (claimed before `stale_before`). SKIP LOCKED lets many workers claim without waiting."""
+    with db.transaction() as cur:
+        cur.execute("SELECT id FROM incidents WHERE attempts < ? AND (status = 'open' OR "
+                    "(status = 'investigating' AND claimed_at < ?)) ORDER BY opened_at, id LIMIT 1 "
+                    "FOR UPDATE SKIP LOCKED", (max_attempts, stale_before))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        cur.execute("UPDATE incidents SET status = 'investigating', claimed_by = ?, claimed_at = NOW(6), "
+                    "attempts = attempts + 1 WHERE id = ?", (worker, row[0]))
+        return row[0]
+
+
+def set_status(db: Database, incident_id: int, status: str, error: str | None = None) -> None:
+    with db.transaction() as cur:
+        cur.execute("UPDATE incidents SET status = ?, last_error = ?, claimed_by = NULL WHERE id = ?",
+                    (status, error, incident_id))
+
+
+def requeue(db: Database, incident_id: int) -> bool:
+    with db.transaction() as cur:
+        cur.execute("UPDATE incidents SET status = 'open', attempts = 0, last_error = NULL WHERE id = ?",
+                    (incident_id,))
+        return cur.rowcount == 1
+
+
+def save_context(db: Database, incident_id: int, context: dict) -> None:
+    with db.transaction() as cur:
+        cur.execute("UPDATE incidents SET context_json = ? WHERE id = ?", (json.dumps(context, default=str),
+                                                                           incident_id))
+
+
+def save_report(db: Database, incident_id: int, report: dict, markdown: str, written_by: str = "deterministic") -> int:
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO incident_reports (incident_id, root_cause_service, root_cause_host, "
+                    "root_cause_hypothesis, confidence, markdown, report_json, written_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (incident_id, report.get("root_cause_service"), report.get("root_cause_host"),
+                     report["root_cause_hypothesis"], report["confidence"], markdown,
+                     json.dumps(report, default=str), written_by))
+        report_id = cur.fetchone()[0]
+        cur.execute("UPDATE incidents SET status = 'reported', claimed_by = NULL, last_error = NULL WHERE id = ?",
+                    (incident_id,))
+        return report_id
+
+
+def latest_report(db: Database, incident_id: int) -> dict | None:
+    row = db.fetchone("SELECT id, created_at, markdown, report_json, written_by FROM incident_reports "
+                      "WHERE incident_id = ? ORDER BY id DESC LIMIT 1", (incident_id,))
+    if not row:
+        return None
+    return {"id": row[0], "created_at": row[1].isoformat() + "Z", "markdown": row[2], **json.loads(row[3]),
+            "written_by": row[4]}
+
+
+def add_feedback(db: Database, incident_id: int, verdict: str, service: str | None, host: str | None,
+                 comment: str | None) -> int:
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO feedback (incident_id, verdict, root_cause_service, root_cause_host, comment) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id", (incident_id, verdict, service, host, comment))
+        return cur.fetchone()[0]

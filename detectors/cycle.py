@@ -1,0 +1,148 @@
+"""One detector cycle: rollups since the last processed minute -> signals -> incidents.
+
+Only one process runs a cycle at a time, across any number of servers (the MariaDB named
+lock `devmesh_detectors`); a cycle reads and writes in one transaction, so one that dies
+leaves the state as it was and the next cycle redoes the same minutes. `now` always comes
+from the caller: the server passes the wall clock, replays and tests pass their own.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from db import detector_sql as sql
+from db import graph as cypher
+from db import incidents as incident_sql
+from db.graph import Graph, GraphUnavailable
+from db.pool import Database
+from detectors import patterns, rates
+from detectors.settings import DetectorSettings
+from detectors.signals import Signal
+
+log = logging.getLogger(__name__)
+LOCK = "devmesh_detectors"
+LOOKBACK = timedelta(minutes=15)            # an incident's window starts this long before its signal
+
+
+@dataclass
+class CycleResult:
+    ran: bool
+    minutes: int = 0
+    signals: list[Signal] = field(default_factory=list)
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"ran": self.ran, "minutes": self.minutes, "opened": self.opened, "updated": self.updated,
+                "signals": [{"detector": s.detector, "service": s.service, "host": s.host, "at": s.at.isoformat(),
+                             "severity": s.severity, "message": s.message} for s in self.signals]}
+
+
+def _floor(now: datetime) -> datetime:
+    return now.replace(second=0, microsecond=0)
+
+
+def run_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now: datetime,
+              units: dict[str, str] | None = None) -> CycleResult:
+    end = _floor(now)                       # minutes before `end` are complete
+    with db.connection() as conn:
+        cur = conn.cursor()
+        if not sql.try_lock(cur, LOCK):
+            return CycleResult(ran=False)
+        try:
+            result = _cycle(cur, graph, settings, end, units or {})
+            conn.commit()
+            return result
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            sql.release_lock(cur, LOCK)
+            conn.commit()
+
+
+def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, units: dict[str, str]) -> CycleResult:
+    meta = sql.load_state(cur, "cycle").get("*", {})
+    last = meta.get("last_minute")
+    if last:
+        start = datetime.fromisoformat(last) + rates.MINUTE
+        live_from = start
+    else:
+        first = sql.first_bucket(cur)
+        if first is None:
+            return CycleResult(ran=True)
+        start = max(first, end - timedelta(minutes=settings.bootstrap_minutes))
+        live_from = end - rates.MINUTE
+    if start >= end:
+        return CycleResult(ran=True)
+    states = sql.load_state(cur, "rates")
+    series = {(m, s): (n, e) for m, s, n, e in sql.minute_counts(cur, start, end)}
+    signals = rates.process(series, states, start, end, live_from, settings)
+
+    at = end - rates.MINUTE
+
+    def learning(service: str) -> bool:
+        return rates.in_learning(states.get(service), at, settings)
+
+    active = sql.active_in(cur, live_from, end)
+    signals += patterns.new_error_templates(sql.new_templates(cur, live_from, end), active, at, learning)
+    signals += patterns.catastrophic(active, at, learning)
+    window = timedelta(minutes=settings.correlation_minutes)
+    signals += [s for s in patterns.correlation(sql.active_in(cur, end - window, end), units, at, window)
+                if not learning(s.service)]
+
+    cooldowns = meta.get("cooldown", {})
+    kept = []
+    for sig in sorted(signals, key=lambda s: (s.at, s.detector, s.service)):
+        key = f"{sig.detector}|{sig.service}"
+        if key in cooldowns and datetime.fromisoformat(cooldowns[key]) > sig.at:
+            continue
+        cooldowns[key] = (sig.at + timedelta(minutes=settings.cooldown_minutes)).isoformat()
+        kept.append(sig)
+    result = CycleResult(ran=True, minutes=int((end - start) / rates.MINUTE), signals=kept)
+    _merge(cur, graph, settings, kept, end, result)
+    horizon = end - timedelta(days=1)
+    meta = {"last_minute": (end - rates.MINUTE).isoformat(),
+            "cooldown": {k: v for k, v in cooldowns.items() if datetime.fromisoformat(v) > horizon}}
+    sql.save_state(cur, "rates", states)
+    sql.save_state(cur, "cycle", {"*": meta})
+    return result
+
+
+def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], end: datetime,
+           result: CycleResult) -> None:
+    """Fold each signal into an active incident on a connected service, or open one."""
+    active = incident_sql.recent_active(cur, end - timedelta(minutes=settings.merge_minutes))
+    near: dict[str, dict[str, int]] = {}
+
+    def hops(service: str) -> dict[str, int]:
+        if service not in near:
+            try:
+                near[service] = cypher.near(graph, [service], settings.merge_hops) if graph else {service: 0}
+            except GraphUnavailable as exc:
+                log.warning("graph unavailable while merging signals (%s); merging by service and host only", exc)
+                near[service] = {service: 0}
+        return near[service]
+
+    for sig in signals:
+        target = None
+        for incident in active:
+            if (sig.service in incident["services"] or (sig.host and sig.host == incident["host"])
+                    or any(s in hops(sig.service) for s in incident["services"])):
+                target = incident
+                break
+        if target is None:
+            title = f"{sig.detector.replace('_', ' ')} on {sig.service}" + (f" ({sig.host})" if sig.host else "")
+            incident_id = incident_sql.open_incident(cur, title, sig.detector, sig.severity, sig.service, sig.host,
+                                                     [sig.service], sig.at - LOOKBACK, sig.at + rates.MINUTE, end)
+            target = {"id": incident_id, "services": [sig.service], "host": sig.host}
+            active.append(target)
+            result.opened.append(incident_id)
+        else:
+            incident_sql.widen(cur, target["id"], sig.severity, [sig.service], sig.at + rates.MINUTE)
+            target["services"] = sorted(set(target["services"]) | {sig.service})
+            if target["id"] not in result.opened and target["id"] not in result.updated:
+                result.updated.append(target["id"])
+        incident_sql.add_signal(cur, target["id"], sig.detector, sig.service, sig.host, sig.severity, sig.at,
+                                sig.message, sig.template_ids, sig.detail)

@@ -1,0 +1,22 @@
+"""Detector thresholds (environment: DEVMESH_DETECT_*). Every number the detectors use is here."""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DetectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEVMESH_DETECT_")
+
+    interval_s: float = 60.0          # the server's cycle; 0 turns the loop off
+    learning_minutes: int = 60        # a new service is observed this long before it may alert
+    bootstrap_minutes: int = 1440     # history read to seed baselines on the first cycle
+    ewma_alpha: float = 0.05          # weight of the newest minute in the baselines
+    spike_k: float = 4.0              # error spike: errors > mean + k * sigma ...
+    spike_min_count: int = 10         # ... and at least this many errors in the minute
+    spike_min_sigma: float = 1.0      # floor for sigma so a silent baseline is not infinitely sensitive
+    silence_minutes: int = 10         # silence: no line for this long ...
+    silence_min_rate: float = 2.0     # ... from a service whose baseline is at least this many lines/min
+    cooldown_minutes: int = 30        # per (detector, service): one firing, then quiet this long
+    merge_minutes: int = 20           # signals on graph-connected services within this join one incident
+    merge_hops: int = 2               # "connected": within this many dependency hops, or sharing a host
+    correlation_minutes: int = 10     # OOM on a host, then restarts on it within this long -> one signal

@@ -1,0 +1,193 @@
+"""Each detector fires on its pattern and stays silent during learning, under cooldown and
+on normal noise; signals on connected services fold into one incident; a cycle is atomic
+and runs once across processes. Real MariaDB (rollups written by the real pipeline)."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from db import incidents as incident_sql
+from detectors.cycle import run_cycle
+from detectors.settings import DetectorSettings
+from ingest.inventory import parse
+from ingest.pipeline import Ingestor
+from ingest.service_map import ServiceMap
+from retrieval.topology import load_inventory
+
+T0 = datetime(2026, 1, 20, 12, 0)
+SETTINGS = DetectorSettings(learning_minutes=60, cooldown_minutes=30, merge_minutes=20, silence_minutes=10)
+INVENTORY = parse("""
+services:
+  mariadb: {hosts: [db-host], units: [mariadb.service]}
+  api:     {hosts: [app-host], depends_on: [mariadb]}
+  nginx:   {hosts: [app-host], units: [nginx.service], depends_on: [api]}
+  batch:   {hosts: [ops-host]}
+  kernel:  {hosts: [db-host, app-host, ops-host]}
+  systemd: {hosts: [db-host, app-host, ops-host], aliases: [init.scope]}
+""")
+
+
+def line(minute: float, service: str, message: str, level: str = "info", host: str = "app-host") -> dict:
+    return {"timestamp": (T0 + timedelta(minutes=minute)).isoformat() + "Z", "host": host, "service": service,
+            "level": level, "message": message}
+
+
+def background(minutes: range, service: str = "api", per_minute: int = 20, errors: tuple = (0, 3),
+               host: str = "app-host", seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for m in minutes:
+        out += [line(m + i / per_minute, service, f"GET /items/{rng.randrange(999)} 200 {rng.randrange(90)}ms",
+                     host=host) for i in range(per_minute)]
+        out += [line(m + 0.5 + i / 100, service, f"upstream request {rng.randrange(999)} failed, retrying",
+                     "error", host) for i in range(rng.randint(*errors))]
+    return out
+
+
+def cycles(db, graph, start: float, end: float, units=None) -> list:
+    """Run the detectors every minute of a replay clock from T0+start to T0+end."""
+    results = []
+    minute = start
+    while minute <= end:
+        results.append(run_cycle(db, graph, SETTINGS, T0 + timedelta(minutes=minute), units))
+        minute += 1
+    return results
+
+
+def fired(results, detector: str | None = None) -> list:
+    return [s for r in results for s in r.signals if detector is None or s.detector == detector]
+
+
+@pytest.fixture
+def ingest(db):
+    ingestor = Ingestor(db, services=ServiceMap(INVENTORY))
+    return ingestor.ingest
+
+
+def test_error_spike_fires_on_a_spike_and_not_on_noise(db, ingest):
+    ingest(background(range(-120, 30)))
+    ingest([line(20 + i / 60, "api", f"database call {i} failed: timeout", "error") for i in range(60)])
+    results = cycles(db, None, -1, 25)
+    spikes = fired(results, "error_spike")
+    assert [(s.service, s.at) for s in spikes] == [("api", T0 + timedelta(minutes=20))]
+    assert spikes[0].detail["errors"] >= 60
+    assert fired(results, "silence") == [] and fired(results, "catastrophic") == []
+
+
+def test_learning_period_observes_without_alerting(db, ingest):
+    ingest(background(range(-20, 30), service="batch", host="ops-host"))           # a new service
+    ingest([line(20 + i / 60, "batch", f"job {i} failed: No space left on device", "error", "ops-host")
+            for i in range(60)])
+    assert fired(cycles(db, None, -1, 25)) == []
+
+
+def test_cooldown_keeps_one_fault_from_firing_again(db, ingest):
+    ingest(background(range(-120, 40)))
+    for start in (10, 18):
+        ingest([line(start + i / 60, "api", f"database call {start}-{i} failed", "error") for i in range(60)])
+    spikes = fired(cycles(db, None, -1, 30), "error_spike")
+    assert [s.at for s in spikes] == [T0 + timedelta(minutes=10)]
+
+
+def test_new_error_template_fires_once_past_learning(db, ingest):
+    ingest(background(range(-120, 30)))
+    ingest([line(12.5, "api", "TLS handshake to payments failed: bad record MAC", "error")])
+    results = cycles(db, None, -1, 20)
+    new = fired(results, "new_error_template")
+    assert [(s.service, s.at) for s in new] == [("api", T0 + timedelta(minutes=12))]
+    assert "TLS handshake" in new[0].message and len(new[0].template_ids) == 1
+
+
+def test_silence_fires_when_a_chatty_service_goes_quiet(db, ingest):
+    ingest(background(range(-120, 5)))
+    results = cycles(db, None, -1, 20)
+    silent = fired(results, "silence")
+    assert [(s.service, s.at) for s in silent] == [("api", T0 + timedelta(minutes=14))]
+
+
+def test_catastrophic_primitives(db, ingest):
+    ingest(background(range(-120, 30), service="mariadb", host="db-host"))
+    ingest([line(7.2, "mariadb", "InnoDB: Error: write to file ./ibdata1 failed at offset 3: "
+                 "No space left on device", "error", "db-host")])
+    found = fired(cycles(db, None, -1, 12), "catastrophic")
+    assert [(s.service, s.host, s.detail["primitive"], s.severity) for s in found] == [
+        ("mariadb", "db-host", "disk_full", "critical")]
+
+
+def test_oom_then_restarts_on_the_host_is_one_incident(db, ingest, graph):
+    load_inventory(graph, INVENTORY)
+    ingest(background(range(-120, 30), service="nginx"))
+    ingest(background(range(-120, 30), service="kernel", per_minute=1, errors=(0, 0), seed=2))
+    ingest(background(range(-120, 30), service="systemd", per_minute=2, errors=(0, 0), seed=3))
+    ingest([line(10.1, "kernel", "Out of memory: Killed process 4242 (nginx) total-vm:812345kB", "critical"),
+            line(10.3, "init.scope", "nginx.service: Main process exited, code=killed, status=9/KILL", "warning"),
+            line(10.4, "init.scope", "nginx.service: Scheduled restart job, restart counter is at 1.", "info")])
+    results = cycles(db, graph, -1, 14, ServiceMap(INVENTORY).names())
+    kinds = sorted((s.detector, s.service) for s in fired(results))
+    assert ("catastrophic", "kernel") in kinds and ("correlation", "nginx") in kinds
+    opened = [i for r in results for i in r.opened]
+    assert len(opened) == 1
+    incident = incident_sql.get(db, opened[0])
+    assert incident["severity"] == "critical" and {"kernel", "nginx"} <= set(incident["services"])
+
+
+def test_signals_on_connected_services_merge_and_unrelated_ones_do_not(db, ingest, graph):
+    load_inventory(graph, INVENTORY)
+    for service, host, seed in (("mariadb", "db-host", 4), ("api", "app-host", 5), ("batch", "ops-host", 6)):
+        ingest(background(range(-120, 40), service=service, host=host, seed=seed))
+    ingest([line(10.2, "mariadb", "InnoDB: disk is full, No space left on device", "critical", "db-host")])
+    ingest([line(12 + i / 60, "api", f"query {i} failed: Lost connection to MySQL server", "error")
+            for i in range(60)])
+    ingest([line(13 + i / 60, "batch", f"export {i} failed: permission denied", "error", "ops-host")
+            for i in range(60)])
+    results = cycles(db, graph, -1, 16)
+    incidents = incident_sql.listing(db)
+    assert len(incidents) == 2
+    by_first = {i["services"][0] if len(i["services"]) == 1 else "merged": i for i in incidents}
+    merged = next(i for i in incidents if "mariadb" in i["services"])
+    assert set(merged["services"]) == {"mariadb", "api"} and merged["trigger"] == "catastrophic"
+    assert sorted(s["detector"] for s in incident_sql.signals(db, merged["id"])) == ["catastrophic", "error_spike",
+                                                                                "new_error_template", "new_error_template"]
+    assert "batch" in by_first or any(i["services"] == ["batch"] for i in incidents)
+    assert sum(len(r.opened) for r in results) == 2
+
+
+def test_a_cycle_that_fails_leaves_state_as_it_was(db, ingest, monkeypatch):
+    """A crash after the incident row was written (in the same transaction) rolls it back
+    with the detector state, so the next cycle redoes the same minutes."""
+    ingest(background(range(-120, 30), service="mariadb", host="db-host"))
+    ingest([line(7.2, "mariadb", "No space left on device", "error", "db-host")])
+    cycles(db, None, -1, 6)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("process died mid-cycle")
+
+    monkeypatch.setattr(incident_sql, "add_signal", crash)
+    with pytest.raises(RuntimeError):
+        run_cycle(db, None, SETTINGS, T0 + timedelta(minutes=9))
+    monkeypatch.undo()
+    assert incident_sql.listing(db) == []
+    retry = run_cycle(db, None, SETTINGS, T0 + timedelta(minutes=9))
+    assert len(retry.opened) == 1 and retry.minutes == 3
+
+
+def test_two_processes_run_each_cycle_once(db_urls, db, ingest):
+    ingest(background(range(-120, 30), service="mariadb", host="db-host"))
+    ingest([line(7.2, "mariadb", "No space left on device", "error", "db-host")])
+    run_cycle(db, None, SETTINGS, T0 + timedelta(minutes=5))
+    code = ("import json, sys; from datetime import datetime; from db.pool import Database; "
+            "from db.settings import DBUrl; from detectors.cycle import run_cycle; "
+            "from detectors.settings import DetectorSettings; "
+            "r = run_cycle(Database(DBUrl.parse(sys.argv[1])), None, DetectorSettings(), "
+            "datetime.fromisoformat(sys.argv[2])); print(json.dumps(r.as_dict()))")
+    at = (T0 + timedelta(minutes=9)).isoformat()
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db_urls[0]), at], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert sorted(len(o["opened"]) for o in outputs) == [0, 1]
+    assert len(incident_sql.listing(db)) == 1
