@@ -23,10 +23,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agents.notify import Notifier, NotifySettings
 from db.graph import Graph, GraphUnavailable
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, GraphSettings, ServicesSettings
+from detectors.cycle import run_cycle
+from detectors.loop import DetectorLoop
+from detectors.settings import DetectorSettings
+from graphs.http import router as incidents_router
+from graphs.investigate import Context as InvestigationContext
+from graphs.worker import InvestigationPool, InvestigationSettings
 from ingest.embedding import EmbeddingWorker
 from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
@@ -65,6 +72,9 @@ class AppSettings:
         self.ingest = overrides.get("ingest") or IngestSettings()
         self.embed = overrides.get("embed") or EmbedSettings()
         self.topology = overrides.get("topology") or TopologySettings()
+        self.detect = overrides.get("detect") or DetectorSettings()
+        self.investigate = overrides.get("investigate") or InvestigationSettings()
+        self.notify = overrides.get("notify") or NotifySettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -103,9 +113,19 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.enrichment = EnrichmentWorker(lambda: _refresh_inferred(app.state, settings),
                                                 settings.topology.infer_interval_s)
         app.state.enrichment.start()
+        app.state.notifier = Notifier(settings.notify)
+        app.state.investigations = InvestigationPool(
+            InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
+                                 settings.investigate.baseline_minutes), settings.investigate)
+        app.state.investigations.start()
+        app.state.detectors = DetectorLoop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
+                                           lambda _opened: app.state.investigations.wake())
+        app.state.detectors.start()
         try:
             yield
         finally:
+            app.state.detectors.stop()
+            app.state.investigations.stop()
             app.state.enrichment.stop()
             app.state.embed_worker.stop()
             app.state.db.close()
@@ -159,6 +179,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(search_router)
     app.include_router(graph_router)
+    app.include_router(incidents_router)
 
     @app.get("/health")
     def health(request: Request):
@@ -182,6 +203,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                 "counts": counts, "inventory": st.topology.status(),
                 "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
                 "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
+                "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},
+                "notifications": {"failures": st.notifier.failures},
                 "uptime_s": round(time.time() - st.started, 1)}
 
     return app
@@ -193,6 +216,11 @@ def _refresh_inferred(state, settings: AppSettings) -> dict | None:
         return None
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     return refresh_inferred(state.db, state.graph, inventory, now, timedelta(seconds=settings.topology.infer_window_s))
+
+
+def _detect(state, settings: AppSettings, now: datetime):
+    services = state.ingestor.services
+    return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
 
 
 def _check(fn) -> dict:
@@ -328,6 +356,62 @@ def infer_edges_cmd(at, window):
     now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
     click.echo(json.dumps(refresh_inferred(db, graph, load(settings.topology.inventory), now,
                                            parse_duration(window))))
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="run one cycle and exit")
+@click.option("--at", "at", default=None, help="ISO 8601 replay clock (default: now)")
+def detect(once, at):
+    """Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."""
+    from ingest.inventory import InventoryError, load
+    from ingest.normalize import parse_timestamp
+    from ingest.service_map import ServiceMap
+
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    try:
+        units = ServiceMap(load(settings.topology.inventory)).names()
+    except InventoryError:
+        units = {}
+    now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
+    click.echo(json.dumps(run_cycle(db, graph, settings.detect, now, units).as_dict()))
+
+
+@main.command("investigate")
+@click.argument("incident_id", type=int)
+def investigate_cmd(incident_id):
+    """Investigate (again) one incident now, in this process, and print its report."""
+    from db import incidents as incident_sql
+    from graphs.investigate import investigate
+
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    if incident_sql.get(db, incident_id) is None:
+        raise click.ClickException(f"no incident {incident_id}; see `devmesh incidents`")
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    state = investigate(incident_id, InvestigationContext(db, graph, Notifier(settings.notify),
+                                                          settings.investigate.baseline_minutes))
+    click.echo(state["markdown"])
+
+
+@main.command("incidents")
+@click.option("--status", default=None, help="open, investigating, reported or closed")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def incidents_cmd(status, limit, as_json):
+    """The latest incidents, newest first."""
+    from db import incidents as incident_sql
+
+    settings = AppSettings()
+    db = Database(settings.db.resolved(settings.services)[0])
+    rows = incident_sql.listing(db, [status] if status else None, None, None, limit)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'id':>5}  {'opened (UTC)':<20} {'status':<13} {'severity':<9} title")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['opened_at'][:19]:<20} {r['status']:<13} {r['severity']:<9} {r['title']}")
 
 
 @main.command()

@@ -107,3 +107,48 @@ def window_and_baseline(db: Database, template_ids: list[int], baseline_since: d
         entry["last"] = max(entry["last"], last)
         entry["services"].append(service)
     return out
+
+
+def service_minutes(db: Database, services: list[str], since: datetime, until: datetime
+                    ) -> list[tuple[datetime, str, str, int, int]]:
+    """(minute, service, host, all events, error-or-worse events) for the services."""
+    if not services:
+        return []
+    rows = db.fetchall("SELECT bucket, service, host, SUM(count), SUM(IF(level + 0 >= 5, count, 0)) "
+                       f"FROM template_counts WHERE service IN ({', '.join('?' * len(services))}) "
+                       "AND bucket >= ? AND bucket < ? GROUP BY bucket, service, host",
+                       [*services, since.replace(second=0, microsecond=0), until])
+    return [(b, s, h, int(n), int(e)) for b, s, h, n, e in rows]
+
+
+def templates_in(db: Database, services: list[str] | None, hosts: list[str] | None, since: datetime,
+                 until: datetime, baseline_since: datetime, limit: int = 2000) -> list[dict]:
+    """Per (service, host, template) active in [since, until): count, first and last bucket,
+    the most severe level, and the count in [baseline_since, since) before it."""
+    clauses, params = [], []
+    if services:
+        clauses.append(f"c.service IN ({', '.join('?' * len(services))})")
+        params.extend(services)
+    if hosts:
+        clauses.append(f"c.host IN ({', '.join('?' * len(hosts))})")
+        params.extend(hosts)
+    scope = ("(" + " OR ".join(clauses) + ") AND ") if clauses else ""
+    rows = db.fetchall(
+        "SELECT c.service, c.host, c.template_id, t.template, SUM(IF(c.bucket >= ?, c.count, 0)), "
+        "MIN(IF(c.bucket >= ?, c.bucket, NULL)), MAX(c.bucket), MAX(c.level + 0), SUM(IF(c.bucket < ?, c.count, 0)) "
+        "FROM template_counts c JOIN log_templates t ON t.id = c.template_id WHERE " + scope +
+        "c.bucket >= ? AND c.bucket < ? GROUP BY c.service, c.host, c.template_id "
+        "HAVING SUM(IF(c.bucket >= ?, c.count, 0)) > 0 ORDER BY MAX(c.level + 0) DESC, 5 DESC LIMIT ?",
+        [since, since, since, *params, baseline_since.replace(second=0, microsecond=0), until, since, limit])
+    return [{"service": s, "host": h, "template_id": t, "template": text, "count": int(n), "first": first,
+             "last": last, "level": LEVELS[int(lv) - 1], "baseline": int(b)}
+            for s, h, t, text, n, first, last, lv, b in rows]
+
+
+def history_start(db: Database, services: list[str]) -> datetime | None:
+    """The earliest rollup minute of these services: how much history there is."""
+    if not services:
+        return None
+    row = db.fetchone(f"SELECT MIN(bucket) FROM template_counts WHERE service IN ({', '.join('?' * len(services))})",
+                      services)
+    return row[0] if row else None

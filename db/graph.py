@@ -274,3 +274,26 @@ def runbooks_for(graph: Graph, names: list[str]) -> list[dict]:
     rows = graph.read("MATCH (s:Service)-[:RELATED_RUNBOOK]->(r:Runbook) WHERE s.name IN $names "
                       "RETURN DISTINCT r.id, r.title, r.path, collect(s.name)", {"names": names})
     return [{"id": i, "title": t, "path": p, "services": sorted(s)} for i, t, p, s in rows]
+
+
+def record_incident(graph: Graph, incident_id: int, title: str, services: list[str], hosts: list[str],
+                    templates: list[dict]) -> None:
+    """(:Incident)-[:AFFECTS]->(:Service), -[:OBSERVED_ON]->(:Host), -[:HAS_LOG]->(:Template)
+    -[:EMITTED_BY]->(:Service). templates: {id, service}. Idempotent (MERGE)."""
+    ensure_indexes(graph)
+    graph.query("MERGE (i:Incident {id: $id}) SET i.title = $title", {"id": incident_id, "title": title})
+    graph.query("MATCH (i:Incident {id: $id}) UNWIND $names AS n MATCH (s:Service {name: n}) MERGE (i)-[:AFFECTS]->(s)",
+                {"id": incident_id, "names": services})
+    graph.query("MATCH (i:Incident {id: $id}) UNWIND $names AS n MATCH (h:Host {name: n}) "
+                "MERGE (i)-[:OBSERVED_ON]->(h)", {"id": incident_id, "names": hosts})
+    graph.query("MATCH (i:Incident {id: $id}) UNWIND $rows AS t MERGE (x:Template {id: t.id}) MERGE (i)-[:HAS_LOG]->(x) "
+                "WITH x, t MATCH (s:Service {name: t.service}) MERGE (x)-[:EMITTED_BY]->(s)",
+                {"id": incident_id, "rows": templates})
+
+
+def incident_links(graph: Graph, incident_id: int) -> dict[str, list]:
+    rows = graph.read("MATCH (i:Incident {id: $id})-[r]->(n) RETURN type(r), coalesce(n.name, n.id)", {"id": incident_id})
+    out: dict[str, list] = {}
+    for kind, name in rows:
+        out.setdefault(kind, []).append(name)
+    return {k: sorted(v) for k, v in out.items()}

@@ -28,6 +28,7 @@ class LiveServer:
         # no inventory and a graph of its own unless the caller says otherwise
         self.env = {**os.environ, "DEVMESH_DB_URL": db_url, "DEVMESH_EMBED_BACKEND": "hash",
                     "DEVMESH_INVENTORY": "/nonexistent/devmesh-inventory.yaml", "DEVMESH_INFER_INTERVAL_S": "0",
+                    "DEVMESH_DETECT_INTERVAL_S": "0",
                     "DEVMESH_GRAPH_NAME": f"devmesh_live_{self.port}", **(env or {})}
         self.proc: subprocess.Popen | None = None
 

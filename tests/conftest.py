@@ -14,6 +14,8 @@ from db.pool import Database
 from db.settings import DBSettings, DBUrl, GraphSettings, ServicesSettings
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import IngestSettings
+from detectors.settings import DetectorSettings
+from graphs.worker import InvestigationSettings
 from retrieval.topology import TopologySettings
 
 
@@ -79,6 +81,8 @@ def make_settings(db_urls, **overrides):
         embed=overrides.pop("embed", EmbedSettings(backend="hash", sweep_interval_s=0.2)),
         ingest=overrides.pop("ingest", IngestSettings()),
         topology=overrides.pop("topology", TopologySettings(inventory=NO_INVENTORY, infer_interval_s=0)),
+        detect=overrides.pop("detect", DetectorSettings(interval_s=0)),
+        investigate=overrides.pop("investigate", InvestigationSettings(workers=1, poll_s=0.1)),
         **overrides)
 
 

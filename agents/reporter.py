@@ -1,0 +1,75 @@
+"""The report: a hypothesis, ranked candidates with reasons, confidence, timeline, impact,
+evidence ids, what to do first and related runbooks; as JSON and as markdown."""
+from __future__ import annotations
+
+from agents.root_cause import Candidate, confidence
+from agents.scope import Scope
+from detectors.catalogue import actions_for
+
+
+def compose(scope: Scope, candidates: list[Candidate], timeline: list[dict], impact: dict,
+            runbooks: list[dict], examples: dict[int, list[dict]]) -> dict:
+    incident = scope.incident
+    top = candidates[0] if candidates else None
+    if top:
+        where = f" on {top.host}" if top.host else ""
+        hypothesis = (f"{top.service}{where} is the most likely root cause: " + "; ".join(top.reasons[:3]) + ".")
+        if impact["impacted"]:
+            hypothesis += f" It affects {', '.join(impact['impacted'])}."
+    else:
+        hypothesis = "No service shows an anomaly in this window; nothing to blame yet."
+    primitives = {p for p, _, _ in scope.host_catastrophic.get(top.host, [])} if top and top.host else set()
+    if top:
+        primitives |= {p for p, _, _ in scope.services[top.service].catastrophic}
+    actions = actions_for(primitives)
+    actions += [f"Follow runbook {r['id']}: {r['title']}" + (f" ({r['path']})" if r["path"] else "") for r in runbooks]
+    if top and not actions:
+        first = top.evidence_template_ids[:1]
+        actions.append(f"Start with {top.service}" + (f": read [template:{first[0]}] and its example lines"
+                                                       if first else "'s logs around the first anomaly"))
+    evidence = list(dict.fromkeys(t for c in candidates[:3] for t in c.evidence_template_ids))
+    history = scope.history_minutes
+    return {
+        "incident_id": incident["id"],
+        "root_cause_service": top.service if top else None,
+        "root_cause_host": top.host if top else None,
+        "root_cause_hypothesis": hypothesis,
+        "confidence": confidence(candidates),
+        "candidates": [c.as_dict() for c in candidates],
+        "timeline": timeline,
+        "impacted_services": impact["impacted"],
+        "at_risk_services": impact["at_risk"],
+        "also_anomalous": impact["also_anomalous"],
+        "evidence_template_ids": evidence,
+        "example_event_ids": {str(t): [e["id"] for e in examples.get(t, [])] for t in evidence},
+        "suggested_actions": actions,
+        "related_runbooks": runbooks,
+        "window": {"start": incident["window_start"], "end": incident["window_end"]},
+        "history_minutes": history,
+        "graph_used": scope.graph_ok,
+    }
+
+
+def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> str:
+    lines = [f"# Incident {incident['id']}: {incident['title']}", "",
+             f"**Root cause:** {report['root_cause_hypothesis']}", "",
+             f"Confidence {report['confidence']:.2f}. Window {report['window']['start']} .. {report['window']['end']}; "
+             f"{report['history_minutes']} min of history before it"
+             + ("" if report["graph_used"] else "; the topology graph was unavailable") + ".", "",
+             "## Candidates", ""]
+    for i, c in enumerate(report["candidates"], 1):
+        lines.append(f"{i}. **{c['service']}**" + (f" on {c['host']}" if c["host"] else "") + f" (score {c['score']:.2f})")
+        lines += [f"   - {r}" for r in c["reasons"]]
+    lines += ["", "## Impact", "",
+              f"- impacted (anomalous, downstream): {', '.join(report['impacted_services']) or 'none'}",
+              f"- at risk (downstream, quiet so far): {', '.join(report['at_risk_services']) or 'none'}"]
+    if report["also_anomalous"]:
+        lines.append(f"- also anomalous, not connected in the graph: {', '.join(report['also_anomalous'])}")
+    lines += ["", "## Timeline", ""]
+    lines += [f"- {e['at']} {e['service']}: {e['text']}" for e in report["timeline"]]
+    lines += ["", "## Evidence", ""]
+    for template_id in report["evidence_template_ids"]:
+        lines.append(f"- [template:{template_id}]")
+        lines += [f"  - [{e['id']}] {e['ts']} {e['host']}: {e['message']}" for e in examples.get(template_id, [])]
+    lines += ["", "## What to do", ""] + [f"- {a}" for a in report["suggested_actions"]]
+    return "\n".join(lines) + "\n"

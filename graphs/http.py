@@ -1,0 +1,113 @@
+"""HTTP for incidents: list, read (with report), open by hand, re-investigate, feedback."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from db import graph as cypher
+from db import incidents as incident_sql
+from db.graph import GraphUnavailable
+from retrieval.http import parse_time, split
+
+router = APIRouter(tags=["incidents"])
+STATUSES = ("open", "investigating", "reported", "closed")
+
+
+def fail(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status, detail={"code": code, "message": message})
+
+
+class NewIncident(BaseModel):
+    service: str | None = Field(None, description="omit for a fleet-wide incident")
+    host: str | None = None
+    start: str | None = Field(None, description="ISO 8601; default: 15 minutes before `end`")
+    end: str | None = Field(None, description="ISO 8601; default: now")
+    title: str | None = None
+    severity: Literal["info", "warning", "error", "critical"] = "error"
+
+
+class Feedback(BaseModel):
+    verdict: Literal["accept", "reject", "partial"]
+    root_cause_service: str | None = None
+    root_cause_host: str | None = None
+    comment: str | None = Field(None, max_length=4000)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@router.get("/incidents")
+async def list_incidents(request: Request, status: list[str] | None = Query(None), service: str | None = None,
+                         since: str | None = None, limit: int = Query(100, ge=1, le=1000)):
+    wanted = split(status)
+    for value in wanted or []:
+        if value not in STATUSES:
+            raise fail(400, "invalid_status", f"status={value!r}: use one of {', '.join(STATUSES)}")
+    rows = await run_in_threadpool(incident_sql.listing, request.app.state.db_ro, wanted, service,
+                                   parse_time(since, "since"), limit)
+    return {"incidents": rows}
+
+
+@router.get("/incidents/{incident_id}")
+async def get_incident(request: Request, incident_id: int):
+    state = request.app.state
+
+    def run():
+        incident = incident_sql.get(state.db_ro, incident_id)
+        if incident is None:
+            return None
+        incident["signals"] = incident_sql.signals(state.db_ro, incident_id)
+        incident["report"] = incident_sql.latest_report(state.db_ro, incident_id)
+        try:
+            incident["graph"] = cypher.incident_links(state.graph, incident_id)
+        except GraphUnavailable:
+            incident["graph"] = None
+        return incident
+    incident = await run_in_threadpool(run)
+    if incident is None:
+        raise fail(404, "not_found", f"no incident {incident_id}; list them with GET /incidents")
+    return incident
+
+
+@router.post("/incidents", status_code=201)
+async def open_incident(request: Request, body: NewIncident):
+    """Open an incident by hand (or from an alert); the worker pool investigates it."""
+    end = parse_time(body.end, "end") or _now()
+    start = parse_time(body.start, "start") or end - timedelta(minutes=15)
+    if start >= end:
+        raise fail(400, "invalid_window", "start must be before end")
+    title = body.title or f"reported by hand: {body.service or 'whole fleet'}"
+    state = request.app.state
+
+    def run() -> int:
+        with state.db.transaction() as cur:
+            return incident_sql.open_incident(cur, title[:255], "manual", body.severity, body.service, body.host,
+                                              [body.service] if body.service else [], start, end, _now())
+    incident_id = await run_in_threadpool(run)
+    state.investigations.wake()
+    return {"id": incident_id, "status": "open"}
+
+
+@router.post("/incidents/{incident_id}/investigate", status_code=202)
+async def reinvestigate(request: Request, incident_id: int):
+    if not await run_in_threadpool(incident_sql.requeue, request.app.state.db, incident_id):
+        raise fail(404, "not_found", f"no incident {incident_id}")
+    request.app.state.investigations.wake()
+    return {"id": incident_id, "status": "open"}
+
+
+@router.post("/incidents/{incident_id}/feedback", status_code=201)
+async def feedback(request: Request, incident_id: int, body: Feedback):
+    if body.verdict == "reject" and not body.root_cause_service:
+        raise fail(400, "missing_root_cause", "a rejection says what the root cause was: root_cause_service")
+    db = request.app.state.db
+    if await run_in_threadpool(incident_sql.get, db, incident_id) is None:
+        raise fail(404, "not_found", f"no incident {incident_id}")
+    feedback_id = await run_in_threadpool(incident_sql.add_feedback, db, incident_id, body.verdict,
+                                          body.root_cause_service, body.root_cause_host, body.comment)
+    return {"id": feedback_id, "incident_id": incident_id}

@@ -1,0 +1,134 @@
+"""The `investigate` graph: context -> timeline -> root cause -> impact -> report -> persist -> notify.
+
+Every node is a deterministic step from agents/ (no LLM needed); the chat-and-agents work
+plugs LLM agents into the same nodes. Clients come in through the runtime context, never
+built inside a node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents import impact as impact_step
+from agents import reporter, root_cause, scope as scope_step, timeline as timeline_step
+from agents.notify import Notifier
+from db import events
+from db import graph as cypher
+from db import incidents as incident_sql
+from db.graph import Graph, GraphUnavailable
+from db.pool import Database
+
+
+@dataclass
+class Context:
+    db: Database
+    graph: Graph | None
+    notifier: Notifier | None = None
+    baseline_minutes: int = 240
+
+
+class State(TypedDict, total=False):
+    incident_id: int
+    incident: dict
+    signals: list[dict]
+    scope: Any
+    timeline: list[dict]
+    candidates: list[Any]
+    impact: dict
+    runbooks: list[dict]
+    examples: dict[int, list[dict]]
+    report: dict
+    markdown: str
+    report_id: int
+    notified: dict
+
+
+def context(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    incident = incident_sql.get(ctx.db, state["incident_id"])
+    if incident is None:
+        raise LookupError(f"no incident {state['incident_id']}")
+    signals = incident_sql.signals(ctx.db, incident["id"])
+    return {"incident": incident, "signals": signals,
+            "scope": scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes)}
+
+
+def timeline(state: State) -> dict:
+    return {"timeline": timeline_step.build(state["scope"], state["signals"])}
+
+
+def rank_root_cause(state: State) -> dict:
+    return {"candidates": root_cause.rank(state["scope"])}
+
+
+def impact(state: State, runtime: Runtime[Context]) -> dict:
+    top = state["candidates"][0].service if state["candidates"] else None
+    return {"impact": impact_step.assess(state["scope"], runtime.context.graph, top)}
+
+
+def report(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    names = [c.service for c in state["candidates"][:1]] + state["impact"]["impacted"]
+    runbooks: list[dict] = []
+    if ctx.graph is not None and state["scope"].graph_ok and names:
+        try:
+            runbooks = cypher.runbooks_for(ctx.graph, names)
+        except GraphUnavailable:
+            runbooks = []
+    cited = list(dict.fromkeys(t for c in state["candidates"][:3] for t in c.evidence_template_ids))
+    scope = state["scope"]
+    samples = events.examples(ctx.db, cited, 2, events.EventFilter(since=scope.since, until=scope.until))
+    examples = {t: [{"id": f"event:{e['id']}", "ts": e["ts"], "host": e["host"], "message": e["message"][:300]}
+                    for e in samples.get(t, [])] for t in cited}
+    composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
+    return {"report": composed, "runbooks": runbooks, "examples": examples,
+            "markdown": reporter.markdown(composed, state["incident"], examples)}
+
+
+def persist(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    scope = state["scope"]
+    incident_sql.save_context(ctx.db, state["incident_id"], {
+        "services": sorted(scope.services), "hops": scope.hops, "history_minutes": scope.history_minutes,
+        "window": [scope.since.isoformat(), scope.until.isoformat()]})
+    report_id = incident_sql.save_report(ctx.db, state["incident_id"], state["report"], state["markdown"])
+    if ctx.graph is not None and scope.graph_ok:
+        rows = [{"id": t["template_id"], "service": v.name} for v in scope.anomalous() for t in v.templates
+                if t["template_id"] in state["report"]["evidence_template_ids"]]
+        hosts = sorted({h for v in scope.anomalous() for h in v.hosts})
+        try:
+            cypher.record_incident(ctx.graph, state["incident_id"], state["incident"]["title"],
+                                   sorted(v.name for v in scope.anomalous()), hosts, rows)
+        except GraphUnavailable:
+            pass                                  # the report stands; the graph catches up next time
+    return {"report_id": report_id}
+
+
+def notify(state: State, runtime: Runtime[Context]) -> dict:
+    notifier = runtime.context.notifier
+    sent = notifier.notify(state["incident"], state["report"]) if notifier else {}
+    return {"notified": sent}
+
+
+def build():
+    graph = StateGraph(State, context_schema=Context)
+    for name, node in (("context", context), ("timeline", timeline), ("root_cause", rank_root_cause),
+                       ("impact", impact), ("report", report), ("persist", persist), ("notify", notify)):
+        graph.add_node(name, node)
+    graph.add_edge(START, "context")
+    for a, b in (("context", "timeline"), ("timeline", "root_cause"), ("root_cause", "impact"),
+                 ("impact", "report"), ("report", "persist"), ("persist", "notify")):
+        graph.add_edge(a, b)
+    graph.add_edge("notify", END)
+    return graph.compile()
+
+
+INVESTIGATE = build()
+
+
+def investigate(incident_id: int, ctx: Context) -> dict:
+    """Run the whole graph for one incident; returns the final state."""
+    return INVESTIGATE.invoke({"incident_id": incident_id}, context=ctx)
