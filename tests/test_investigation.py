@@ -1,0 +1,195 @@
+"""The investigate graph on a seeded cascade (disk full on the database host -> API errors
+-> gateway timeouts), claims and retries, webhooks, and the incident API."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+import respx
+from fastapi.testclient import TestClient
+
+import server
+from agents.notify import Notifier, NotifySettings
+from db import graph as cypher
+from db import incidents as incident_sql
+from detectors.cycle import run_cycle
+from detectors.settings import DetectorSettings
+from graphs.investigate import INVESTIGATE, Context, investigate
+from graphs.worker import InvestigationSettings, run_one
+from ingest.inventory import parse
+from ingest.pipeline import Ingestor
+from ingest.service_map import ServiceMap
+from retrieval.topology import TopologySettings, load_inventory
+from tests.conftest import make_settings
+
+T0 = datetime(2026, 1, 20, 10, 0)
+INVENTORY_TEXT = """
+hosts:
+  db-host: {address: 10.0.0.18}
+services:
+  mariadb: {type: database, hosts: [db-host], units: [mariadb.service], ports: [3306]}
+  api:     {type: api, hosts: [app-host], depends_on: [mariadb]}
+  gateway: {type: proxy, hosts: [edge-host], depends_on: [api]}
+  reports: {type: worker, hosts: [app-host], depends_on: [api]}
+  kernel:  {type: system, hosts: [db-host, app-host, edge-host]}
+runbooks:
+  - {id: disk-full, title: Disk full on a database host, path: runbooks/disk-full.md, services: [mariadb]}
+"""
+INVENTORY = parse(INVENTORY_TEXT)
+
+
+def at(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat() + "Z"
+
+
+def cascade() -> list[dict]:
+    rng = random.Random(3)
+    out = []
+    for m in range(-180, 20):
+        for i in range(6):
+            out.append({"timestamp": at(m + i / 6), "host": "db-host", "service": "mariadb.service", "level": "info",
+                        "message": f"[Note] Aborted connection {rng.randrange(99999)} to db: 'app' (Got timeout reading)"})
+            out.append({"timestamp": at(m + i / 6 + 0.01), "host": "app-host", "service": "api", "level": "info",
+                        "message": f"GET /api/items/{rng.randrange(999)} 200 {rng.randrange(5, 80)}ms"})
+            out.append({"timestamp": at(m + i / 6 + 0.02), "host": "edge-host", "service": "gateway", "level": "info",
+                        "message": f'10.0.0.{rng.randrange(250)} - - "GET / HTTP/1.1" 200 {rng.randrange(900)}'})
+        if m % 3 == 0:
+            out.append({"timestamp": at(m + 0.5), "host": "app-host", "service": "api", "level": "error",
+                        "message": f"request {rng.randrange(9999)} failed: client closed connection"})
+    # the fault: the database disk fills at 10:00, the API fails from 10:02, the gateway from 10:03
+    for i in range(20):
+        out.append({"timestamp": at(0 + i * 0.4), "host": "db-host", "service": "mariadb.service", "level": "error",
+                    "message": f"[ERROR] InnoDB: Write to file ./ibdata1 failed at offset {i * 16384}: "
+                               "No space left on device"})
+        out.append({"timestamp": at(0.1 + i * 0.4), "host": "db-host", "service": "kernel", "level": "warning",
+                    "message": "EXT4-fs warning (device vdb1): ext4_dx_add_entry: Directory index full!"})
+    for i in range(120):
+        out.append({"timestamp": at(2 + i * 0.1), "host": "app-host", "service": "api", "level": "error",
+                    "message": f"query {i} failed: (2013, 'Lost connection to MySQL server during query')"})
+    for i in range(90):
+        out.append({"timestamp": at(3 + i * 0.12), "host": "edge-host", "service": "gateway", "level": "error",
+                    "message": f"upstream timed out (110: Connection timed out) while reading response header, "
+                               f"client: 10.0.0.{i % 250}, upstream: \"http://10.0.0.20:8000/api\""})
+    return out
+
+
+@pytest.fixture
+def seeded(db, graph):
+    load_inventory(graph, INVENTORY)
+    Ingestor(db, services=ServiceMap(INVENTORY)).ingest(cascade())
+    return db, graph
+
+
+def detect(db, graph, until_minute: int = 16) -> list[int]:
+    settings = DetectorSettings()
+    opened = []
+    for minute in range(-1, until_minute):
+        opened += run_cycle(db, graph, settings, T0 + timedelta(minutes=minute), ServiceMap(INVENTORY).names()).opened
+    return opened
+
+
+def test_the_graph_shape_is_fixed():
+    assert INVESTIGATE.get_graph().draw_mermaid(with_styles=False) == (
+        "graph TD;\n\t__start__ --> context;\n\tcontext --> timeline;\n\timpact --> report;\n"
+        "\tpersist --> notify;\n\treport --> persist;\n\troot_cause --> impact;\n\ttimeline --> root_cause;\n"
+        "\tnotify --> __end__;\n")
+
+
+def test_a_seeded_cascade_ranks_the_database_first_with_reasons(seeded):
+    db, graph = seeded
+    opened = detect(db, graph)
+    assert len(opened) == 1                                        # one fault, one incident
+    incident = incident_sql.get(db, opened[0])
+    assert {"mariadb", "api", "gateway"} <= set(incident["services"])
+    state = investigate(opened[0], Context(db, graph))
+    report = state["report"]
+    assert report["root_cause_service"] == "mariadb" and report["root_cause_host"] == "db-host"
+    top = report["candidates"][0]
+    assert any("first anomaly at 10:00" in r for r in top["reasons"])
+    assert any("depend on it" in r and "api" in r and "gateway" in r for r in top["reasons"])
+    assert any("disk full on its host db-host" in r for r in top["reasons"])
+    assert [c["service"] for c in report["candidates"][:3]][1] == "api"
+    assert report["impacted_services"] == ["api", "gateway"] and "reports" in report["at_risk_services"]
+    assert report["confidence"] >= 0.5 and report["history_minutes"] >= 150
+    texts = {t: db.fetchone("SELECT template FROM log_templates WHERE id = ?", (t,))[0]
+             for t in report["evidence_template_ids"]}
+    assert any("No space left on device" in t for t in texts.values())
+    for template_id, event_ids in report["example_event_ids"].items():
+        for event_id in event_ids:                                  # every cited example is a real event
+            row = db.fetchone("SELECT template_id FROM log_events WHERE id = ?", (int(event_id.split(":")[1]),))
+            assert row == (int(template_id),)
+    assert report["related_runbooks"][0]["id"] == "disk-full"
+    assert any("Free space" in a for a in report["suggested_actions"])
+    stored = incident_sql.latest_report(db, opened[0])
+    assert stored["root_cause_service"] == "mariadb" and "## Timeline" in stored["markdown"]
+    assert incident_sql.get(db, opened[0])["status"] == "reported"
+    links = cypher.incident_links(graph, opened[0])
+    assert {"mariadb", "api", "gateway"} <= set(links["AFFECTS"]) and "db-host" in links["OBSERVED_ON"]
+    assert set(links["HAS_LOG"]) & set(report["evidence_template_ids"])
+
+
+def test_a_killed_investigation_is_picked_up_again(seeded):
+    db, graph = seeded
+    incident_id = detect(db, graph)[0]
+    stale = datetime.utcnow() + timedelta(seconds=1)                # everything claimed before now is stale
+    assert incident_sql.claim(db, "worker-that-dies", stale) == incident_id
+    assert incident_sql.get(db, incident_id)["status"] == "investigating"
+    fresh = InvestigationSettings(stale_s=3600)
+    assert run_one(Context(db, graph), fresh) is None               # a live claim is left alone
+    assert run_one(Context(db, graph), InvestigationSettings(stale_s=0)) == incident_id
+    incident = incident_sql.get(db, incident_id)
+    assert incident["status"] == "reported" and incident["attempts"] == 2
+
+
+@respx.mock
+def test_discord_payload_and_a_failing_webhook_never_fails_the_investigation(seeded):
+    db, graph = seeded
+    incident_id = detect(db, graph)[0]
+    discord = respx.post("https://discord.test/api/webhooks/1/abc").mock(return_value=httpx.Response(204))
+    generic = respx.post("https://hooks.test/devmesh").mock(return_value=httpx.Response(500))
+    notifier = Notifier(NotifySettings(discord_webhook_url="https://discord.test/api/webhooks/1/abc",
+                                       webhook_url="https://hooks.test/devmesh", retries=2))
+    state = investigate(incident_id, Context(db, graph, notifier))
+    assert state["notified"] == {"discord": True, "webhook": False} and notifier.failures == 1
+    assert generic.call_count == 2
+    body = json.loads(discord.calls[0].request.content)
+    assert set(body) == {"content", "embeds"} and body["content"].startswith(f"DevMesh incident #{incident_id}")
+    embed = body["embeds"][0]
+    assert embed["title"] == "Root cause: mariadb" and isinstance(embed["color"], int)
+    assert len(embed["title"]) <= 256 and len(embed["description"]) <= 4096 and len(embed["fields"]) <= 25
+    assert all(set(f) == {"name", "value", "inline"} and len(f["value"]) <= 1024 for f in embed["fields"])
+    assert embed["timestamp"].endswith("Z")
+    assert incident_sql.get(db, incident_id)["status"] == "reported"
+
+
+def test_incident_api(db_urls, tmp_path):
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY_TEXT)
+    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0))
+    app = server.create_app(settings)
+    try:
+        with TestClient(app) as c:
+            assert c.post("/ingest/logs", json={"logs": cascade()}).status_code == 200
+            created = c.post("/incidents", json={"start": at(-5), "end": at(10), "title": "checkout is slow"})
+            assert created.status_code == 201
+            incident_id = created.json()["id"]
+            deadline = time.monotonic() + 30
+            while c.get(f"/incidents/{incident_id}").json()["status"] != "reported" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            body = c.get(f"/incidents/{incident_id}").json()
+            assert body["status"] == "reported" and body["trigger"] == "manual" and body["service"] is None
+            assert body["report"]["root_cause_service"] == "mariadb"       # fleet-wide, graph-aware
+            assert [i["id"] for i in c.get("/incidents", params={"status": "reported"}).json()["incidents"]] == [
+                incident_id]
+            assert c.post(f"/incidents/{incident_id}/feedback", json={"verdict": "reject"}).status_code == 400
+            ok = c.post(f"/incidents/{incident_id}/feedback", json={"verdict": "accept", "comment": "spot on"})
+            assert ok.status_code == 201
+            assert c.post(f"/incidents/{incident_id}/investigate").status_code == 202
+            assert c.get("/incidents/999999").status_code == 404
+            assert c.get("/incidents", params={"status": "lost"}).status_code == 400
+    finally:
+        app.state.graph.drop()
