@@ -18,6 +18,7 @@ run: migrate
 
 test: migrate
 	$(BIN)/lint-imports
+	$(BIN)/ruff check --select F,E9 .
 	$(BIN)/pytest
 
 migrate: services

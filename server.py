@@ -13,7 +13,6 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import click
 from fastapi import FastAPI, Request
@@ -31,13 +30,17 @@ from db.settings import DBSettings, GraphSettings, ServicesSettings
 from detectors.cycle import run_cycle
 from detectors.loop import DetectorLoop
 from detectors.settings import DetectorSettings
+from evals.cli import bench
+from graphs.cli import detect, incidents_cmd, investigate_cmd
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
 from graphs.worker import InvestigationPool, InvestigationSettings
+from ingest.cli import embed, import_, parse
 from ingest.embedding import EmbeddingWorker
 from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
 from ingest.pipeline import IngestSettings, Ingestor
+from retrieval.cli import infer_edges_cmd, load_inventory_cmd
 from retrieval.enrich import EnrichmentWorker, refresh_inferred
 from retrieval.graph_http import router as graph_router
 from retrieval.http import router as search_router
@@ -236,9 +239,11 @@ def _check(fn) -> dict:
 
 @click.group()
 @click.version_option(__version__)
-def main():
+@click.pass_context
+def main(ctx):
     """DevMesh: local-first incident investigator."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = AppSettings()
 
 
 @main.command()
@@ -304,128 +309,6 @@ def services_status(as_json):
         click.echo(f"{r['service']:<9} {r['state']:<8} {r['address']:<16} {r['version']:<40} {r['datadir']}")
 
 
-@main.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--host", default=None, help="host for syslog lines that do not name one")
-@click.option("--service", default=None, help="service for lines that do not name one")
-@click.option("--batch-size", default=1000, show_default=True)
-def import_(files, host, service, batch_size):
-    """Import JSON lines, `journalctl -o json` exports or syslog lines through the pipeline."""
-    from ingest.importer import import_files
-
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    totals = import_files(Ingestor(db, settings.ingest), files, batch_size=batch_size,
-                          default_host=host, default_service=service)
-    click.echo(json.dumps(totals))
-
-
-@main.command("load-inventory")
-@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def load_inventory_cmd(path):
-    """Validate inventory.yaml and load it into FalkorDB (idempotent; removes what left it)."""
-    from ingest.inventory import InventoryError, load
-    from retrieval.topology import load_inventory
-
-    settings = AppSettings()
-    path = path or settings.topology.inventory
-    try:
-        inventory = load(path)
-    except InventoryError as exc:
-        raise click.ClickException(f"{path} is invalid:\n" + "\n".join(exc.problems)) from None
-    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
-    try:
-        summary = load_inventory(graph, inventory)
-    except GraphUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"inventory": str(path), **summary}))
-
-
-@main.command("infer-edges")
-@click.option("--at", "at", default=None, help="ISO 8601 end of the window (default: now)")
-@click.option("--window", default="1h", show_default=True, help="how far back to look (15m, 1h, 2d)")
-def infer_edges_cmd(at, window):
-    """Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."""
-    from ingest.inventory import load
-    from ingest.normalize import parse_timestamp
-    from retrieval.http import parse_duration
-
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
-    now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
-    click.echo(json.dumps(refresh_inferred(db, graph, load(settings.topology.inventory), now,
-                                           parse_duration(window))))
-
-
-@main.command()
-@click.option("--once", is_flag=True, required=True, help="run one cycle and exit")
-@click.option("--at", "at", default=None, help="ISO 8601 replay clock (default: now)")
-def detect(once, at):
-    """Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."""
-    from ingest.inventory import InventoryError, load
-    from ingest.normalize import parse_timestamp
-    from ingest.service_map import ServiceMap
-
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
-    try:
-        units = ServiceMap(load(settings.topology.inventory)).names()
-    except InventoryError:
-        units = {}
-    now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
-    click.echo(json.dumps(run_cycle(db, graph, settings.detect, now, units).as_dict()))
-
-
-@main.command("investigate")
-@click.argument("incident_id", type=int)
-def investigate_cmd(incident_id):
-    """Investigate (again) one incident now, in this process, and print its report."""
-    from db import incidents as incident_sql
-    from graphs.investigate import investigate
-
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    if incident_sql.get(db, incident_id) is None:
-        raise click.ClickException(f"no incident {incident_id}; see `devmesh incidents`")
-    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
-    state = investigate(incident_id, InvestigationContext(db, graph, Notifier(settings.notify),
-                                                          settings.investigate.baseline_minutes))
-    click.echo(state["markdown"])
-
-
-@main.command("incidents")
-@click.option("--status", default=None, help="open, investigating, reported or closed")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def incidents_cmd(status, limit, as_json):
-    """The latest incidents, newest first."""
-    from db import incidents as incident_sql
-
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    rows = incident_sql.listing(db, [status] if status else None, None, None, limit)
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    click.echo(f"{'id':>5}  {'opened (UTC)':<20} {'status':<13} {'severity':<9} title")
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['opened_at'][:19]:<20} {r['status']:<13} {r['severity']:<9} {r['title']}")
-
-
-@main.command()
-@click.option("--backfill", is_flag=True, required=True, help="embed every template that has no vector")
-@click.option("--batch-size", default=64, show_default=True)
-def embed(backfill, batch_size):
-    """Embed templates that have no vector yet for the configured model (resumable)."""
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    worker = EmbeddingWorker(db, build_embedder(settings.embed), settings.embed)
-    done = worker.backfill(batch_size=batch_size, progress=True)
-    click.echo(json.dumps({"embedded": done, "model": worker.embedder.name}))
-
-
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                 "help_option_names": []})
 @click.pass_context
@@ -436,82 +319,9 @@ def ship(ctx):
     sys.exit(ship_main(ctx.args))
 
 
-@main.command()
-def parse():
-    """Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."""
-    from ingest.templates import template_of
-
-    out = sys.stdout
-    for line in sys.stdin:
-        template_id, template = template_of(line.rstrip("\n"))
-        out.write(f"{template_id}\t{template}\n")
-
-
-@main.group()
-def bench():
-    """Benchmarks; each prints one JSON object last."""
-
-
-@bench.command("parse")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--truth", type=click.Choice(["corrected", "original", "loghub2"]), default="corrected")
-def bench_parse(as_json, truth):
-    from evals.templates import run
-
-    click.echo(json.dumps(run(truth)) if as_json else json.dumps(run(truth), indent=2))
-
-
-@bench.command("ingest")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--lines", default=50000, show_default=True)
-@click.option("--batch-size", default=1000, show_default=True)
-def bench_ingest(as_json, lines, batch_size):
-    from evals.bench_ingest import run
-
-    settings = AppSettings()
-    result = run(settings.db.resolved(settings.services)[0], settings.ingest, lines, batch_size)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
-
-
-@bench.command("search")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--templates", default=100000, show_default=True)
-@click.option("--queries", default=200, show_default=True)
-@click.option("--ef-search", default=None, type=int, help="HNSW candidate list (default: DEVMESH_EMBED_SEARCH_EF)")
-def bench_search(as_json, templates, queries, ef_search):
-    from evals.bench_search import run
-
-    settings = AppSettings()
-    result = run(settings.db.resolved(settings.services)[0], templates, queries,
-                 ef_search=ef_search or settings.embed.search_ef)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
-
-
-@bench.command("retrieve")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--templates", default=100000, show_default=True)
-@click.option("--services", default=200, show_default=True)
-@click.option("--queries", default=100, show_default=True)
-def bench_retrieve(as_json, templates, services, queries):
-    from evals.bench_retrieve import run
-
-    settings = AppSettings()
-    result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
-                 templates, services, queries)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
-
-
-@bench.command("ship")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--entries", default=20000, show_default=True)
-@click.option("--batch-size", default=50, show_default=True)
-def bench_ship(as_json, entries, batch_size):
-    from evals.bench_ship import run
-
-    settings = AppSettings()
-    result = run(settings.db.resolved(settings.services)[0], entries, batch_size)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
-
+for command in (import_, embed, parse, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
+                incidents_cmd, bench):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from db import embeddings
 from ingest.embedders import HashingEmbedder, LocalEmbedder

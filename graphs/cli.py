@@ -1,0 +1,69 @@
+"""`devmesh detect | investigate | incidents`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+
+from agents.notify import Notifier
+from db.graph import Graph
+from db.pool import Database
+from detectors.cycle import run_cycle
+from graphs.investigate import Context as InvestigationContext
+
+
+@click.command()
+@click.option("--once", is_flag=True, required=True, help="run one cycle and exit")
+@click.option("--at", "at", default=None, help="ISO 8601 replay clock (default: now)")
+@click.pass_obj
+def detect(settings, once, at):
+    """Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."""
+    from ingest.inventory import InventoryError, load
+    from ingest.normalize import parse_timestamp
+    from ingest.service_map import ServiceMap
+
+    db = Database(settings.db.resolved(settings.services)[0])
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    try:
+        units = ServiceMap(load(settings.topology.inventory)).names()
+    except InventoryError:
+        units = {}
+    now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
+    click.echo(json.dumps(run_cycle(db, graph, settings.detect, now, units).as_dict()))
+
+
+@click.command("investigate")
+@click.argument("incident_id", type=int)
+@click.pass_obj
+def investigate_cmd(settings, incident_id):
+    """Investigate (again) one incident now, in this process, and print its report."""
+    from db import incidents as incident_sql
+    from graphs.investigate import investigate
+
+    db = Database(settings.db.resolved(settings.services)[0])
+    if incident_sql.get(db, incident_id) is None:
+        raise click.ClickException(f"no incident {incident_id}; see `devmesh incidents`")
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    state = investigate(incident_id, InvestigationContext(db, graph, Notifier(settings.notify),
+                                                          settings.investigate.baseline_minutes))
+    click.echo(state["markdown"])
+
+
+@click.command("incidents")
+@click.option("--status", default=None, help="open, investigating, reported or closed")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def incidents_cmd(settings, status, limit, as_json):
+    """The latest incidents, newest first."""
+    from db import incidents as incident_sql
+
+    db = Database(settings.db.resolved(settings.services)[0])
+    rows = incident_sql.listing(db, [status] if status else None, None, None, limit)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'id':>5}  {'opened (UTC)':<20} {'status':<13} {'severity':<9} title")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['opened_at'][:19]:<20} {r['status']:<13} {r['severity']:<9} {r['title']}")
