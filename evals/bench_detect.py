@@ -51,7 +51,7 @@ def run(url: DBUrl, events_per_day: int = 1_000_000, services: int = 200, histor
             rows = []
             for s in range(services):
                 expected = weights[s] * scale
-                total = int(rng.expovariate(1 / expected)) if expected > 0 else 0
+                total = round(rng.expovariate(1 / expected)) if expected > 0 else 0
                 errors = int(total * 0.03) + (1 if rng.random() < 0.03 else 0)
                 if s % 20 == 0 and m % 97 == 13:
                     errors += 50                                  # a burst now and then
