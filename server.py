@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import click
+import mariadb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -102,6 +103,12 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = Database(rw_url, settings.db.pool_size, settings.db.connect_timeout_s)
         app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), settings.db.connect_timeout_s)
+        try:                                    # servers migrate at start (a named lock serialises them)
+            applied = await run_in_threadpool(run_migrations, app.state.db)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+        except DatabaseUnavailable as exc:
+            log.warning("could not migrate at start (%s); run `devmesh migrate` once MariaDB is up", exc)
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
@@ -172,6 +179,14 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         else:
             body = error_body(f"http_{exc.status_code}", str(exc.detail))
         return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(mariadb.ProgrammingError)
+    async def schema_error(request: Request, exc: mariadb.ProgrammingError):
+        if getattr(exc, "errno", None) == 1146:             # table doesn't exist
+            return JSONResponse(error_body("schema_missing", "the database schema is behind this server; "
+                                           "run `devmesh migrate`", str(exc)), 503)
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error; see the server log", type(exc).__name__), 500)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -31,3 +31,30 @@ def test_info_counts_what_was_ingested(client):
     info = client.get("/info").json()
     assert info["counts"] == {"templates": 1, "events": 3, "events_exact": True}
     assert info["embedder"]["name"] == "hash-256" and info["canon_version"] >= 1
+
+
+def test_a_missing_table_says_to_migrate(client, db):
+    with db.transaction() as cur:
+        cur.execute("DROP TABLE incidents")
+    response = client.get("/incidents")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "schema_missing" and "devmesh migrate" in response.json()["error"]["message"]
+
+
+def test_the_server_migrates_at_start(db_urls, base_urls):
+    from db.pool import Database
+
+    fresh = Database(base_urls[0])
+    name = f"devmesh_t_empty_{db_urls[0].database[-6:]}"
+    with fresh.transaction() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    try:
+        url = base_urls[0].with_database(name)
+        settings = make_settings((url, base_urls[1].with_database(name)))
+        with TestClient(server.create_app(settings)) as c:
+            assert c.get("/incidents").json() == {"incidents": []}
+    finally:
+        with fresh.transaction() as cur:
+            cur.execute(f"DROP DATABASE `{name}`")
+        fresh.close()
+
