@@ -31,7 +31,7 @@ from db.settings import DBSettings, GraphSettings, ServicesSettings
 from detectors.cycle import run_cycle
 from detectors.loop import DetectorLoop
 from detectors.settings import DetectorSettings
-from evals.cli import bench
+from evals.cli import bench, eval_cmd
 from graphs.cli import detect, incidents_cmd, investigate_cmd
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
@@ -126,7 +126,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.notifier = Notifier(settings.notify)
         app.state.investigations = InvestigationPool(
             InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
-                                 settings.investigate.baseline_minutes), settings.investigate)
+                                 settings.investigate.baseline_minutes, lambda: app.state.topology.inventory),
+            settings.investigate)
         app.state.investigations.start()
         app.state.detectors = DetectorLoop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
                                            lambda _opened: app.state.investigations.wake())
@@ -335,7 +336,7 @@ def ship(ctx):
 
 
 for command in (import_, embed, parse, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
-                incidents_cmd, bench):
+                incidents_cmd, bench, eval_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

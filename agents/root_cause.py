@@ -4,9 +4,12 @@ Every service in scope that shows an anomaly, and every service those depend on,
 candidate. Its score adds up visible parts:
     onset      earlier first anomaly ranks higher (1 for the earliest, less per minute after)
     strength   how far its errors stood out from its own baseline (0..1)
-    upstream   share of the other anomalous services that depend on it, transitively
+    upstream   share of the other anomalous services that depend on it, transitively (the
+               graph's edges plus the host layer: kernel, drivers, resolver under co-hosted services)
+    named      share of the other anomalous services whose error lines name it (name, alias,
+               host:port it listens on)
     host       catastrophic templates (disk full, OOM, read-only fs...) on its own host(s)
-    quiet      it depends on no other anomalous service (nothing above it to blame)
+    quiet      it depends on no other anomalous service (nothing below it to blame)
 Reasons cite template ids so every claim can be checked.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 from agents.scope import MINUTE, Scope
 
-WEIGHTS = {"onset": 0.25, "strength": 0.2, "upstream": 0.3, "host": 0.15, "quiet": 0.1}
+WEIGHTS = {"onset": 0.25, "strength": 0.15, "upstream": 0.25, "named": 0.15, "host": 0.1, "quiet": 0.1}
 
 
 @dataclass
@@ -44,18 +47,35 @@ def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
     names = {v.name for v in anomalous}
     for view in anomalous:                                   # what they depend on is a suspect too
         names |= scope.upstream.get(view.name, set()) & set(scope.services)
+    names |= set(scope.references) & set(scope.services)     # and what their errors name
     earliest = min(v.onset for v in anomalous)
+
+    def reach(name: str) -> set[str]:
+        """The hosts a service runs on, with those of what it depends on (not the host layer)."""
+        hosts = set(scope.services[name].hosts)
+        for dep in scope.upstream.get(name, set()):
+            if dep in scope.services and scope.services[dep].layer is None:
+                hosts |= scope.services[dep].hosts
+        return hosts
+
     out = []
     for name in sorted(names):
         view = scope.services[name]
         others = [v.name for v in anomalous if v.name != name]
-        dependents = [o for o in others if name in scope.upstream.get(o, set())]
-        above = [o for o in others if o in scope.upstream.get(name, set())]
-        host_hits = [c for h in sorted(view.hosts) for c in scope.host_catastrophic.get(h, [])]
+        if view.layer is not None:                # the host layer is beneath what runs on its failing hosts
+            where = view.anomalous_hosts or view.hosts
+            dependents = [o for o in others if name in scope.upstream.get(o, set()) and reach(o) & where]
+            host_hits = [c for h in sorted(where) for c in scope.host_catastrophic.get(h, [])]
+        else:
+            dependents = [o for o in others if name in scope.upstream.get(o, set())]
+            host_hits = [c for h in sorted(view.hosts) for c in scope.host_catastrophic.get(h, [])]
+        above = [o for o in others if o in scope.upstream.get(name, set())
+                 and (scope.services[o].layer is None or reach(name) & scope.services[o].anomalous_hosts)]
         parts = {
             "onset": 1 / (1 + (view.onset - earliest) / MINUTE / 2) if view.onset else 0.0,
             "strength": view.strength / 10,
             "upstream": len(dependents) / len(others) if others else 0.0,
+            "named": len(view.named_by - {name}) / len(others) if others else 0.0,
             "host": min(1.0, len({p for p, _, _ in host_hits}) / 2),
             "quiet": 1.0 if view.anomalous and not above else 0.0,
         }
@@ -79,6 +99,11 @@ def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
         if dependents:
             reasons.append(f"{len(dependents)} of {len(others)} other anomalous services depend on it: "
                            f"{', '.join(sorted(dependents))}")
+        naming = scope.references.get(name, [])
+        if naming:
+            by = sorted({b for b, _ in naming})
+            reasons.append(f"named in the errors of {', '.join(by)} [template:{naming[0][1]}]")
+            evidence.append(naming[0][1])
         for primitive, template_id, host in host_hits[:3]:
             reasons.append(f"{primitive.replace('_', ' ')} on its host {host} [template:{template_id}]")
             evidence.append(template_id)
@@ -97,8 +122,11 @@ def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
 
 
 def _host(view, host_hits) -> str | None:
-    if host_hits:
-        return host_hits[0][2]
+    if len(view.anomalous_hosts) == 1:
+        return next(iter(view.anomalous_hosts))
+    own = [h for h in host_hits if h[2] in view.hosts]
+    if own:
+        return own[0][2]
     if len(view.hosts) == 1:
         return next(iter(view.hosts))
     busiest: dict[str, int] = {}

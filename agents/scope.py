@@ -19,6 +19,10 @@ from db.pool import Database
 from detectors.catalogue import match
 
 MINUTE = timedelta(minutes=1)
+# the host layer, by inventory `type`: what every other service on the same host runs on.
+# Lower numbers sit below higher ones; services of any other type sit above all of them.
+HOST_LAYER = {"kernel": 0, "driver": 1, "resolver": 2}
+SEVERE = ("error", "critical", "alert", "emergency")
 
 
 @dataclass
@@ -34,6 +38,14 @@ class ServiceView:
     strength: float = 0.0                                         # how anomalous (z-like, capped)
     catastrophic: list[tuple[str, int, str]] = field(default_factory=list)   # (primitive, template id, host)
     silent_since: datetime | None = None
+    type: str = "service"
+    named_by: set[str] = field(default_factory=set)                # anomalous services whose errors name it
+    signal_at: datetime | None = None                             # first detector signal about it
+    anomalous_hosts: set[str] = field(default_factory=set)         # where its anomaly shows
+
+    @property
+    def layer(self) -> int | None:
+        return HOST_LAYER.get(self.type)
 
     @property
     def anomalous(self) -> bool:
@@ -52,6 +64,7 @@ class Scope:
     upstream: dict[str, set[str]] = field(default_factory=dict)   # service -> what it depends on
     host_catastrophic: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     graph_ok: bool = True
+    references: dict[str, list[tuple[str, int]]] = field(default_factory=dict)   # named -> [(by, template id)]
 
     def anomalous(self) -> list[ServiceView]:
         return sorted((v for v in self.services.values() if v.anomalous), key=lambda v: (v.onset, v.name))
@@ -62,7 +75,8 @@ def _parse(ts: str) -> datetime:
 
 
 def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict],
-           baseline_minutes: int = 240) -> Scope:
+           baseline_minutes: int = 240, matcher=None) -> Scope:
+    """`matcher`: finds the inventory services a log line names (retrieval.enrich.ReferenceMatcher)."""
     since, until = _parse(incident["window_start"]), _parse(incident["window_end"])
     focus = sorted(set(incident["services"]) | ({incident["service"]} if incident["service"] else set()))
     scope = Scope(incident, since, until, since, 0)
@@ -83,14 +97,18 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         history = counts.history_start(db, names) if names else None
     scope.baseline_since = max(history or since, since - timedelta(minutes=baseline_minutes))
     scope.history_minutes = int((since - history) / MINUTE) if history and history < since else 0
+    info: dict[str, dict] = {}
     if graph is not None and scope.graph_ok:
         try:
+            info = {row["name"]: row for row in cypher.services(graph)}
             for name in names:
                 scope.upstream[name] = {s for s, _ in cypher.upstream(graph, name, 4)}
         except GraphUnavailable:
             scope.graph_ok = False
     for name in names:
-        scope.services[name] = ServiceView(name)
+        scope.services[name] = ServiceView(name, type=info.get(name, {}).get("type") or "service",
+                                           hosts=set(info.get(name, {}).get("hosts") or []))
+    _host_layer(scope, info)
     baseline_len = max(0, int((since - scope.baseline_since) / MINUTE))
     base_errors: dict[str, dict[datetime, int]] = {n: {} for n in names}
     base_total: dict[str, dict[datetime, int]] = {n: {} for n in names}
@@ -120,12 +138,90 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         if row["service"] in scope.services:
             scope.services[row["service"]].templates.append(row)
     for signal in signals:
+        view = scope.services.get(signal["service"])
+        if view is not None:
+            at = _parse(signal["at"])
+            view.signal_at = min(view.signal_at or at, at)
         if signal["detector"] == "silence" and signal["service"] in scope.services:
             quiet = timedelta(minutes=signal.get("detail", {}).get("quiet_minutes", 0))
             scope.services[signal["service"]].silent_since = _parse(signal["at"]) - quiet + MINUTE
     for view in scope.services.values():
         _assess(view, since, until)
+    if matcher is not None:
+        _references(db, scope, matcher)
     return scope
+
+
+def _host_layer(scope: Scope, info: dict[str, dict]) -> None:
+    """A service implicitly depends on the host-layer services of the hosts it runs on
+    (and of the hosts of what it depends on): the kernel, drivers, the resolver."""
+    layer_of = {n: HOST_LAYER.get((info.get(n) or {}).get("type", "")) for n in info}
+    on_host: dict[str, list[str]] = {}
+    for name, row in info.items():
+        for host in row.get("hosts") or []:
+            on_host.setdefault(host, []).append(name)
+
+    def below(name: str) -> set[str]:
+        mine = layer_of.get(name)
+        out = set()
+        for host in (info.get(name) or {}).get("hosts") or []:
+            for other in on_host.get(host, []):
+                theirs = layer_of.get(other)
+                if other != name and theirs is not None and (mine is None or theirs < mine):
+                    out.add(other)
+        return out
+
+    for name in list(scope.upstream):
+        deps = set(scope.upstream[name])
+        for dep in {name, *deps}:
+            deps |= below(dep)
+        scope.upstream[name] = deps - {name}
+
+
+def _references(db: Database, scope: Scope, matcher) -> None:
+    """Which services the error lines of anomalous services name (by name, alias, unit on the
+    line's host, host:port). A host-layer reporter (the kernel killing a process, say) whose
+    every severe line names a service hands its anomaly to that service."""
+    from db import events
+
+    views = sorted(scope.anomalous(), key=lambda v: v.layer is None)       # reporters first
+    for view in views:
+        severe = sorted((t for t in view.templates if t["level"] in SEVERE), key=lambda t: -t["count"])[:4]
+        samples = events.examples(db, [t["template_id"] for t in severe], 1,
+                                  events.EventFilter(service=[view.name], since=scope.since, until=scope.until))
+        named_everywhere = bool(severe)
+        subjects: list[tuple[str, int, str]] = []
+        for template_id, lines in samples.items():
+            named = False
+            for line in lines:
+                for ref in matcher.find(line["message"], line["host"]):
+                    if ref.service != view.name:
+                        named = True
+                        subjects.append((ref.service, template_id, line["host"]))
+                        scope.references.setdefault(ref.service, []).append((view.name, template_id))
+                        if ref.service in scope.services:
+                            scope.services[ref.service].named_by.add(view.name)
+            named_everywhere &= named
+        for subject, template_id, host in subjects:
+            target = scope.services.get(subject)
+            # a dependency the errors blame is a suspect from that minute on, even if its own
+            # logs look calm (a partitioned or hung backend says nothing)
+            if (view.layer is None and target is not None and not target.anomalous
+                    and subject in scope.upstream.get(view.name, set())):
+                target.onset = next((t["first"] for t in view.templates if t["template_id"] == template_id), view.onset)
+                target.strength = max(target.strength, 2.0)
+                target.anomalous_hosts |= target.hosts
+        if view.layer is not None and named_everywhere:
+            for subject, template_id, host in subjects:
+                target = scope.services.get(subject)
+                if target is None:
+                    continue
+                first = next((t["first"] for t in view.templates if t["template_id"] == template_id), view.onset)
+                if target.onset is None or (first and first < target.onset):
+                    target.onset = first
+                target.strength = max(target.strength, view.strength)
+                target.anomalous_hosts.add(host)
+            view.onset, view.strength = None, 0.0
 
 
 def _assess(view: ServiceView, since: datetime, until: datetime) -> None:
@@ -145,10 +241,14 @@ def _assess(view: ServiceView, since: datetime, until: datetime) -> None:
         best = max(best, z)
         minute += MINUTE
     for row in view.templates:
-        brand_new = row["baseline"] == 0 and row["level"] in ("error", "critical", "alert", "emergency")
+        severe = row["level"] in SEVERE
+        brand_new = row["baseline"] == 0 and (severe or (row["level"] == "warning" and row["count"] >= 3))
         if brand_new and row["first"] is not None and (view.onset is None or row["first"] < view.onset):
             view.onset = row["first"]
-            best = max(best, 3.0)
+            best = max(best, 3.0 if severe else 2.0)
+    if view.signal_at and (view.onset is None or view.signal_at < view.onset):
+        view.onset = view.signal_at
+        best = max(best, 3.0)
     if view.catastrophic:
         first = min((r["first"] for r in view.templates
                      if r["template_id"] in {t for _, t, _ in view.catastrophic} and r["first"]), default=None)
@@ -156,15 +256,34 @@ def _assess(view: ServiceView, since: datetime, until: datetime) -> None:
             view.onset = first
         best = max(best, 6.0)
     usual = sum(view.baseline_total) / n if n else 0.0
-    if view.silent_since is None and usual >= 2:          # went quiet without a silence signal
+    if view.silent_since is None and usual >= 0.5:        # went quiet without a silence signal
+        habit = _longest_gap(view.baseline_total)
+        needed = max(3, 2 * habit + 1)
         run, minute = 0, since.replace(second=0, microsecond=0)
         while minute < until:
             run = run + 1 if view.window_total.get(minute, 0) == 0 else 0
-            if run == 3:
-                view.silent_since = minute - 2 * MINUTE
+            if run == needed:
+                view.silent_since = minute - (needed - 1) * MINUTE
                 break
             minute += MINUTE
     if view.silent_since and (view.onset is None or view.silent_since < view.onset):
         view.onset = view.silent_since
         best = max(best, 5.0)
     view.strength = min(10.0, max(0.0, best))
+    marked = {t for _, t, _ in view.catastrophic}
+    for row in view.templates:
+        surging = row["baseline"] == 0 or row["count"] >= 5 * max(1, row["baseline"])
+        if (row["level"] in SEVERE and surging) or row["template_id"] in marked:
+            view.anomalous_hosts.add(row["host"])
+    if view.silent_since and not view.anomalous_hosts:
+        view.anomalous_hosts |= view.hosts
+    if view.layer is not None and not view.anomalous_hosts:
+        view.onset, view.strength = None, 0.0       # the host layer only counts when it fails, not when it warns
+
+
+def _longest_gap(series: list[int]) -> int:
+    longest = run = 0
+    for value in series:
+        run = run + 1 if value == 0 else 0
+        longest = max(longest, run)
+    return longest

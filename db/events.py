@@ -88,3 +88,10 @@ def _event(row: tuple) -> dict:
     event["ts"] = event["ts"].isoformat() + "Z"
     event["meta"] = json.loads(event["meta"]) if event["meta"] else None
     return event
+
+
+def messages(db: Database, event_ids: list[int]) -> list[str]:
+    if not event_ids:
+        return []
+    rows = db.fetchall(f"SELECT message FROM log_events WHERE id IN ({', '.join('?' * len(event_ids))})", event_ids)
+    return [r[0] for r in rows]

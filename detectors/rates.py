@@ -50,7 +50,10 @@ def process(series: dict[tuple[datetime, str], tuple[int, int]], states: dict[st
                                           f"+/- {sigma:.1f}", detail={"errors": errors, "mean": st["mean_err"],
                                                                      "sigma": sigma, "threshold": threshold}))
                 quiet = (minute - _t(st["last_active"])) / MINUTE
-                if total == 0 and quiet >= settings.silence_minutes and st["rate_when_active"] >= settings.silence_min_rate:
+                # a service that is quiet for minutes as a habit (a cron job) is not silent after that long
+                needed = max(settings.silence_minutes, 2 * st.get("max_gap", 0) + 1)
+                if (total == 0 and quiet >= needed and st["rate_when_active"] >= settings.silence_min_rate
+                        and not in_learning(st, minute - timedelta(minutes=needed), settings)):
                     signals.append(Signal("silence", service, minute, "warning",
                                           f"{service} has been silent for {int(quiet)} min (usually "
                                           f"{st['rate_when_active']:.1f} lines/min)",
@@ -60,6 +63,10 @@ def process(series: dict[tuple[datetime, str], tuple[int, int]], states: dict[st
             st["var_err"] = (1 - a) * (st["var_err"] + a * diff * diff)
             st["mean_all"] += a * (total - st["mean_all"])
             if total > 0:
+                gap = int((minute - _t(st["last_active"])) / MINUTE) - 1
+                habit = st.get("max_gap", 0)
+                if habit < gap < max(settings.silence_minutes, 2 * habit + 1):
+                    st["max_gap"] = gap                 # a longer habitual pause (one that was a silence is not learned)
                 st["last_active"] = minute.isoformat()
                 st["rate_when_active"] = st["mean_all"]
         minute += MINUTE

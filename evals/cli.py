@@ -93,3 +93,37 @@ def bench_ship(settings, as_json, entries, batch_size):
 
     result = run(settings.db.resolved(settings.services)[0], entries, batch_size)
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+def _table(summary: dict) -> str:
+    rows = [f"{'case':<9} {'exp':<4} {'inc':>3} {'det':<4} {'ttd_s':>6} {'rank':>4}  top candidates"]
+    for r in summary["per_case"]:
+        rows.append(f"{r['slug']:<9} {'yes' if r['incident_expected'] else 'no':<4} {r['incidents']:>3} "
+                    f"{'yes' if r['detected'] else '-':<4} {r['time_to_detect_s'] if r['time_to_detect_s'] is not None else '-':>6} "
+                    f"{r['rank'] if r['rank'] else '-':>4}  {', '.join(r['ranked'][:3])}{'  ERROR ' + r['error'] if r['error'] else ''}")
+    keys = ("cases", "detection_recall", "false_incidents", "rca_at_1", "rca_at_3", "impact_precision",
+            "impact_recall", "evidence_recall", "mean_time_to_detect_s", "investigation_ms_p50")
+    rows.append("")
+    rows += [f"{k:<24} {summary[k]}" for k in keys]
+    return "\n".join(rows)
+
+
+@click.command("eval")
+@click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
+@click.option("--case", "only", default=None, help="one case by its folder name")
+@click.option("--llm", type=click.Choice(["none"]), default="none", show_default=True,
+              help="who writes the reports (LLM agents arrive with the chat-and-agents work)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_cmd(settings, cases_dir, only, llm, as_json):
+    """Replay golden incidents and score detection, root cause, impact and evidence."""
+    from pathlib import Path
+
+    from evals.cases import CASES_DIR, discover
+    from evals.runner import run
+
+    cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only)
+    summary = run(cases, settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
+                  progress=None if as_json else lambda r: click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}",
+                                                                   err=True))
+    click.echo(json.dumps(summary) if as_json else _table(summary))

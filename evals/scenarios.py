@@ -13,7 +13,7 @@ services:
   api:     {type: api, hosts: [app-host], depends_on: [mariadb]}
   gateway: {type: proxy, hosts: [edge-host], depends_on: [api]}
   reports: {type: worker, hosts: [app-host], depends_on: [api]}
-  kernel:  {type: system, hosts: [db-host, app-host, edge-host]}
+  kernel:  {type: kernel, hosts: [db-host, app-host, edge-host]}
 runbooks:
   - {id: disk-full, title: Disk full on a database host, path: runbooks/disk-full.md, services: [mariadb]}
 """

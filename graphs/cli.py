@@ -45,8 +45,14 @@ def investigate_cmd(settings, incident_id):
     if incident_sql.get(db, incident_id) is None:
         raise click.ClickException(f"no incident {incident_id}; see `devmesh incidents`")
     graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    from ingest.inventory import InventoryError, load
+
+    try:
+        inventory = load(settings.topology.inventory)
+    except InventoryError:
+        inventory = None
     state = investigate(incident_id, InvestigationContext(db, graph, Notifier(settings.notify),
-                                                          settings.investigate.baseline_minutes))
+                                                          settings.investigate.baseline_minutes, lambda: inventory))
     click.echo(state["markdown"])
 
 

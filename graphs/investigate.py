@@ -7,7 +7,7 @@ built inside a node.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -20,6 +20,8 @@ from db import graph as cypher
 from db import incidents as incident_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
+from ingest.inventory import Inventory
+from retrieval.enrich import ReferenceMatcher
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Context:
     graph: Graph | None
     notifier: Notifier | None = None
     baseline_minutes: int = 240
+    inventory: Callable[[], Inventory | None] = lambda: None     # the inventory in force, for references
 
 
 class State(TypedDict, total=False):
@@ -52,8 +55,10 @@ def context(state: State, runtime: Runtime[Context]) -> dict:
     if incident is None:
         raise LookupError(f"no incident {state['incident_id']}")
     signals = incident_sql.signals(ctx.db, incident["id"])
+    inventory = ctx.inventory()
+    matcher = ReferenceMatcher(inventory) if inventory is not None else None
     return {"incident": incident, "signals": signals,
-            "scope": scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes)}
+            "scope": scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher)}
 
 
 def timeline(state: State) -> dict:

@@ -4,7 +4,8 @@
       mariadb-vm: {address: 10.0.0.18, role: database}
     services:
       mariadb:
-        type: database
+        type: database                      # free text; three types mean "the host layer" that every
+                                            # co-hosted service runs on: kernel, driver, resolver
         hosts: [mariadb-vm]
         units: [mariadb.service]           # journald units / identifiers that belong to it
         aliases: [mysql, mysqld]

@@ -26,7 +26,7 @@ from ingest.inventory import Inventory
 log = logging.getLogger(__name__)
 # how sure one piece of evidence makes us, by how the other service was named
 CONFIDENCE = {"address+port": 0.9, "host+port": 0.85, "name": 0.7, "host": 0.5}
-_QUIET_TYPES = {"agent", "system", "driver"}     # node-exporter, sshd, cron...: not what a host mention means
+_QUIET_TYPES = {"agent", "system", "driver", "kernel", "resolver"}   # not what a mention of a host or name means
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,18 @@ class ReferenceMatcher:
             for name in {service.name, *service.aliases}:
                 if len(name) >= 4:                               # "db", "api" would match everywhere
                     self._names.append((re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", re.I), service.name))
+        # unit names ("ollama" of ollama.service) may be claimed on several hosts: resolved by the line's host
+        self._units: list[tuple[re.Pattern, list[tuple[str, frozenset[str]]]]] = []
+        claims: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for service in inv.services.values():
+            if service.type in _QUIET_TYPES:
+                continue
+            for unit in service.units:
+                bare = unit.rsplit(".", 1)[0] if unit.endswith((".service", ".scope")) else unit
+                if len(bare) >= 4 and bare not in {service.name, *service.aliases}:
+                    claims.setdefault(bare, []).append((service.name, frozenset(service.hosts)))
+        for bare, owners in claims.items():
+            self._units.append((re.compile(rf"(?<![\w.-]){re.escape(bare)}(?![\w-])", re.I), owners))
         self._hosts: dict[str, str] = {}                         # host name or address -> host
         for host in {h for s in inv.services.values() for h in s.hosts} | set(inv.hosts):
             self._hosts[host.lower()] = host
@@ -63,11 +75,20 @@ class ReferenceMatcher:
         self._endpoint = re.compile(r"(?<![\w.-])([A-Za-z0-9][\w.-]*[A-Za-z0-9]|\d+\.\d+\.\d+\.\d+)(?::(\d{1,5}))?"
                                     r"(?![\w-])")
 
-    def find(self, message: str) -> set[Reference]:
+    def find(self, message: str, host: str | None = None) -> set[Reference]:
+        """Services named in `message`; `host` (where the line was logged) settles unit names
+        that several hosts' services share."""
         found: set[Reference] = set()
         for pattern, service in self._names:
             if pattern.search(message):
                 found.add(Reference(service, "name"))
+        for pattern, owners in self._units:
+            if pattern.search(message):
+                here = [name for name, hosts in owners if host in hosts] if host else []
+                if len(here) == 1:
+                    found.add(Reference(here[0], "name"))
+                elif len(owners) == 1:
+                    found.add(Reference(owners[0][0], "name"))
         for m in self._endpoint.finditer(message):
             token, port = m.group(1), m.group(2)
             host = self._hosts.get(token) or self._hosts.get(token.lower())
@@ -99,7 +120,7 @@ def infer_edges(db: Database, inv: Inventory, since: datetime, until: datetime,
         lines = events.examples(db, [template_id], examples,
                                 EventFilter(service=[service], since=since, until=until)).get(template_id, [])
         for line in lines:
-            for ref in matcher.find(line["message"]):
+            for ref in matcher.find(line["message"], line["host"]):
                 if ref.service == service:
                     continue
                 edge = edges.setdefault((service, ref.service), {

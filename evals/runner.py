@@ -1,0 +1,183 @@
+"""`devmesh eval`: replay golden cases through the real pipeline and score the results.
+
+Each case gets its own scratch database and graph (created, then dropped): its inventory
+is loaded, every log line is ingested through the one ingest pipeline, then a replay
+clock steps through the window one minute at a time running the detector cycle, a
+`trigger` (an incident opened from outside) is opened at its moment, and every incident
+is investigated with the same graph the server runs. Scores come only from comparing the
+reports with the case's `expect`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from db import incidents as incident_sql
+from db import scratch
+from db import templates as template_sql
+from db.graph import Graph
+from db.pool import Database
+from db.settings import DBUrl
+from detectors.cycle import run_cycle
+from detectors.settings import DetectorSettings
+from evals.cases import Case
+from graphs.investigate import Context, investigate
+from ingest.inventory import load as load_inventory_file
+from ingest.pipeline import Ingestor
+from ingest.service_map import ServiceMap
+from retrieval.topology import load_inventory
+
+MINUTE = timedelta(minutes=1)
+TRIGGER_LOOKBACK = timedelta(minutes=15)
+
+
+@dataclass
+class CaseResult:
+    slug: str
+    incident_expected: bool
+    triggered: bool
+    incidents: int = 0
+    detected: bool = False
+    detectors_ok: bool = True
+    time_to_detect_s: float | None = None
+    rank: int | None = None                 # 1-based rank of the expected root cause, None = not in the list
+    ranked: list[str] = field(default_factory=list)
+    impact_precision: float | None = None
+    impact_recall: float | None = None
+    evidence_recall: float | None = None
+    latency_ms: list[float] = field(default_factory=list)
+    root_cause: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def _matches(candidate: dict, case: Case) -> bool:
+    return candidate["service"] == case.root_service and (case.root_host is None or candidate.get("host") == case.root_host)
+
+
+def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None) -> CaseResult:
+    settings = settings or DetectorSettings()
+    result = CaseResult(case.slug, case.incident, case.trigger_at is not None)
+    scratch_url = scratch.create_database(url, "eval")
+    db = Database(scratch_url)
+    graph = Graph(graph_url, f"devmesh_eval_{scratch_url.database}")
+    try:
+        inventory = load_inventory_file(case.inventory)
+        services = ServiceMap(inventory)
+        load_inventory(graph, inventory)
+        records = sorted(case.records(), key=lambda r: str(r.get("timestamp")))
+        ingestor = Ingestor(db, services=services)
+        for _ in ingestor.ingest_stream(records[i:i + 2000] for i in range(0, len(records), 2000)):
+            pass
+        opened: list[tuple[int, object]] = []
+        units = services.names()
+        minute, triggered = case.start, False
+        while minute <= case.end:
+            if case.trigger_at and not triggered and minute >= case.trigger_at:
+                with db.transaction() as cur:
+                    incident_id = incident_sql.open_incident(
+                        cur, f"opened from outside: {case.trigger_service or 'whole fleet'}", "manual", "error",
+                        case.trigger_service, None, [case.trigger_service] if case.trigger_service else [],
+                        case.trigger_at - TRIGGER_LOOKBACK, case.trigger_at, minute)
+                opened.append((incident_id, minute))
+                triggered = True
+            for incident_id in run_cycle(db, graph, settings, minute, units).opened:
+                opened.append((incident_id, minute))
+            minute += MINUTE
+        result.incidents = len(opened)
+        detector_ids = [i for i, _ in opened if incident_sql.get(db, i)["trigger"] != "manual"]
+        result.detected = bool(detector_ids)
+        if result.detected:
+            first = min(at for i, at in opened if i in detector_ids)
+            result.time_to_detect_s = max(0.0, (first - case.start).total_seconds())
+            if case.detectors:
+                fired = {s["detector"] for i in detector_ids for s in incident_sql.signals(db, i)}
+                result.detectors_ok = bool(fired & set(case.detectors))
+        reports = []
+        for incident_id, _ in opened:
+            start = time.perf_counter()
+            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory))
+            result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
+            reports.append(state["report"])
+        if case.root_service and reports:
+            _score(case, reports, db, result)
+    except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        db.close()
+        graph.drop()
+        graph.close()
+        scratch.drop_database(scratch_url)
+    return result
+
+
+def _score(case: Case, reports: list[dict], db: Database, result: CaseResult) -> None:
+    """The report that ranks the expected root cause best is the one scored (an operator
+    reads every report of the window); impact and evidence come from that report."""
+    def rank_in(report: dict) -> int | None:
+        for i, candidate in enumerate(report["candidates"], 1):
+            if _matches(candidate, case):
+                return i
+        return None
+
+    ranked = sorted(reports, key=lambda r: (rank_in(r) or 99, -r["confidence"]))
+    best = ranked[0]
+    result.rank = rank_in(best)
+    result.ranked = [f"{c['service']}@{c.get('host')}" for c in best["candidates"][:5]]
+    result.root_cause = best["root_cause_service"]
+    if case.impacted is not None:
+        predicted, expected = set(best["impacted_services"]), set(case.impacted)
+        result.impact_precision = len(predicted & expected) / len(predicted) if predicted else float(not expected)
+        result.impact_recall = len(predicted & expected) / len(expected) if expected else 1.0
+    if case.evidence:
+        texts = [t["template"] for t in template_sql.get_many(db, best["evidence_template_ids"]).values()]
+        texts += [e for ids in best["example_event_ids"].values() for e in ids]
+        examples = _example_messages(db, best)
+        corpus = "\n".join(texts + examples).lower()
+        result.evidence_recall = sum(s.lower() in corpus for s in case.evidence) / len(case.evidence)
+
+
+def _example_messages(db: Database, report: dict) -> list[str]:
+    from db import events
+
+    ids = [int(e.split(":")[1]) for ids in report["example_event_ids"].values() for e in ids]
+    return events.messages(db, ids)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def summarize(results: list[CaseResult]) -> dict:
+    faults = [r for r in results if r.incident_expected and not r.triggered]
+    controls = [r for r in results if not r.incident_expected]
+    rca = [r for r in results if r.incident_expected]
+    latencies = [ms for r in results for ms in r.latency_ms]
+    return {
+        "cases": len(results),
+        "detection_recall": _mean([float(r.detected and r.detectors_ok) for r in faults]),
+        "false_incidents": sum(r.incidents for r in controls),
+        "rca_at_1": _mean([float(r.rank == 1) for r in rca]),
+        "rca_at_3": _mean([float(r.rank is not None and r.rank <= 3) for r in rca]),
+        "rca_at_5": _mean([float(r.rank is not None and r.rank <= 5) for r in rca]),
+        "avg_at_5": _mean([sum(float(r.rank is not None and r.rank <= k) for k in range(1, 6)) / 5 for r in rca]),
+        "impact_precision": _mean([r.impact_precision for r in results if r.impact_precision is not None]),
+        "impact_recall": _mean([r.impact_recall for r in results if r.impact_recall is not None]),
+        "evidence_recall": _mean([r.evidence_recall for r in results if r.evidence_recall is not None]),
+        "mean_time_to_detect_s": _mean([r.time_to_detect_s for r in faults if r.time_to_detect_s is not None]),
+        "investigation_ms_p50": sorted(latencies)[len(latencies) // 2] if latencies else None,
+        "errors": [f"{r.slug}: {r.error}" for r in results if r.error],
+        "per_case": [r.as_dict() for r in results],
+    }
+
+
+def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None) -> dict:
+    results = []
+    for case in cases:
+        results.append(run_case(case, url, graph_url))
+        if progress:
+            progress(results[-1])
+    return summarize(results)
