@@ -31,7 +31,7 @@ from db.settings import DBSettings, GraphSettings, ServicesSettings
 from detectors.cycle import run_cycle
 from detectors.loop import DetectorLoop
 from detectors.settings import DetectorSettings
-from evals.cli import bench, eval_cmd
+from evals.cli import bench, demo, eval_cmd
 from graphs.cli import detect, incidents_cmd, investigate_cmd
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
@@ -259,6 +259,8 @@ def _check(fn) -> dict:
 def main(ctx):
     """DevMesh: local-first incident investigator."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = AppSettings()
 
 
@@ -336,7 +338,7 @@ def ship(ctx):
 
 
 for command in (import_, embed, parse, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
-                incidents_cmd, bench, eval_cmd):
+                incidents_cmd, bench, eval_cmd, demo):
     main.add_command(command)
 
 if __name__ == "__main__":

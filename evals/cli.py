@@ -108,22 +108,58 @@ def _table(summary: dict) -> str:
     return "\n".join(rows)
 
 
-@click.command("eval")
+@click.group("eval", invoke_without_command=True)
 @click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
 @click.option("--case", "only", default=None, help="one case by its folder name")
 @click.option("--llm", type=click.Choice(["none"]), default="none", show_default=True,
               help="who writes the reports (LLM agents arrive with the chat-and-agents work)")
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def eval_cmd(settings, cases_dir, only, llm, as_json):
+@click.pass_context
+def eval_cmd(ctx, cases_dir, only, llm, as_json):
     """Replay golden incidents and score detection, root cause, impact and evidence."""
+    if ctx.invoked_subcommand:
+        return
     from pathlib import Path
 
     from evals.cases import CASES_DIR, discover
     from evals.runner import run
 
+    settings = ctx.obj
     cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only)
     summary = run(cases, settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
                   progress=None if as_json else lambda r: click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}",
                                                                    err=True))
     click.echo(json.dumps(summary) if as_json else _table(summary))
+
+
+@eval_cmd.command("templates")
+@click.option("--json", "as_json", is_flag=True)
+def eval_templates(as_json):
+    """Template quality on Loghub-2k: GA, PA and lines/s per dataset, Drain3's beside it."""
+    from evals.templates import run
+
+    result = run("corrected")
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{'dataset':<10} {'GA':>6} {'PA':>6} {'lines/s':>9}   {'Drain3 GA':>9} {'PA':>6} {'lines/s':>9}")
+    for name, row in {**result["datasets"], "average": result["average"]}.items():
+        d, r = row["devmesh"], row["drain3"]
+        click.echo(f"{name:<10} {d['ga']:>6.3f} {d['pa']:>6.3f} {d['lines_per_s']:>9.0f}   {r['ga']:>9.3f} "
+                   f"{r['pa']:>6.3f} {r['lines_per_s']:>9.0f}")
+
+
+@click.command()
+@click.argument("slug", required=False)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the running DevMesh server")
+@click.option("--speed", default=10.0, show_default=True, help="how much faster than real time the fault plays")
+@click.option("--token", default=None, envvar="DEVMESH_DEMO_TOKEN", help="bearer token, if the server wants one")
+def demo(slug, url, speed, token):
+    """Replay a golden case into a running server: history now, then the fault, time-compressed."""
+    from evals.cases import discover
+    from evals.demo import replay
+
+    cases = [c for c in discover(only=slug) if c.incident]
+    if not cases:
+        raise click.ClickException(f"no fault case {slug!r} (see evals/cases)")
+    replay(cases[0], url, speed, token, click.echo)

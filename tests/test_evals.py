@@ -1,0 +1,67 @@
+"""The golden incidents gate every change: the whole suite runs (real pipeline, real MariaDB
+and FalkorDB, no LLM) and must meet the gates and never score below evals/baseline.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from db.settings import GraphSettings
+from evals.cases import CASES_DIR, CaseError, discover, load
+from evals.runner import run, summarize, CaseResult
+
+BASELINE = json.loads((Path(__file__).resolve().parent.parent / "evals" / "baseline.json").read_text())
+LOWER_IS_BETTER = {"false_incidents", "mean_time_to_detect_s"}
+
+
+@pytest.fixture(scope="module")
+def summary(base_urls, services):
+    return run(discover(), base_urls[0], GraphSettings().resolved_url(services))
+
+
+def test_the_suite_has_the_promised_cases():
+    cases = discover()
+    assert len(cases) >= 24
+    assert sum(not c.incident for c in cases) >= 6
+    for case in cases:
+        assert case.slug.startswith("case-") and case.tags and set(case.tags) & {"easy", "medium", "hard"}
+        if case.incident:
+            assert case.root_service, case.slug
+
+
+def test_gates(summary):
+    assert summary["errors"] == []
+    assert summary["detection_recall"] == 1.0
+    assert summary["false_incidents"] == 0
+    assert summary["rca_at_1"] >= 0.9
+
+
+@pytest.mark.parametrize("metric", sorted(k for k in BASELINE if k != "cases"))
+def test_no_score_below_the_baseline(summary, metric):
+    value, floor = summary[metric], BASELINE[metric]
+    if metric in LOWER_IS_BETTER:
+        assert value <= floor * 1.25 + 1e-9, f"{metric} got worse: {value} vs baseline {floor}"
+    else:
+        assert value >= floor - 1e-9, f"{metric} dropped: {value} vs baseline {floor}"
+
+
+def test_scoring_rules():
+    hit = CaseResult("a", True, False, incidents=1, detected=True, time_to_detect_s=60, rank=1)
+    third = CaseResult("b", True, False, incidents=2, detected=True, time_to_detect_s=120, rank=3)
+    missed = CaseResult("c", True, False, incidents=0, detected=False, rank=None)
+    control = CaseResult("d", False, False, incidents=1)
+    s = summarize([hit, third, missed, control])
+    assert s["detection_recall"] == round(2 / 3, 4) and s["false_incidents"] == 1
+    assert s["rca_at_1"] == round(1 / 3, 4) and s["rca_at_3"] == round(2 / 3, 4)
+    assert s["mean_time_to_detect_s"] == 90.0
+
+
+def test_a_malformed_case_is_refused(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "case.yaml").write_text("title: x\nwindow: {start: 2026-01-01T00:00:00Z}\n")
+    (folder / "logs.jsonl").write_text("")
+    with pytest.raises(CaseError, match="window needs start and end"):
+        load(folder)
+    assert CASES_DIR.is_dir()
