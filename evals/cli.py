@@ -152,7 +152,7 @@ def eval_templates(as_json):
 @click.command()
 @click.argument("slug", required=False)
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the running DevMesh server")
-@click.option("--speed", default=10.0, show_default=True, help="how much faster than real time the fault plays")
+@click.option("--speed", default=25.0, show_default=True, help="how much faster than real time the fault plays")
 @click.option("--token", default=None, envvar="DEVMESH_DEMO_TOKEN", help="bearer token, if the server wants one")
 def demo(slug, url, speed, token):
     """Replay a golden case into a running server: history now, then the fault, time-compressed."""
