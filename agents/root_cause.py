@@ -109,6 +109,10 @@ def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
             evidence.append(template_id)
         if view.silent_since:
             reasons.append(f"went silent at {_hhmm(view.silent_since)}")
+        if name in scope.slow:
+            reasons.append(f"the durations it logs grew {scope.slow[name]}x against its baseline")
+        if scope.error_origins.get(name):
+            reasons.append(f"errors first appear here in {scope.error_origins[name]} traces")
         if above:
             reasons.append(f"depends on anomalous {', '.join(sorted(above))}")
         score = sum(WEIGHTS[k] * v for k, v in parts.items())

@@ -16,6 +16,7 @@ from db import counts
 from db import graph as cypher
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
+from agents import clues
 from detectors.catalogue import match
 
 MINUTE = timedelta(minutes=1)
@@ -64,6 +65,9 @@ class Scope:
     upstream: dict[str, set[str]] = field(default_factory=dict)   # service -> what it depends on
     host_catastrophic: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     graph_ok: bool = True
+    calls: dict[tuple[str, str], int] = field(default_factory=dict)          # from trace ids
+    error_origins: dict[str, int] = field(default_factory=dict)              # traces whose first error is here
+    slow: dict[str, float] = field(default_factory=dict)                     # service -> duration ratio
     references: dict[str, list[tuple[str, int]]] = field(default_factory=dict)   # named -> [(by, template id)]
 
     def anomalous(self) -> list[ServiceView]:
@@ -91,10 +95,14 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         except GraphUnavailable:
             scope.graph_ok = False
     names = sorted(scope.hops) if scope.hops else focus
-    history = counts.history_start(db, names) if names else None
     if not names:                                          # fleet-wide: whoever logged in the window
         names = sorted({row["service"] for row in counts.templates_in(db, None, None, since, until, since, 5000)})
-        history = counts.history_start(db, names) if names else None
+    scope.calls, scope.error_origins = clues.trace_calls(db, since, until)
+    linked = set(names)
+    for _ in range(4):                                     # what traces show the scope calling, transitively
+        linked |= {s for edge, n in scope.calls.items() if n >= 2 and set(edge) & linked for s in edge}
+    names = sorted(linked)
+    history = counts.history_start(db, names) if names else None
     scope.baseline_since = max(history or since, since - timedelta(minutes=baseline_minutes))
     scope.history_minutes = int((since - history) / MINUTE) if history and history < since else 0
     info: dict[str, dict] = {}
@@ -108,6 +116,7 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     for name in names:
         scope.services[name] = ServiceView(name, type=info.get(name, {}).get("type") or "service",
                                            hosts=set(info.get(name, {}).get("hosts") or []))
+    scope.upstream = clues.with_trace_upstream(scope.upstream, scope.calls)
     _host_layer(scope, info)
     baseline_len = max(0, int((since - scope.baseline_since) / MINUTE))
     base_errors: dict[str, dict[datetime, int]] = {n: {} for n in names}
@@ -149,7 +158,49 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         _assess(view, since, until)
     if matcher is not None:
         _references(db, scope, matcher)
+    _trace_suspects(db, scope)
+    _slowdowns(db, scope)
     return scope
+
+
+def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:
+    severe = sorted((t for t in view.templates if t["level"] in SEVERE), key=lambda t: -t["count"])[:limit]
+    samples = events_examples(db, [t["template_id"] for t in severe], 1, view.name, scope.since, scope.until)
+    return [line["message"] for lines in samples.values() for line in lines]
+
+
+def _trace_suspects(db: Database, scope: Scope) -> None:
+    """Where a trace's first error is a dependency failure (a timeout, a refused connection),
+    the callee it waited on is a suspect even if its own logs look calm."""
+    for origin, n in scope.error_origins.items():
+        view = scope.services.get(origin)
+        if view is None or n < 2 or not view.anomalous:
+            continue
+        if not clues.blames_a_dependency(_severe_examples(db, scope, view)):
+            continue
+        for (caller, callee), traces_seen in scope.calls.items():
+            target = scope.services.get(callee)
+            if caller == origin and traces_seen >= 2 and target is not None and not target.anomalous:
+                target.onset, target.strength = view.onset, max(target.strength, 2.0)
+                target.anomalous_hosts |= target.hosts
+                target.named_by.add(origin)
+
+
+def _slowdowns(db: Database, scope: Scope) -> None:
+    """Services whose own lines report much longer durations than before: slow, not failing."""
+    for view in scope.services.values():
+        timed = [t["template_id"] for t in sorted(view.templates, key=lambda t: -t["count"])
+                 if "<DURATION>" in t["template"]]
+        found = clues.slowdown(db, view.name, timed, scope.since, scope.until, scope.baseline_since)
+        if found is None:
+            continue
+        ratio, first = found
+        scope.slow[view.name] = round(ratio, 1)
+        onset = _parse(first).replace(second=0, microsecond=0) if first else scope.since
+        if view.onset is None or onset < view.onset:
+            view.onset = onset
+        view.strength = max(view.strength, min(10.0, 2.0 + ratio / 2))
+        view.anomalous_hosts |= view.hosts
 
 
 def _host_layer(scope: Scope, info: dict[str, dict]) -> None:
@@ -287,3 +338,9 @@ def _longest_gap(series: list[int]) -> int:
         run = run + 1 if value == 0 else 0
         longest = max(longest, run)
     return longest
+
+
+def events_examples(db: Database, template_ids: list[int], per: int, service: str, since, until) -> dict:
+    from db import events
+
+    return events.examples(db, template_ids, per, events.EventFilter(service=[service], since=since, until=until))

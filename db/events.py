@@ -95,3 +95,17 @@ def messages(db: Database, event_ids: list[int]) -> list[str]:
         return []
     rows = db.fetchall(f"SELECT message FROM log_events WHERE id IN ({', '.join('?' * len(event_ids))})", event_ids)
     return [r[0] for r in rows]
+
+
+def trace_spans(db: Database, since: datetime, until: datetime, services: list[str] | None = None,
+                max_traces: int = 2000) -> list[tuple[str, str, datetime, datetime, int, datetime | None]]:
+    """Per (trace, service) in the window: first and last event, error-or-worse count and the
+    first error's time. Only traces with at least two services say anything about calls."""
+    scope = f"AND service IN ({', '.join('?' * len(services))})" if services else ""
+    rows = db.fetchall(
+        "SELECT trace_id, service, MIN(ts), MAX(ts), SUM(level + 0 >= 5), MIN(IF(level + 0 >= 5, ts, NULL)) "
+        "FROM log_events WHERE trace_id IN (SELECT trace_id FROM (SELECT trace_id FROM log_events "
+        f"WHERE ts >= ? AND ts < ? AND trace_id IS NOT NULL {scope} GROUP BY trace_id "
+        "HAVING COUNT(DISTINCT service) > 1 LIMIT ?) AS t) AND ts >= ? AND ts < ? GROUP BY trace_id, service",
+        [since, until, *(services or []), max_traces, since, until])
+    return [(t, s, a, b, int(e or 0), fe) for t, s, a, b, e, fe in rows]

@@ -57,6 +57,8 @@ class Graph:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unavailable ({exc}); "
                                    "is it running? `devmesh services status`") from exc
         except redis.exceptions.ResponseError as exc:
+            if read_only and "empty key" in str(exc).lower():
+                return []                              # the graph does not exist yet: nothing to read
             if "timed out" in str(exc).lower():
                 raise GraphUnavailable(f"graph query timed out after {self.timeout_ms} ms") from exc
             raise

@@ -34,15 +34,32 @@ def detect(settings, once, at):
 
 
 @click.command("investigate")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=int, required=False)
+@click.option("--at", "at", default=None, help="open an incident ending at this ISO 8601 moment (an alert, a person)")
+@click.option("--service", default=None, help="with --at: the service; without it the whole fleet")
+@click.option("--window", default="15m", show_default=True, help="with --at: how far back the incident reaches")
 @click.pass_obj
-def investigate_cmd(settings, incident_id):
-    """Investigate (again) one incident now, in this process, and print its report."""
+def investigate_cmd(settings, incident_id, at, service, window):
+    """Investigate incident ID now (again), or open one with --at, and print the report."""
     from db import incidents as incident_sql
     from graphs.investigate import investigate
+    from ingest.normalize import RecordError, parse_timestamp
+    from retrieval.http import parse_duration
 
     db = Database(settings.db.resolved(settings.services)[0])
-    if incident_sql.get(db, incident_id) is None:
+    if (incident_id is None) == (at is None):
+        raise click.UsageError("give an incident ID, or --at ISO8601 [--service S] [--window 15m]")
+    if at is not None:
+        try:
+            end, span = parse_timestamp(at), parse_duration(window)
+        except (RecordError, ValueError) as exc:
+            raise click.BadParameter(str(exc)) from None
+        with db.transaction() as cur:
+            incident_id = incident_sql.open_incident(
+                cur, f"reported by hand: {service or 'whole fleet'}", "manual", "error", service, None,
+                [service] if service else [], end - span, end, datetime.now(timezone.utc).replace(tzinfo=None))
+        click.echo(f"opened incident {incident_id}", err=True)
+    elif incident_sql.get(db, incident_id) is None:
         raise click.ClickException(f"no incident {incident_id}; see `devmesh incidents`")
     graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
     from ingest.inventory import InventoryError, load

@@ -2,7 +2,7 @@
 
 A line such as "connection refused to 10.0.0.18:3306" or "upstream ollama timed out",
 logged by service A, names service B (by name or alias, by a host and port that B listens
-on, or by a host B alone runs on). Over a window of rollups, every such reference becomes
+on, or by a host B alone runs on); or A's events nest around B's in shared trace ids. Over a window of rollups, every such reference becomes
 an inferred `A -[:DEPENDS_ON {inferred: true}]-> B` edge with a confidence and the ids of
 the templates that show it. Each run replaces the inferred set, so an edge whose evidence
 has aged out of the window disappears; owned (inventory) edges are never touched.
@@ -22,6 +22,7 @@ from db.events import EventFilter
 from db.graph import Graph
 from db.pool import Database
 from ingest.inventory import Inventory
+from retrieval import traces
 
 log = logging.getLogger(__name__)
 # how sure one piece of evidence makes us, by how the other service was named
@@ -131,6 +132,12 @@ def infer_edges(db: Database, inv: Inventory, since: datetime, until: datetime,
                     edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - CONFIDENCE[ref.how]))
                     if len(edge["evidence"]) < 10:
                         edge["evidence"].append(template_id)
+    for (caller, callee), n in traces.call_edges(events.trace_spans(db, since, until)).items():
+        if n >= 3 and caller in inv.services and callee in inv.services and caller != callee:
+            edge = edges.setdefault((caller, callee), {
+                "source": caller, "target": callee, "confidence": 0.0, "evidence": [],
+                "last_seen": int(until.timestamp()), "reason": f"trace: {caller} calls {callee} in {n} traces"})
+            edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - min(0.9, 0.3 + 0.05 * n)))
     return sorted(edges.values(), key=lambda e: (e["source"], e["target"]))
 
 

@@ -22,8 +22,11 @@ def summary(base_urls, services):
 
 def test_the_suite_has_the_promised_cases():
     cases = discover()
-    assert len(cases) >= 24
+    assert len(cases) >= 30
     assert sum(not c.incident for c in cases) >= 6
+    triggered = [c for c in cases if c.trigger_at]
+    assert len(triggered) >= 6 and any(c.trigger_service is None for c in triggered)
+    assert any(c.inventory.parent == c.path for c in triggered)        # fleets known only through traces
     for case in cases:
         assert case.slug.startswith("case-") and case.tags and set(case.tags) & {"easy", "medium", "hard"}
         if case.incident:

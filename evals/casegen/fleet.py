@@ -44,7 +44,8 @@ class Fleet:
         return self.fault + timedelta(minutes=minute)
 
     def add(self, minute: float, host: str, service: str, level: str, message: str, trace_id: str | None = None):
-        ts = self.at(minute) + timedelta(microseconds=self.rng.randrange(1_000_000))
+        # untraced lines get up to a second of jitter; a traced request keeps its exact timing
+        ts = self.at(minute) + (timedelta(0) if trace_id else timedelta(microseconds=self.rng.randrange(1_000_000)))
         self.lines.append(Line(ts, host, service, level, message, trace_id))
 
     def silence(self, unit_at_host: str, minute: float) -> None:

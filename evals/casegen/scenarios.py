@@ -16,6 +16,10 @@ class Scenario:
     build: Callable[[Fleet], None]
     expect: dict = field(default_factory=dict)
     load: float = 1.0
+    trigger: dict | None = None          # {"after": minutes after the fault, "service": optional}
+    inventory: str | None = None         # a case-specific inventory.yaml (else evals/inventory.yaml)
+    history: int = 90                    # minutes of history before the window
+    background: bool = True              # the eval fleet's background traffic
 
 
 def burst(f: Fleet, start: float, end: float, rate: float, host: str, service: str, level: str, make) -> None:
