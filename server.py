@@ -24,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.notify import Notifier, NotifySettings
+from db import incidents as incident_sql
+from db import stats
 from db.graph import Graph, GraphUnavailable
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
@@ -40,7 +42,9 @@ from ingest.cli import embed, import_, parse
 from ingest.embedding import EmbeddingWorker
 from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
+from ingest.loki import LokiSettings
 from ingest.pipeline import IngestSettings, Ingestor
+from ingest.telemetry import Metrics
 from retrieval.cli import infer_edges_cmd, load_inventory_cmd
 from retrieval.enrich import EnrichmentWorker, refresh_inferred
 from retrieval.graph_http import router as graph_router
@@ -79,6 +83,7 @@ class AppSettings:
         self.detect = overrides.get("detect") or DetectorSettings()
         self.investigate = overrides.get("investigate") or InvestigationSettings()
         self.notify = overrides.get("notify") or NotifySettings()
+        self.loki = overrides.get("loki") or LokiSettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -101,6 +106,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         rw_url, ro_url = settings.db.resolved(settings.services)
         app.state.settings = settings
+        app.state.metrics = metrics
         app.state.db = Database(rw_url, settings.db.pool_size, settings.db.connect_timeout_s)
         app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), settings.db.connect_timeout_s)
         try:                                    # servers migrate at start (a named lock serialises them)
@@ -131,6 +137,19 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.investigations.start()
         app.state.detectors = DetectorLoop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
                                            lambda _opened: app.state.investigations.wake())
+        app.state.investigations.on_done = metrics.investigation.observe
+        metrics.gauges({
+            "devmesh_templates": ("Templates known", lambda: stats.counts(app.state.db_ro)["templates"]),
+            "devmesh_embedding_queue_depth": ("Templates waiting for a vector",
+                                              lambda: app.state.embed_worker.status()["queue_depth"]),
+            "devmesh_embedding_failures": ("Embedding failures since start",
+                                           lambda: app.state.embed_worker.status()["failures"]),
+            "devmesh_incidents": ("Incidents by status", lambda: {(("status", s),): n for s, n in
+                                                                  incident_sql.by_status(app.state.db_ro).items()}),
+            "devmesh_unmapped_records": ("Records whose service is not in the inventory",
+                                         lambda: (app.state.ingestor.services.unmapped_summary()["records"]
+                                                  if app.state.ingestor.services else 0)),
+        })
         app.state.detectors.start()
         try:
             yield
@@ -145,6 +164,16 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan)
     tokens = settings.server.tokens
+    metrics = Metrics()
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.http.labels(getattr(route, "path", "unmatched"), request.method,
+                            str(response.status_code)).observe(time.perf_counter() - start)
+        return response
 
     @app.middleware("http")
     async def auth(request: Request, call_next):
@@ -210,10 +239,14 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state},
                             200 if ok else 503)
 
+    @app.get("/metrics")
+    def prometheus_metrics():
+        from starlette.responses import Response
+
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
     @app.get("/info")
     def info(request: Request):
-        from db import stats
-
         st = request.app.state
         counts = stats.counts(st.db_ro)
         return {"version": __version__, "canon_version": st.ingestor.canon_version,
@@ -239,7 +272,8 @@ def _refresh_inferred(state, settings: AppSettings) -> dict | None:
 
 def _detect(state, settings: AppSettings, now: datetime):
     services = state.ingestor.services
-    return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
+    with state.metrics.cycle.time():
+        return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
 
 
 def _check(fn) -> dict:

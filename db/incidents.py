@@ -149,3 +149,7 @@ def add_feedback(db: Database, incident_id: int, verdict: str, service: str | No
         cur.execute("INSERT INTO feedback (incident_id, verdict, root_cause_service, root_cause_host, comment) "
                     "VALUES (?, ?, ?, ?, ?) RETURNING id", (incident_id, verdict, service, host, comment))
         return cur.fetchone()[0]
+
+
+def by_status(db: Database) -> dict[str, int]:
+    return {status: int(n) for status, n in db.fetchall("SELECT status, COUNT(*) FROM incidents GROUP BY status")}

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,7 @@ class InvestigationPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.on_done = None                    # called with the seconds an investigation took
 
     def start(self) -> None:
         for n in range(self.settings.workers):
@@ -74,7 +76,10 @@ class InvestigationPool:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                start = time.perf_counter()
                 if run_one(self.ctx, self.settings) is not None:
+                    if self.on_done:
+                        self.on_done(time.perf_counter() - start)
                     continue
             except Exception as exc:  # noqa: BLE001 - e.g. the database is down: wait and retry
                 log.warning("investigation worker: %s", exc)

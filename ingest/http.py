@@ -27,7 +27,7 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     return out
 
 
-async def read_json_body(request: Request, limit: int):
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise fail(413, "payload_too_large", f"body of {declared} bytes exceeds {limit}; send smaller batches")
@@ -38,9 +38,19 @@ async def read_json_body(request: Request, limit: int):
             raise fail(413, "payload_too_large", f"body exceeds {limit} bytes; send smaller batches")
     encoding = request.headers.get("content-encoding", "").lower().strip()
     if encoding == "gzip":
-        body = _gunzip(bytes(body), limit)
-    elif encoding not in ("", "identity"):
-        raise fail(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip")
+        return _gunzip(bytes(body), limit)
+    if encoding == "deflate":
+        try:
+            return zlib.decompress(bytes(body))
+        except zlib.error as exc:
+            raise fail(400, "bad_deflate", f"Content-Encoding is deflate but the body is not ({exc})")
+    if encoding not in ("", "identity", "snappy"):
+        raise fail(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported")
+    return bytes(body)
+
+
+async def read_json_body(request: Request, limit: int):
+    body = await _read_body(request, limit)
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -60,4 +70,40 @@ async def ingest_logs(request: Request):
         raise fail(413, "too_many_records", f"{len(records)} records exceed the limit of {limits.max_records} "
                    "per request; split the batch")
     result = await run_in_threadpool(ingestor.ingest, records)
+    request.app.state.metrics.ingested("http", result)
     return result.as_response()
+
+
+@router.post("/loki/api/v1/push", status_code=204)
+async def loki_push(request: Request):
+    """Loki's push API, JSON or snappy protobuf (any non-JSON content type, as Loki does)."""
+    import cramjam
+    from starlette.responses import Response
+
+    from ingest.loki import PushError, from_json, from_protobuf
+
+    state = request.app.state
+    body = await _read_body(request, state.ingestor.settings.max_body_bytes)
+    try:
+        if "json" in request.headers.get("content-type", "").lower():
+            try:
+                payload = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise PushError(f"body is not valid JSON: {exc}") from None
+            records, problems = from_json(payload, state.settings.loki)
+        else:
+            try:
+                raw = bytes(cramjam.snappy.decompress_raw(body))
+            except Exception as exc:  # noqa: BLE001 - cramjam raises its own DecompressionError
+                raise PushError(f"protobuf pushes are snappy block-compressed; this body is not ({exc})") from None
+            records, problems = from_protobuf(raw, state.settings.loki)
+    except PushError as exc:
+        raise fail(400, "invalid_push", str(exc))
+    if problems and not records:
+        raise fail(400, "invalid_push", "no stream could be read", problems)
+    for start in range(0, len(records), state.ingestor.settings.max_records):
+        result = await run_in_threadpool(state.ingestor.ingest, records[start:start + state.ingestor.settings.max_records])
+        state.metrics.ingested("loki", result)
+    if problems:
+        state.metrics.rejected("loki_stream", len(problems))
+    return Response(status_code=204)
