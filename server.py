@@ -35,15 +35,17 @@ from detectors.loop import DetectorLoop
 from detectors.settings import DetectorSettings
 from evals.cli import bench, demo, eval_cmd
 from graphs.cli import detect, incidents_cmd, investigate_cmd
+from graphs.alerts import router as alerts_router
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
 from graphs.worker import InvestigationPool, InvestigationSettings
-from ingest.cli import embed, import_, parse
+from ingest.cli import embed, import_, parse, prune
 from ingest.embedding import EmbeddingWorker
 from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
 from ingest.loki import LokiSettings
 from ingest.pipeline import IngestSettings, Ingestor
+from ingest.retention import RetentionJob, RetentionSettings
 from ingest.telemetry import Metrics
 from retrieval.cli import infer_edges_cmd, load_inventory_cmd
 from retrieval.enrich import EnrichmentWorker, refresh_inferred
@@ -84,6 +86,7 @@ class AppSettings:
         self.investigate = overrides.get("investigate") or InvestigationSettings()
         self.notify = overrides.get("notify") or NotifySettings()
         self.loki = overrides.get("loki") or LokiSettings()
+        self.retention = overrides.get("retention") or RetentionSettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -151,9 +154,12 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                                                   if app.state.ingestor.services else 0)),
         })
         app.state.detectors.start()
+        app.state.retention = RetentionJob(app.state.db, settings.retention)
+        app.state.retention.start()
         try:
             yield
         finally:
+            app.state.retention.stop()
             app.state.detectors.stop()
             app.state.investigations.stop()
             app.state.enrichment.stop()
@@ -228,6 +234,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.include_router(search_router)
     app.include_router(graph_router)
     app.include_router(incidents_router)
+    app.include_router(alerts_router)
 
     @app.get("/health")
     def health(request: Request):
@@ -371,7 +378,7 @@ def ship(ctx):
     sys.exit(ship_main(ctx.args))
 
 
-for command in (import_, embed, parse, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
+for command in (import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
                 incidents_cmd, bench, eval_cmd, demo):
     main.add_command(command)
 

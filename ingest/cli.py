@@ -50,3 +50,17 @@ def parse():
     for line in sys.stdin:
         template_id, template = template_of(line.rstrip("\n"))
         out.write(f"{template_id}\t{template}\n")
+
+
+@click.command()
+@click.option("--days", type=float, default=None, help="keep raw events this many days (default: settings)")
+@click.option("--rollup-days", type=float, default=None, help="keep minute rollups this many days")
+@click.pass_obj
+def prune(settings, days, rollup_days):
+    """Delete old events and rollups in small chunks; drop templates nothing refers to."""
+    from ingest.retention import prune as run_prune
+
+    retention = settings.retention.model_copy(update={k: v for k, v in (("events_days", days),
+                                                                         ("rollups_days", rollup_days)) if v})
+    db = Database(settings.db.resolved(settings.services)[0])
+    click.echo(json.dumps(run_prune(db, retention)))

@@ -1,0 +1,93 @@
+"""POST /alerts/alertmanager: Alertmanager's (and Grafana's) webhook -> incidents.
+
+A firing alert opens one incident (deduplicated by fingerprint) on the service its labels
+name, mapped through the inventory like log records, and the worker pool investigates it;
+`resolved` closes it. Body: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from db import alerts as alert_sql
+from db import incidents as incident_sql
+from graphs.http import fail
+from ingest.normalize import RecordError, parse_timestamp
+
+router = APIRouter(tags=["alerts"])
+SERVICE_LABELS = ("service", "service_name", "job", "app", "application", "container", "unit")
+HOST_LABELS = ("host", "hostname", "instance", "nodename", "node")
+SEVERITY = {"critical": "critical", "page": "critical", "error": "error", "major": "error", "warning": "warning",
+            "warn": "warning", "minor": "warning", "info": "info", "none": "info"}
+LOOKBACK = timedelta(minutes=15)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _fingerprint(alert: dict) -> str:
+    if alert.get("fingerprint"):
+        return str(alert["fingerprint"])[:64]
+    labels = json.dumps(alert.get("labels") or {}, sort_keys=True)
+    return hashlib.sha256(labels.encode()).hexdigest()[:16]
+
+
+def handle(state, payload: dict) -> dict:
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise ValueError("expected an Alertmanager webhook body with an 'alerts' list")
+    common = payload.get("commonLabels") or {}
+    out = {"opened": [], "closed": [], "duplicates": 0, "rejected": []}
+    services = state.ingestor.services
+    for index, alert in enumerate(alerts):
+        if not isinstance(alert, dict) or alert.get("status") not in ("firing", "resolved"):
+            out["rejected"].append({"index": index, "error": "each alert needs status firing or resolved"})
+            continue
+        labels = {**common, **(alert.get("labels") or {})}
+        fingerprint = _fingerprint(alert)
+        with state.db.transaction() as cur:
+            if alert["status"] == "resolved":
+                closed = alert_sql.resolve(cur, fingerprint)
+                if closed is not None:
+                    out["closed"].append(closed)
+                continue
+            found = alert_sql.linked(cur, fingerprint)
+            if found and found[1] == "firing" and found[2] != "closed":
+                out["duplicates"] += 1
+                continue
+            raw_service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), None)
+            host = next((labels[k].rsplit(":", 1)[0] for k in HOST_LABELS if labels.get(k)), None)
+            service = (services.resolve(host or "", raw_service) if services and raw_service else None) or raw_service
+            try:
+                starts = parse_timestamp(alert.get("startsAt")) if alert.get("startsAt") else _now()
+            except RecordError:
+                starts = _now()
+            name = labels.get("alertname", "alert")
+            summary = (alert.get("annotations") or {}).get("summary", "")
+            incident_id = incident_sql.open_incident(
+                cur, f"alert {name}" + (f": {summary}" if summary else ""), "alert",
+                SEVERITY.get(str(labels.get("severity", "")).lower(), "error"), service, host,
+                [service] if service else [], starts - LOOKBACK, max(starts + timedelta(minutes=1), min(_now(), starts + LOOKBACK)),
+                _now())
+            alert_sql.link(cur, fingerprint, incident_id, name)
+            out["opened"].append(incident_id)
+    if out["opened"]:
+        state.investigations.wake()
+    return out
+
+
+@router.post("/alerts/alertmanager")
+async def alertmanager(request: Request):
+    try:
+        payload = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise fail(400, "invalid_json", f"body is not valid JSON: {exc}")
+    try:
+        return await run_in_threadpool(handle, request.app.state, payload if isinstance(payload, dict) else {})
+    except ValueError as exc:
+        raise fail(400, "invalid_alert", str(exc))
