@@ -107,3 +107,34 @@ async def loki_push(request: Request):
     if problems:
         state.metrics.rejected("loki_stream", len(problems))
     return Response(status_code=204)
+
+
+@router.post("/v1/logs")
+async def otlp_logs(request: Request):
+    """OTLP/HTTP logs, protobuf or JSON; answers in the request's content type."""
+    from starlette.responses import Response
+
+    from ingest.otlp import OtlpError, from_json, from_protobuf, response
+
+    state = request.app.state
+    body = await _read_body(request, state.ingestor.settings.max_body_bytes)
+    as_json = "json" in request.headers.get("content-type", "").lower()
+    try:
+        if as_json:
+            try:
+                payload = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise OtlpError(f"body is not valid JSON: {exc}") from None
+            records = from_json(payload)
+        else:
+            records = from_protobuf(body)
+    except (OtlpError, ValueError, TypeError, AttributeError) as exc:
+        raise fail(400, "invalid_otlp", str(exc))
+    rejected, reasons = 0, []
+    for start in range(0, len(records), state.ingestor.settings.max_records):
+        result = await run_in_threadpool(state.ingestor.ingest, records[start:start + state.ingestor.settings.max_records])
+        state.metrics.ingested("otlp", result)
+        rejected += len(result.rejected)
+        reasons += [r["error"] for r in result.rejected[:3]]
+    content, media = response(rejected, "; ".join(reasons[:3]), as_json)
+    return Response(content, media_type=media)
