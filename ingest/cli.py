@@ -13,13 +13,27 @@ from ingest.embedding import EmbeddingWorker
 from ingest.pipeline import Ingestor
 
 
-@click.command("import")
+class _FilesByDefault(click.Group):
+    """`devmesh import FILE...` and `devmesh import loki ...`: unknown first words are files."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["files", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("import", cls=_FilesByDefault)
+def import_():
+    """Import logs: files (JSON lines, journalctl -o json, syslog) or a Loki server."""
+
+
+@import_.command("files")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", default=None, help="host for syslog lines that do not name one")
 @click.option("--service", default=None, help="service for lines that do not name one")
 @click.option("--batch-size", default=1000, show_default=True)
 @click.pass_obj
-def import_(settings, files, host, service, batch_size):
+def import_files_cmd(settings, files, host, service, batch_size):
     """Import JSON lines, `journalctl -o json` exports or syslog lines through the pipeline."""
     from ingest.importer import import_files
 
@@ -64,3 +78,38 @@ def prune(settings, days, rollup_days):
                                                                          ("rollups_days", rollup_days)) if v})
     db = Database(settings.db.resolved(settings.services)[0])
     click.echo(json.dumps(run_prune(db, retention)))
+
+
+@import_.command("loki")
+@click.option("--url", required=True, help="the Loki server, e.g. http://loki:3100")
+@click.option("--query", required=True, help='a LogQL log query, e.g. \'{job="nginx"}\'')
+@click.option("--since", default="24h", show_default=True, help="how far back (15m, 6h, 2d) or ISO 8601")
+@click.option("--until", default=None, help="ISO 8601 end (default: now)")
+@click.option("--tenant", default=None, help="X-Scope-OrgID for multi-tenant Loki")
+@click.option("--limit", default=1000, show_default=True, help="entries per page")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="resume file (default under ~/.cache/devmesh)")
+@click.pass_obj
+def import_loki(settings, url, query, since, until, tenant, limit, state_path):
+    """Pull history from Loki (query_range, forward, paged, resumable) into the pipeline."""
+    import hashlib
+    from datetime import datetime, timezone
+
+    from ingest.loki_import import pull
+    from ingest.normalize import RecordError, parse_timestamp
+    from retrieval.http import parse_duration
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        end = parse_timestamp(until) if until else now
+        start = parse_timestamp(since) if not since[-1:] in "smhdw" else now - parse_duration(since)
+    except (RecordError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    key = hashlib.sha256(f"{url}|{query}".encode()).hexdigest()[:16]
+    state = state_path or settings.services.cache_dir / f"loki-import-{key}.json"
+    db = Database(settings.db.resolved(settings.services)[0])
+    try:
+        totals = pull(Ingestor(db, settings.ingest), url, query, start, end, state, tenant, limit, settings.loki)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(totals))
