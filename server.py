@@ -51,6 +51,7 @@ from retrieval.cli import infer_edges_cmd, load_inventory_cmd
 from retrieval.enrich import EnrichmentWorker, refresh_inferred
 from retrieval.graph_http import router as graph_router
 from retrieval.http import router as search_router
+from retrieval.prometheus import Prometheus, PrometheusSettings, load_queries
 from retrieval.topology import TopologySettings, TopologyState
 
 __version__ = "0.1.0"
@@ -87,6 +88,7 @@ class AppSettings:
         self.notify = overrides.get("notify") or NotifySettings()
         self.loki = overrides.get("loki") or LokiSettings()
         self.retention = overrides.get("retention") or RetentionSettings()
+        self.prometheus = overrides.get("prometheus") or PrometheusSettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -135,7 +137,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.notifier = Notifier(settings.notify)
         app.state.investigations = InvestigationPool(
             InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
-                                 settings.investigate.baseline_minutes, lambda: app.state.topology.inventory),
+                                 settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
+                                 _prometheus(settings.prometheus), settings.prometheus.max_services),
             settings.investigate)
         app.state.investigations.start()
         app.state.detectors = DetectorLoop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
@@ -275,6 +278,12 @@ def _refresh_inferred(state, settings: AppSettings) -> dict | None:
         return None
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     return refresh_inferred(state.db, state.graph, inventory, now, timedelta(seconds=settings.topology.infer_window_s))
+
+
+def _prometheus(settings: PrometheusSettings) -> Prometheus | None:
+    if not settings.url:
+        return None
+    return Prometheus(settings.url, load_queries(settings.queries), settings.timeout_s)
 
 
 def _detect(state, settings: AppSettings, now: datetime):

@@ -71,5 +71,12 @@ def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> s
     for template_id in report["evidence_template_ids"]:
         lines.append(f"- [template:{template_id}]")
         lines += [f"  - [{e['id']}] {e['ts']} {e['host']}: {e['message']}" for e in examples.get(template_id, [])]
+    metrics = report.get("metrics")
+    if metrics:
+        lines += ["", "## Metrics (Prometheus)", ""]
+        for m in metrics["snapshots"]:
+            before = f", before {m['prev_mean']:.3g}" if m["prev_mean"] is not None else ""
+            lines.append(f"- {m['service']} {m['name']}: mean {m['mean']:.3g}, max {m['max']:.3g}{before}")
+        lines += [f"- not available: {p}" for p in metrics["problems"][:5]]
     lines += ["", "## What to do", ""] + [f"- {a}" for a in report["suggested_actions"]]
     return "\n".join(lines) + "\n"

@@ -299,3 +299,13 @@ def incident_links(graph: Graph, incident_id: int) -> dict[str, list]:
     for kind, name in rows:
         out.setdefault(kind, []).append(name)
     return {k: sorted(v) for k, v in out.items()}
+
+
+def record_metrics(graph: Graph, incident_id: int, snapshots: list[dict]) -> None:
+    """(:Incident)-[:HAS_METRIC]->(:MetricSnapshot {id, name, mean, max, change})-[:OF]->(:Service)."""
+    ensure_indexes(graph)
+    graph.query("MERGE (i:Incident {id: $id}) WITH i UNWIND $rows AS m MERGE (s:MetricSnapshot {id: m.id}) "
+                "SET s.name = m.name, s.mean = m.mean, s.max = m.max, s.change = m.change "
+                "MERGE (i)-[:HAS_METRIC]->(s) WITH s, m MATCH (svc:Service {name: m.service}) MERGE (s)-[:OF]->(svc)",
+                {"id": incident_id, "rows": [{"id": m["id"], "name": m["name"], "mean": m["mean"], "max": m["max"],
+                                              "change": m.get("change"), "service": m["service"]} for m in snapshots]})

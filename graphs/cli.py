@@ -44,7 +44,7 @@ def investigate_cmd(settings, incident_id, at, service, window):
     from db import incidents as incident_sql
     from graphs.investigate import investigate
     from ingest.normalize import RecordError, parse_timestamp
-    from retrieval.http import parse_duration
+    from ingest.normalize import parse_duration
 
     db = Database(settings.db.resolved(settings.services)[0])
     if (incident_id is None) == (at is None):

@@ -18,10 +18,12 @@ from agents.notify import Notifier
 from db import events
 from db import graph as cypher
 from db import incidents as incident_sql
+from db import metrics_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
 from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
+from retrieval.prometheus import Prometheus
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Context:
     notifier: Notifier | None = None
     baseline_minutes: int = 240
     inventory: Callable[[], Inventory | None] = lambda: None     # the inventory in force, for references
+    prometheus: Prometheus | None = None                          # metrics around the incident, when configured
+    max_metric_services: int = 5
 
 
 class State(TypedDict, total=False):
@@ -38,6 +42,7 @@ class State(TypedDict, total=False):
     incident: dict
     signals: list[dict]
     scope: Any
+    metrics: dict | None
     timeline: list[dict]
     candidates: list[Any]
     impact: dict
@@ -57,8 +62,27 @@ def context(state: State, runtime: Runtime[Context]) -> dict:
     signals = incident_sql.signals(ctx.db, incident["id"])
     inventory = ctx.inventory()
     matcher = ReferenceMatcher(inventory) if inventory is not None else None
-    return {"incident": incident, "signals": signals,
-            "scope": scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher)}
+    scope = scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher)
+    return {"incident": incident, "signals": signals, "scope": scope, "metrics": _metrics(ctx, incident, scope)}
+
+
+def _metrics(ctx: Context, incident: dict, scope) -> dict | None:
+    """Prometheus summaries for the incident's services (and the most anomalous ones)."""
+    if ctx.prometheus is None:
+        return None
+    names = list(dict.fromkeys([*incident["services"], *(v.name for v in scope.anomalous())]))[:ctx.max_metric_services]
+    services = {n: scope.services[n].type if n in scope.services else "service" for n in names}
+    rows, problems = ctx.prometheus.snapshot(services, scope.since, scope.until)
+    if rows:
+        for row, snapshot_id in zip(rows, metrics_sql.save(ctx.db, incident["id"], rows)):
+            row["id"] = snapshot_id
+        if ctx.graph is not None:
+            try:
+                cypher.record_metrics(ctx.graph, incident["id"], rows)
+            except GraphUnavailable:
+                problems.append("graph unavailable; snapshots kept in MariaDB only")
+    return {"snapshots": [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                          for r in rows], "problems": problems}
 
 
 def timeline(state: State) -> dict:
@@ -89,6 +113,7 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
     examples = {t: [{"id": f"event:{e['id']}", "ts": e["ts"], "host": e["host"], "message": e["message"][:300]}
                     for e in samples.get(t, [])] for t in cited}
     composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
+    composed["metrics"] = state.get("metrics")
     return {"report": composed, "runbooks": runbooks, "examples": examples,
             "markdown": reporter.markdown(composed, state["incident"], examples)}
 

@@ -97,7 +97,7 @@ def import_loki(settings, url, query, since, until, tenant, limit, state_path):
 
     from ingest.loki_import import pull
     from ingest.normalize import RecordError, parse_timestamp
-    from retrieval.http import parse_duration
+    from ingest.normalize import parse_duration
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     try:

@@ -178,3 +178,17 @@ def normalize(raw) -> Record:
             raise RecordError("meta: expected a JSON object")
         rec.meta = meta
     return rec
+
+
+_DURATION_TEXT = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str):
+    """`15m`, `6h`, `2d`, `1w`, `30s` -> timedelta."""
+    from datetime import timedelta
+
+    m = _DURATION_TEXT.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a duration such as 15m, 6h or 2d")
+    return timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])

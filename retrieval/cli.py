@@ -41,7 +41,7 @@ def infer_edges_cmd(settings, at, window):
     """Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."""
     from ingest.inventory import load
     from ingest.normalize import parse_timestamp
-    from retrieval.http import parse_duration
+    from ingest.normalize import parse_duration
 
     db = Database(settings.db.resolved(settings.services)[0])
     graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import base64
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -11,33 +10,25 @@ from starlette.concurrency import run_in_threadpool
 from db import counts, events
 from db import templates as template_sql
 from db.events import EventFilter
-from ingest.normalize import LEVELS, RecordError, parse_timestamp
+from ingest.normalize import LEVELS, RecordError, parse_duration, parse_timestamp
 from retrieval.search import TemplateQuery, search_logs, search_templates
 
 router = APIRouter(tags=["search"])
-_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def fail(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status, detail={"code": code, "message": message})
 
 
-def parse_duration(value: str) -> timedelta:
-    """`15m`, `6h`, `2d`, `1w`, `30s` -> timedelta."""
-    m = _DURATION.match(value.strip())
-    if not m:
-        raise ValueError(f"{value!r} is not a duration such as 15m, 6h or 2d")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-
-
 def parse_time(value: str | None, name: str) -> datetime | None:
     """ISO 8601, epoch, or a duration ago (`15m`, `6h`, `2d`), as naive UTC."""
     if not value:
         return None
-    m = _DURATION.match(value.strip())
-    if m:
-        ago = timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        ago = parse_duration(value)
+    except ValueError:
+        ago = None
+    if ago is not None:
         return (datetime.now(timezone.utc) - ago).replace(tzinfo=None)
     try:
         return parse_timestamp(value)
