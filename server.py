@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.notify import Notifier, NotifySettings
 from db import incidents as incident_sql
-from db import stats
+from db import embeddings, stats
 from db.graph import Graph, GraphUnavailable
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
@@ -150,6 +150,9 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                                               lambda: app.state.embed_worker.status()["queue_depth"]),
             "devmesh_embedding_failures": ("Embedding failures since start",
                                            lambda: app.state.embed_worker.status()["failures"]),
+            "devmesh_embedding_missing": ("Templates without a vector for the active model (the embedding lag)",
+                                          lambda: embeddings.count_missing(app.state.db_ro,
+                                                                           app.state.embed_worker.table())),
             "devmesh_incidents": ("Incidents by status", lambda: {(("status", s),): n for s, n in
                                                                   incident_sql.by_status(app.state.db_ro).items()}),
             "devmesh_unmapped_records": ("Records whose service is not in the inventory",

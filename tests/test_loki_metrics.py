@@ -101,4 +101,5 @@ def test_metrics_exposition(client):
     assert 'devmesh_ingest_records_total{outcome="accepted",source="http"} 1.0' in text
     assert 'devmesh_ingest_records_total{outcome="rejected",source="http"} 1.0' in text
     assert "devmesh_templates 1.0" in text and "devmesh_embedding_queue_depth" in text
+    assert "devmesh_embedding_missing" in text
     assert 'devmesh_http_request_seconds_count{method="POST",route="/ingest/logs",status="200"} 1.0' in text
