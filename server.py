@@ -31,7 +31,7 @@ from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, GraphSettings, ServicesSettings
 from detectors.cycle import run_cycle
-from detectors.loop import DetectorLoop
+from detectors.loop import detector_loop
 from detectors.settings import DetectorSettings
 from evals.cli import bench, demo, eval_cmd
 from graphs.cli import detect, incidents_cmd, investigate_cmd
@@ -45,10 +45,12 @@ from ingest.embedders import EmbedSettings, build_embedder
 from ingest.http import router as ingest_router
 from ingest.loki import LokiSettings
 from ingest.pipeline import IngestSettings, Ingestor
-from ingest.retention import RetentionJob, RetentionSettings
+from ingest.background import Periodic
+from ingest.retention import RetentionSettings
+from ingest.retention import prune as prune_old
 from ingest.telemetry import Metrics
 from retrieval.cli import infer_edges_cmd, load_inventory_cmd
-from retrieval.enrich import EnrichmentWorker, refresh_inferred
+from retrieval.enrich import refresh_inferred
 from retrieval.graph_http import router as graph_router
 from retrieval.http import router as search_router
 from retrieval.prometheus import Prometheus, PrometheusSettings, load_queries
@@ -131,8 +133,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.topology = TopologyState(settings.topology.inventory, app.state.graph,
                                            lambda services: setattr(app.state.ingestor, "services", services))
         await run_in_threadpool(app.state.topology.start)
-        app.state.enrichment = EnrichmentWorker(lambda: _refresh_inferred(app.state, settings),
-                                                settings.topology.infer_interval_s)
+        app.state.enrichment = Periodic("graph-enrichment", settings.topology.infer_interval_s,
+                                        lambda: _refresh_inferred(app.state, settings))
         app.state.enrichment.start()
         app.state.notifier = Notifier(settings.notify)
         app.state.investigations = InvestigationPool(
@@ -141,8 +143,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                                  _prometheus(settings.prometheus), settings.prometheus.max_services),
             settings.investigate)
         app.state.investigations.start()
-        app.state.detectors = DetectorLoop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
-                                           lambda _opened: app.state.investigations.wake())
+        app.state.detectors = detector_loop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
+                                            lambda _opened: app.state.investigations.wake())
         app.state.investigations.on_done = metrics.investigation.observe
         metrics.gauges({
             "devmesh_templates": ("Templates known", lambda: stats.counts(app.state.db_ro)["templates"]),
@@ -160,7 +162,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                                                   if app.state.ingestor.services else 0)),
         })
         app.state.detectors.start()
-        app.state.retention = RetentionJob(app.state.db, settings.retention)
+        app.state.retention = Periodic("retention", settings.retention.interval_s,
+                                       lambda: prune_old(app.state.db, settings.retention))
         app.state.retention.start()
         try:
             yield

@@ -1,8 +1,6 @@
 """`devmesh prune` and the server's daily retention job."""
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime, timedelta, timezone
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,7 +8,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from db import embeddings, retention
 from db.pool import Database
 
-log = logging.getLogger(__name__)
 
 
 class RetentionSettings(BaseSettings):
@@ -31,30 +28,3 @@ def prune(db: Database, settings: RetentionSettings, now: datetime | None = None
     out["templates"] = retention.prune_templates(db, min(events_before, rollups_before), retention.cited_templates(db),
                                                  tables)
     return out
-
-
-class RetentionJob:
-    def __init__(self, db: Database, settings: RetentionSettings):
-        self.db, self.settings = db, settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last: dict | None = None
-
-    def start(self) -> None:
-        if self._thread is None and self.settings.interval_s > 0:
-            self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.interval_s):
-            try:
-                self.last = prune(self.db, self.settings)
-                log.info("retention: %s", self.last)
-            except Exception as exc:  # noqa: BLE001 - tomorrow's run tries again
-                log.warning("retention failed: %s", exc)

@@ -10,9 +10,7 @@ has aged out of the window disappears; owned (inventory) edges are never touched
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +22,6 @@ from db.pool import Database
 from ingest.inventory import Inventory
 from retrieval import traces
 
-log = logging.getLogger(__name__)
 # how sure one piece of evidence makes us, by how the other service was named
 CONFIDENCE = {"address+port": 0.9, "host+port": 0.85, "name": 0.7, "host": 0.5}
 _QUIET_TYPES = {"agent", "system", "driver", "kernel", "resolver"}   # not what a mention of a host or name means
@@ -148,34 +145,3 @@ def refresh_inferred(db: Database, graph: Graph, inv: Inventory, now: datetime,
     for edge in edges:
         edge["confidence"] = round(edge["confidence"], 3)
     return cypher.replace_inferred(graph, edges)
-
-
-class EnrichmentWorker:
-    """Runs `refresh_inferred` every `interval_s` in the background; failures are logged."""
-
-    def __init__(self, run, interval_s: float):
-        self._run, self.interval_s = run, interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last: dict | None = None
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        if self._thread is None and self.interval_s > 0:
-            self._thread = threading.Thread(target=self._loop, name="graph-enrichment", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.last = self._run()
-                self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - the next run may succeed; report, don't die
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("graph enrichment failed: %s", self.last_error)
