@@ -34,8 +34,9 @@ from detectors.cycle import run_cycle
 from detectors.loop import detector_loop
 from detectors.settings import DetectorSettings
 from evals.cli import bench, demo, eval_cmd
-from graphs.cli import detect, incidents_cmd, investigate_cmd
+from graphs.cli import chat_cmd, detect, incidents_cmd, investigate_cmd
 from graphs.alerts import router as alerts_router
+from graphs.chat_http import router as chat_router
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
 from graphs.worker import InvestigationPool, InvestigationSettings
@@ -244,6 +245,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.include_router(graph_router)
     app.include_router(incidents_router)
     app.include_router(alerts_router)
+    app.include_router(chat_router)
 
     @app.get("/health")
     def health(request: Request):
@@ -394,7 +396,7 @@ def ship(ctx):
 
 
 for command in (import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
-                incidents_cmd, bench, eval_cmd, demo):
+                incidents_cmd, bench, eval_cmd, demo, chat_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -90,3 +90,38 @@ def incidents_cmd(settings, status, limit, as_json):
     click.echo(f"{'id':>5}  {'opened (UTC)':<20} {'status':<13} {'severity':<9} title")
     for r in rows:
         click.echo(f"{r['id']:>5}  {r['opened_at'][:19]:<20} {r['status']:<13} {r['severity']:<9} {r['title']}")
+
+
+@click.command("chat")
+@click.argument("question")
+@click.option("--thread", "thread_id", default=None, help="continue a thread (its id is printed at the end)")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the running DevMesh server")
+@click.option("--token", default=None, envvar="DEVMESH_CHAT_TOKEN", help="bearer token, if the server wants one")
+def chat_cmd(question, thread_id, url, token):
+    """Ask the running server; its work streams as it happens (route, tools, answer)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    event = None
+    try:
+        with httpx.stream("POST", f"{url}/chat", json={"question": question, "thread_id": thread_id},
+                          headers=headers, timeout=120) as response:
+            if response.status_code != 200:
+                raise click.ClickException(f"{url} answered {response.status_code}: {response.read()[:300]!r}")
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event:
+                    data = json.loads(line.split(":", 1)[1])
+                    if event == "route":
+                        click.echo(click.style(f"[route] {data['route']} {', '.join(data['entities'])}", dim=True))
+                    elif event == "tool" and data["status"] == "start":
+                        click.echo(click.style(f"[tool] {data['name']} {data['args']}", dim=True))
+                    elif event == "answer":
+                        click.echo("\n" + data["markdown"])
+                    elif event == "error":
+                        click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
+                    elif event == "done":
+                        click.echo(click.style(f"\n[thread {data['thread_id']}, {data['elapsed_ms']} ms]", dim=True))
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"no DevMesh server at {url} ({exc}); start it with `make run`") from None

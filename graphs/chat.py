@@ -1,0 +1,273 @@
+"""The `chat` graph: route -> a deterministic handler -> answer.
+
+Every step streams what it does (LangGraph's custom stream): `route` first, `tool` start and
+end around each tool call, `evidence`, then `answer`. Without an LLM the same graph answers
+from its handlers and says plainly that no LLM wrote the answer; the planner route (anything
+the rule table does not know) says what it can answer instead.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from graphs.chat_router import Entities, Route, extract, route
+from ingest.inventory import Inventory
+from tools import catalog
+from tools.catalog import ToolContext
+from tools.results import ToolResult
+
+NO_LLM = "_No LLM wrote this answer: it comes from DevMesh's deterministic handlers and cites what it read._"
+ROUTES: tuple[Route, ...] = ("incident", "investigate", "similar", "changed", "dependencies", "errors", "overview",
+                             "planner")
+
+
+@dataclass
+class ChatContext:
+    tools: ToolContext
+    inventory: Callable[[], Inventory | None]
+    open_incident: Callable[[str | None, datetime, datetime], int] | None = None
+
+
+class ChatState(TypedDict, total=False):
+    question: str
+    previous: dict | None            # the thread's last entities, for follow-up questions
+    route: str
+    entities: dict
+    answer: str
+    citations: list[str]
+
+
+def _emit(event: str, data: dict) -> None:
+    get_stream_writer()({"event": event, "data": data})
+
+
+def _call(name: str, fn, ctx: ToolContext, **args) -> ToolResult:
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in args.items()}
+    _emit("tool", {"name": name, "args": shown, "status": "start"})
+    result = fn(ctx, **args)
+    summary = f"{result.status}" + (f", {len(result.data)} items" if isinstance(result.data, list) else "")
+    _emit("tool", {"name": name, "args": shown, "status": "end", "summary": summary + (" (cut)" if result.truncated
+                                                                                        else "")})
+    return result
+
+
+def _entities(state: ChatState) -> Entities:
+    e = state["entities"]
+    out = Entities(e["services"], e["hosts"], None, None, e["window"]["text"], e["incident_id"], e["quoted"])
+    out.since = datetime.fromisoformat(e["window"]["since"].rstrip("Z")) if e["window"]["since"] else None
+    out.until = datetime.fromisoformat(e["window"]["until"].rstrip("Z")) if e["window"]["until"] else None
+    return out
+
+
+def route_node(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx = runtime.context
+    found = extract(state["question"], ctx.inventory(), ctx.tools.now())
+    previous = state.get("previous") or {}
+    if not (found.services or found.hosts) and previous.get("services"):
+        found.services = previous["services"]                     # "and the errors?" follows the thread
+    chosen = route(state["question"], found)
+    _emit("route", {"route": chosen, "entities": found.services + found.hosts,
+                    "window": found.as_dict()["window"], "incident_id": found.incident_id})
+    return {"route": chosen, "entities": found.as_dict()}
+
+
+def _evidence_templates(rows: list[dict]) -> list[str]:
+    items = [{"kind": "template", "id": f"template:{r['template_id']}", "text": r.get("template"),
+              "count": r.get("count")} for r in rows if r.get("template_id")]
+    if items:
+        _emit("evidence", {"items": items})
+    return [i["id"] for i in items]
+
+
+def _answer(lines: list[str], citations: list[str]) -> dict:
+    text = "\n".join([*lines, "", NO_LLM])
+    return {"answer": text, "citations": list(dict.fromkeys(citations))}
+
+
+def overview(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    lines, cites = [], []
+    for service in e.services[:3] or []:
+        r = _call("get_service_overview", catalog.get_service_overview, ctx, service=service, since=e.since,
+                  until=e.until)
+        if r.status != "ok":
+            lines.append(f"**{service}**: {r.hint}")
+            continue
+        d = r.data
+        levels = ", ".join(f"{n} {lvl}" for lvl, n in sorted(d["by_level"].items(), key=lambda x: -x[1]))
+        lines.append(f"**{service}**: {d['lines']} lines ({levels}).")
+        lines += [f"- [template:{t['template_id']}] {t['level']} x{t['count']}: {t['template']}" for t in
+                  d["top_templates"][:5]]
+        cites += _evidence_templates(d["top_templates"][:5])
+    if not e.services:
+        lines.append("Name a service from the inventory (or a host's service) for an overview.")
+    return _answer(lines, cites)
+
+
+def errors(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    r = _call("query_logs", catalog.query_logs, ctx, service=e.services[0] if e.services else None,
+              host=e.hosts[0] if e.hosts else None, level=["error", "critical", "alert", "emergency"],
+              since=e.since, until=e.until, limit=50)
+    if r.status != "ok":
+        return _answer([f"No errors found ({r.hint})."], [])
+    groups: dict[int, list[dict]] = {}
+    for row in r.data:
+        groups.setdefault(row["template_id"], []).append(row)
+    lines = [f"{len(r.data)} error lines{' (more not shown)' if r.truncated else ''}, "
+             f"{len(groups)} kinds:"]
+    cites = []
+    for template_id, rows in sorted(groups.items(), key=lambda x: -len(x[1]))[:6]:
+        first = rows[0]
+        lines.append(f"- [template:{template_id}] x{len(rows)} on {first['service']}: {first['message'][:160]} "
+                     f"(e.g. [event:{first['event_id']}] at {first['ts']})")
+        cites += [f"template:{template_id}", f"event:{first['event_id']}"]
+    _emit("evidence", {"items": [{"kind": "event", "id": f"event:{rows[0]['event_id']}", "text": rows[0]["message"],
+                                  "count": len(rows)} for rows in groups.values()][:6]})
+    return _answer(lines, cites)
+
+
+def changed(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    end = e.until or ctx.now()
+    start = e.since or end - timedelta(hours=1)
+    span = end - start
+    r = _call("compare_windows", catalog.compare_windows, ctx, service=e.services[0] if e.services else None,
+              before=(start - span, start), after=(start, end))
+    if r.status != "ok":
+        return _answer([f"Nothing changed between {start:%H:%M}-{end:%H:%M} and the window before ({r.hint})."], [])
+    lines, rows = [f"Compared {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC with the {span} before:"], []
+    for kind, title in (("new", "New"), ("spiking", "Spiking"), ("vanished", "Gone")):
+        if r.data[kind]:
+            lines.append(f"**{title}**")
+            for t in r.data[kind][:6]:
+                count = t.get("count", t.get("count_before"))
+                lines.append(f"- [template:{t['template_id']}] {t['service']} x{count}: {t['template']}")
+                rows.append(t)
+    return _answer(lines, _evidence_templates(rows))
+
+
+def similar(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    text = e.quoted or state["question"]
+    r = _call("search_templates", catalog.search_templates, ctx, query=text, services=e.services or None, k=5)
+    if r.status != "ok":
+        return _answer([f"No similar templates ({r.hint})."], [])
+    lines = [f"Templates most like “{text[:120]}”:"]
+    lines += [f"- [template:{t['template_id']}] {t['similarity']:.2f} {t['level']} on {', '.join(t['services'])}: "
+              f"{t['template']}" for t in r.data]
+    return _answer(lines, _evidence_templates(r.data))
+
+
+def dependencies(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    if not e.services:
+        return _answer(["Name a service to see what it depends on and its blast radius."], [])
+    service = e.services[0]
+    r = _call("blast_radius", catalog.blast_radius, ctx, service=service)
+    if r.status != "ok":
+        return _answer([f"No topology for {service} ({r.hint})."], [])
+    d = r.data
+    lines = [f"**{service}** depends on: " + (", ".join(f"{u['service']} ({u['hops']} hop{'s' * (u['hops'] > 1)})"
+                                                       for u in d["upstream"]) or "nothing in the inventory") + ".",
+             "Blast radius (who depends on it): " + (", ".join(f"{x['service']} ({x['hops']})"
+                                                              for x in d["downstream"]) or "nobody") + ".",
+             "Shares hosts with: " + (", ".join(sorted({c['service'] for c in d["co_hosted"]})) or "nobody") + "."]
+    runbooks = _call("find_runbooks", catalog.find_runbooks, ctx, services=[service])
+    cites = []
+    if runbooks.status == "ok":
+        lines += [f"- runbook [runbook:{b['id']}] {b['title']}" for b in runbooks.data]
+        cites += [f"runbook:{b['id']}" for b in runbooks.data]
+    return _answer(lines, cites)
+
+
+def incident(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx, e = runtime.context.tools, _entities(state)
+    if e.incident_id is None:
+        r = _call("latest_incidents", catalog.latest_incidents, ctx, limit=5)
+        if r.status != "ok":
+            return _answer(["No incidents so far."], [])
+        lines = ["Latest incidents:"] + [f"- #{i['id']} {i['status']} {i['severity']}: {i['title']} "
+                                          f"(opened {i['opened_at'][:16]})" for i in r.data]
+        return _answer(lines, [f"incident:{i['id']}" for i in r.data])
+    r = _call("get_incident", catalog.get_incident, ctx, incident_id=e.incident_id)
+    if r.status != "ok":
+        return _answer([r.hint], [])
+    i, report = r.data, r.data.get("report")
+    lines = [f"**Incident #{i['id']}** ({i['status']}, {i['severity']}): {i['title']}"]
+    if report:
+        lines.append(report["root_cause_hypothesis"])
+        lines += [f"- do: {a}" for a in report["suggested_actions"][:3]]
+        cites = [f"template:{t}" for t in report["evidence_template_ids"][:5]]
+    else:
+        lines.append("Not investigated yet.")
+        cites = []
+    return _answer(lines, [f"incident:{i['id']}", *cites])
+
+
+def investigate_now(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    e, opener = _entities(state), runtime.context.open_incident
+    if opener is None:
+        return _answer(["Opening incidents is not available here."], [])
+    end = e.until or runtime.context.tools.now()
+    incident_id = opener(e.services[0] if e.services else None, e.since or end - timedelta(minutes=15), end)
+    return _answer([f"Opened incident #{incident_id}; the investigation is running. Ask about "
+                    f"“incident {incident_id}” in a moment."], [f"incident:{incident_id}"])
+
+
+def planner(state: ChatState) -> dict:
+    return _answer(["I can answer without an LLM when you ask about: a service's overview, errors in a window, "
+                    "what changed, similar lines (quote one), dependencies and blast radius, incidents, or "
+                    "“investigate <service> now”. Name services as the inventory does and a window such as "
+                    "“last hour” or “since 14:00”. (An LLM is not configured, so free-form questions are not "
+                    "answered.)"], [])
+
+
+def answer_node(state: ChatState) -> dict:
+    _emit("answer", {"markdown": state["answer"], "citations": state.get("citations", [])})
+    return {}
+
+
+def _pick(state: ChatState) -> str:
+    return state["route"]
+
+
+def build():
+    graph = StateGraph(ChatState, context_schema=ChatContext)
+    graph.add_node("route", route_node)
+    handlers = {"overview": overview, "errors": errors, "changed": changed, "similar": similar,
+                "dependencies": dependencies, "incident": incident, "investigate": investigate_now,
+                "planner": planner}
+    for name, node in handlers.items():
+        graph.add_node(name, node)
+        graph.add_edge(name, "answer")
+    graph.add_node("answer", answer_node)
+    graph.add_edge(START, "route")
+    graph.add_conditional_edges("route", _pick, {name: name for name in handlers})
+    graph.add_edge("answer", END)
+    return graph.compile()
+
+
+CHAT = build()
+
+
+async def stream(question: str, ctx: ChatContext, previous: dict | None = None):
+    """Yield (event, data) as the graph works; the final state's route and entities last."""
+    final: dict[str, Any] = {}
+    async for mode, chunk in CHAT.astream({"question": question, "previous": previous}, context=ctx,
+                                          stream_mode=["custom", "values"]):
+        if mode == "custom":
+            yield chunk["event"], chunk["data"]
+        else:
+            final = chunk
+    yield "_state", {k: final.get(k) for k in ("route", "entities", "answer", "citations")}
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, default=str)
