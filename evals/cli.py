@@ -83,6 +83,18 @@ def bench_investigate(settings, as_json, runs):
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
+@bench.command("chat")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--events", default=1_000_000, show_default=True)
+@click.option("--rounds", default=10, show_default=True)
+@click.pass_obj
+def bench_chat(settings, as_json, events, rounds):
+    from evals.bench_chat import run
+
+    result = run(settings.db.resolved(settings.services)[0], events, rounds)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("ship")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--entries", default=20000, show_default=True)
