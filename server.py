@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agents.llm import LLMSettings, build_chat_model
 from agents.notify import Notifier, NotifySettings
 from db import incidents as incident_sql
 from db import embeddings, stats
@@ -92,6 +93,7 @@ class AppSettings:
         self.loki = overrides.get("loki") or LokiSettings()
         self.retention = overrides.get("retention") or RetentionSettings()
         self.prometheus = overrides.get("prometheus") or PrometheusSettings()
+        self.llm = overrides.get("llm") or LLMSettings()
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -126,6 +128,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
+        app.state.llm = build_chat_model(settings.llm)
         app.state.ingestor = Ingestor(app.state.db, settings.ingest)
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()

@@ -16,6 +16,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from agents import planner as planner_agent
 from graphs.chat_router import Entities, Route, extract, route
 from ingest.inventory import Inventory
 from tools import catalog
@@ -32,6 +33,8 @@ class ChatContext:
     tools: ToolContext
     inventory: Callable[[], Inventory | None]
     open_incident: Callable[[str | None, datetime, datetime], int] | None = None
+    llm: Any = None                        # a chat model (agents.llm.build_chat_model), or None
+    max_rounds: int = 3
 
 
 class ChatState(TypedDict, total=False):
@@ -221,7 +224,19 @@ def investigate_now(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
                     f"“incident {incident_id}” in a moment."], [f"incident:{incident_id}"])
 
 
-def planner(state: ChatState) -> dict:
+def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    ctx = runtime.context
+    if ctx.llm is not None:
+        e = _entities(state)
+        result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text)
+        for call in result.tool_calls:
+            _emit("tool", {"name": call["name"], "args": call["args"], "status": "start"})
+            _emit("tool", {"name": call["name"], "args": call["args"], "status": "end",
+                           "summary": "recovered from text" if call.get("recovered") else "ok"})
+        note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
+            if result.redactions else ""
+        cites = [f"{k}:{v}" for k, v in planner_agent._CITE.findall(result.answer)]
+        return {"answer": result.answer + note, "citations": list(dict.fromkeys(cites))}
     return _answer(["I can answer without an LLM when you ask about: a service's overview, errors in a window, "
                     "what changed, similar lines (quote one), dependencies and blast radius, incidents, or "
                     "“investigate <service> now”. Name services as the inventory does and a window such as "

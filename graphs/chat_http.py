@@ -42,7 +42,8 @@ def context(request: Request) -> ChatContext:
         state.investigations.wake()
         return incident_id
     tools = ToolContext(state.db_ro, state.graph, state.embedder, state.embed_worker.table, _now)
-    return ChatContext(tools, lambda: state.topology.inventory, open_incident)
+    return ChatContext(tools, lambda: state.topology.inventory, open_incident, state.llm,
+                       state.settings.llm.max_rounds)
 
 
 async def run(request: Request, body: Question):

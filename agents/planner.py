@@ -1,0 +1,120 @@
+"""The planner: a ReAct agent (langchain `create_agent`) on the chat model, built to survive
+small models: at most `max_rounds` model calls with tools, tool calls written as text JSON
+recovered, invented tool names mapped through an alias table (or refused), a separate
+synthesis step when the loop ends without an answer, and every cited id checked against
+what the tools returned. Secrets in tool output are masked before the model sees them."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelCallLimitMiddleware
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from prompts import render
+from tools.catalog import ToolContext
+from tools.lc import ALIASES, build
+
+_SECRETS = [(re.compile(p, re.I), r) for p, r in (
+    (r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", "[REDACTED]"),                                # e-mail addresses
+    (r"(bearer )[A-Za-z0-9._~+/=-]{8,}", r"\1[REDACTED]"),                                # bearer tokens
+    (r"((?:password|passwd|secret|token|api_key|apikey)\s*[=:]\s*)[^\s,;\"'\\]+", r"\1[REDACTED]"),
+    (r"\bAKIA[0-9A-Z]{16}\b", "[REDACTED]"),                                              # AWS access keys
+)]
+_CITE = re.compile(r"\[(template|event):(\d+)\]")
+_TEXT_CALL = re.compile(r"\{.*\}", re.S)
+
+
+@dataclass
+class PlannerResult:
+    answer: str
+    tool_calls: list[dict] = field(default_factory=list)
+    redactions: int = 0
+    unverified: list[str] = field(default_factory=list)
+
+
+class Masker:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, text: str) -> str:
+        for pattern, replacement in _SECRETS:
+            text, n = pattern.subn(replacement, text)
+            self.count += n
+        return text
+
+
+def text_tool_call(content: str) -> tuple[str, dict] | None:
+    """A tool call a small model wrote as JSON text: {"name": ..., "arguments": {...}} and kin."""
+    m = _TEXT_CALL.search(content or "")
+    if not m:
+        return None
+    try:
+        data = json.loads(m.group(0))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    name = data.get("name") or data.get("tool") or data.get("function")
+    args = data.get("arguments", data.get("parameters", data.get("args", {})))
+    if isinstance(args, str):                       # arguments nested as a JSON string
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            args = {}
+    return (name, args) if isinstance(name, str) and isinstance(args, dict) else None
+
+
+def check_citations(answer: str, evidence: str) -> tuple[str, list[str]]:
+    """Mark cited ids that no tool returned."""
+    unverified = []
+
+    def mark(m: re.Match) -> str:
+        if m.group(2) in evidence:
+            return m.group(0)
+        unverified.append(f"{m.group(1)}:{m.group(2)}")
+        return f"[{m.group(1)}:{m.group(2)} (unverified)]"
+    return _CITE.sub(mark, answer), unverified
+
+
+def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: list[str] | None = None,
+        window: str | None = None, on_tool=None) -> PlannerResult:
+    masker = Masker()
+    tools = build(ctx, masker)
+    by_name = {t.name: t for t in tools}
+    agent = create_agent(model, tools, system_prompt=render("planner", max_rounds=max_rounds,
+                                                            services=services or [], window=window),
+                         middleware=[ModelCallLimitMiddleware(run_limit=max_rounds, exit_behavior="end")])
+    state = agent.invoke({"messages": [HumanMessage(question)]}, {"recursion_limit": 4 * (max_rounds + 2)})
+    messages = state["messages"]
+    calls = [{"name": c["name"], "args": c["args"]} for m in messages if isinstance(m, AIMessage)
+             for c in (m.tool_calls or [])]
+    evidence = [m.content for m in messages if isinstance(m, ToolMessage)]
+    final = next((m for m in reversed(messages) if isinstance(m, AIMessage) and not m.tool_calls), None)
+    # the call-limit middleware ends the loop with a message of its own (no model metadata): not an answer
+    answer = final.content if final is not None and final.response_metadata else ""
+    recovered = text_tool_call(answer) if answer else None
+    if recovered is not None:                                  # the model wrote its tool call as text
+        name, args = recovered
+        name = name if name in by_name else ALIASES.get(name, name)
+        if name in by_name:
+            if on_tool:
+                on_tool(name, args)
+            try:
+                evidence.append(by_name[name].invoke(args))
+                calls.append({"name": name, "args": args, "recovered": True})
+            except Exception as exc:  # noqa: BLE001 - bad arguments from a small model are data
+                evidence.append(json.dumps({"status": "error", "hint": f"{name} failed: {exc}"}))
+        else:
+            evidence.append(json.dumps({"status": "error", "hint": f"no tool named {name!r}"}))
+        answer = ""
+    if not answer.strip():                                     # a separate synthesis step
+        reply = model.invoke([HumanMessage(render("synthesis", question=question,
+                                                  evidence="\n".join(evidence)[-12000:] or "(nothing found)"))])
+        answer = reply.content if isinstance(reply.content, str) else str(reply.content)
+        if not answer.strip():
+            answer = "The model wrote no answer from the evidence it gathered."
+    answer, unverified = check_citations(answer, "\n".join(evidence))
+    return PlannerResult(answer, calls, masker.count, unverified)

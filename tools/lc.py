@@ -1,0 +1,66 @@
+"""The catalog as LangChain tools for ReAct agents: bound to one request's ToolContext, JSON
+out, masked before any model reads it. Read-only: no tool can write anything."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Callable
+
+from langchain_core.tools import BaseTool, tool
+
+from tools import catalog
+from tools.catalog import ToolContext
+
+ALIASES = {"search_logs": "query_logs", "get_logs": "query_logs", "logs": "query_logs", "find_logs": "query_logs",
+           "search": "search_templates", "find_templates": "search_templates", "similar": "search_templates",
+           "overview": "get_service_overview", "service_overview": "get_service_overview",
+           "dependencies": "blast_radius", "impact": "blast_radius", "get_dependencies": "blast_radius",
+           "incident": "get_incident", "incidents": "latest_incidents", "list_incidents": "latest_incidents",
+           "changes": "compare_windows", "what_changed": "compare_windows"}
+
+
+def build(ctx: ToolContext, mask: Callable[[str], str]) -> list[BaseTool]:
+    def out(result) -> str:
+        return mask(json.dumps(result.as_dict(), default=str))
+
+    @tool
+    def search_templates(query: str, service: str | None = None) -> str:
+        """Find log templates whose meaning is close to a text or a log line (optionally for one service)."""
+        return out(catalog.search_templates(ctx, query, [service] if service else None))
+
+    @tool
+    def query_logs(service: str | None = None, level: str | None = None, text: str | None = None,
+                   minutes: int = 60) -> str:
+        """Recent log lines, newest first: filter by service, level (e.g. error) and a substring."""
+        since = ctx.now() - timedelta(minutes=max(1, min(minutes, 7 * 1440)))
+        return out(catalog.query_logs(ctx, service=service, level=[level] if level else None, since=since, q=text))
+
+    @tool
+    def get_service_overview(service: str, minutes: int = 60) -> str:
+        """How a service has been: line counts by level and its busiest templates."""
+        return out(catalog.get_service_overview(ctx, service, ctx.now() - timedelta(minutes=max(1, minutes))))
+
+    @tool
+    def compare_windows(service: str | None = None, minutes: int = 60) -> str:
+        """What changed: templates new, gone or spiking in the last `minutes` against the window before."""
+        end = ctx.now()
+        span = timedelta(minutes=max(1, minutes))
+        return out(catalog.compare_windows(ctx, service, (end - 2 * span, end - span), (end - span, end)))
+
+    @tool
+    def blast_radius(service: str) -> str:
+        """What a service depends on, who depends on it, and what shares its hosts."""
+        return out(catalog.blast_radius(ctx, service))
+
+    @tool
+    def get_incident(incident_id: int) -> str:
+        """An incident and its report."""
+        return out(catalog.get_incident(ctx, incident_id))
+
+    @tool
+    def latest_incidents(limit: int = 5) -> str:
+        """The latest incidents."""
+        return out(catalog.latest_incidents(ctx, limit))
+
+    return [search_templates, query_logs, get_service_overview, compare_windows, blast_radius, get_incident,
+            latest_incidents]
