@@ -144,7 +144,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.investigations = InvestigationPool(
             InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
                                  settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
-                                 _prometheus(settings.prometheus), settings.prometheus.max_services),
+                                 _prometheus(settings.prometheus), settings.prometheus.max_services,
+                                 app.state.llm),
             settings.investigate)
         app.state.investigations.start()
         app.state.detectors = detector_loop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,

@@ -123,8 +123,8 @@ def _table(summary: dict) -> str:
 @click.group("eval", invoke_without_command=True)
 @click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
 @click.option("--case", "only", default=None, help="one case by its folder name")
-@click.option("--llm", type=click.Choice(["none"]), default="none", show_default=True,
-              help="who writes the reports (LLM agents arrive with the chat-and-agents work)")
+@click.option("--llm", type=click.Choice(["none", "ollama"]), default="none", show_default=True,
+              help="ollama: an LLM writes each report's narrative (DEVMESH_LLM_URL / _MODEL); the ranking stays")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_cmd(ctx, cases_dir, only, llm, as_json):
@@ -136,11 +136,14 @@ def eval_cmd(ctx, cases_dir, only, llm, as_json):
     from evals.cases import CASES_DIR, discover
     from evals.runner import run
 
+    from agents.llm import build_chat_model
+
     settings = ctx.obj
+    model = build_chat_model(settings.llm.model_copy(update={"backend": llm})) if llm != "none" else None
     cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only)
     summary = run(cases, settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
                   progress=None if as_json else lambda r: click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}",
-                                                                   err=True))
+                                                                   err=True), llm=model)
     click.echo(json.dumps(summary) if as_json else _table(summary))
 
 

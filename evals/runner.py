@@ -58,7 +58,8 @@ def _matches(candidate: dict, case: Case) -> bool:
     return candidate["service"] == case.root_service and (case.root_host is None or candidate.get("host") == case.root_host)
 
 
-def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None) -> CaseResult:
+def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
+             llm=None) -> CaseResult:
     settings = settings or DetectorSettings()
     result = CaseResult(case.slug, case.incident, case.trigger_at is not None)
     scratch_url = scratch.create_database(url, "eval")
@@ -99,7 +100,7 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         reports = []
         for incident_id, _ in opened:
             start = time.perf_counter()
-            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory))
+            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm))
             result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
             # a case with a trigger scores the ranking of the incident opened from outside
             if not case.trigger_at or incident_id not in detector_ids:
@@ -176,10 +177,10 @@ def summarize(results: list[CaseResult]) -> dict:
     }
 
 
-def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None) -> dict:
+def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None) -> dict:
     results = []
     for case in cases:
-        results.append(run_case(case, url, graph_url))
+        results.append(run_case(case, url, graph_url, llm=llm))
         if progress:
             progress(results[-1])
     return summarize(results)

@@ -6,6 +6,7 @@ built inside a node.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
 
@@ -35,6 +36,7 @@ class Context:
     inventory: Callable[[], Inventory | None] = lambda: None     # the inventory in force, for references
     prometheus: Prometheus | None = None                          # metrics around the incident, when configured
     max_metric_services: int = 5
+    llm: Any = None                                               # writes a narrative beside the ranking
 
 
 class State(TypedDict, total=False):
@@ -114,8 +116,31 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
                     for e in samples.get(t, [])] for t in cited}
     composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
     composed["metrics"] = state.get("metrics")
-    return {"report": composed, "runbooks": runbooks, "examples": examples,
-            "markdown": reporter.markdown(composed, state["incident"], examples)}
+    if ctx.llm is not None:
+        composed["narrative"] = _narrative(ctx.llm, state["incident"], composed)
+    markdown = reporter.markdown(composed, state["incident"], examples)
+    if composed.get("narrative"):
+        markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{composed['narrative']}\n\n"
+                                                     "## Candidates", 1)
+    return {"report": composed, "runbooks": runbooks, "examples": examples, "markdown": markdown}
+
+
+def _narrative(llm, incident: dict, report: dict) -> str | None:
+    """The LLM's account of the deterministic analysis; ids it invents are marked. A failing
+    LLM leaves the report as it is."""
+    from langchain_core.messages import HumanMessage
+
+    from agents.planner import Masker, check_citations
+    from prompts import render
+
+    analysis = Masker()(json.dumps({k: report[k] for k in ("root_cause_hypothesis", "candidates", "timeline",
+                                                           "impacted_services", "suggested_actions")}, default=str))
+    try:
+        reply = llm.invoke([HumanMessage(render("reporter", title=incident["title"], analysis=analysis[:12000]))])
+    except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
+        return f"_The LLM could not write a narrative ({type(exc).__name__})._"
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    return check_citations(text, json.dumps(report["evidence_template_ids"]))[0] if text.strip() else None
 
 
 def persist(state: State, runtime: Runtime[Context]) -> dict:

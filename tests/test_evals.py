@@ -68,3 +68,22 @@ def test_a_malformed_case_is_refused(tmp_path):
     with pytest.raises(CaseError, match="window needs start and end"):
         load(folder)
     assert CASES_DIR.is_dir()
+
+
+def test_an_llm_writing_the_reports_does_not_change_the_ranking(base_urls, services):
+    import respx
+
+    from agents.llm import LLMSettings, build_chat_model
+    from evals.runner import run_case
+    from tests.test_planner import OLLAMA, ndjson
+
+    case = discover(only="case-01")[0]
+    with respx.mock:
+        route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=lambda request: ndjson(
+            "The database filled its disk; the API and dashboards failed after it."))
+        with_llm = run_case(case, base_urls[0], GraphSettings().resolved_url(services),
+                            llm=build_chat_model(LLMSettings(backend="ollama", url=OLLAMA, timeout_s=5)))
+    without = run_case(case, base_urls[0], GraphSettings().resolved_url(services))
+    assert route.call_count == with_llm.incidents >= 1
+    assert (with_llm.rank, with_llm.ranked, with_llm.impact_recall) == (without.rank, without.ranked,
+                                                                       without.impact_recall)
