@@ -80,14 +80,24 @@ def check_citations(answer: str, evidence: str) -> tuple[str, list[str]]:
 
 
 def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: list[str] | None = None,
-        window: str | None = None, on_tool=None) -> PlannerResult:
+        window: str | None = None, on_tool=None, on_token=None) -> PlannerResult:
+    """`on_token(text)` receives the model's text as it streams (not its tool calls)."""
     masker = Masker()
     tools = build(ctx, masker)
     by_name = {t.name: t for t in tools}
     agent = create_agent(model, tools, system_prompt=render("planner", max_rounds=max_rounds,
                                                             services=services or [], window=window),
                          middleware=[ModelCallLimitMiddleware(run_limit=max_rounds, exit_behavior="end")])
-    state = agent.invoke({"messages": [HumanMessage(question)]}, {"recursion_limit": 4 * (max_rounds + 2)})
+    state: dict = {}
+    for mode, chunk in agent.stream({"messages": [HumanMessage(question)]}, {"recursion_limit": 4 * (max_rounds + 2)},
+                                    stream_mode=["messages", "values"]):
+        if mode == "values":
+            state = chunk
+        elif on_token is not None:
+            message, _meta = chunk
+            if getattr(message, "type", "") == "AIMessageChunk" and isinstance(message.content, str) \
+                    and message.content and not getattr(message, "tool_call_chunks", None):
+                on_token(message.content)
     messages = state["messages"]
     calls = [{"name": c["name"], "args": c["args"]} for m in messages if isinstance(m, AIMessage)
              for c in (m.tool_calls or [])]

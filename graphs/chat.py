@@ -228,7 +228,8 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx = runtime.context
     if ctx.llm is not None:
         e = _entities(state)
-        result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text)
+        result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text,
+                                   on_token=lambda text: _emit("token", {"text": text}))
         for call in result.tool_calls:
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "start"})
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "end",

@@ -125,5 +125,9 @@ def test_chat_planner_route_uses_the_llm_and_streams_its_tool_calls(respx_mock, 
     tools = [e["data"] for e in body["events"] if e["event"] == "tool"]
     assert [(t["name"], t["status"]) for t in tools] == [("latest_incidents", "start"), ("latest_incidents", "end")]
     assert body["answer"]["markdown"].startswith("There are no incidents right now.")
+    tokens = "".join(e["data"]["text"] for e in body["events"] if e["event"] == "token")
+    assert tokens == "There are no incidents right now."                 # streamed as the model wrote it
+    names = [e["event"] for e in body["events"]]
+    assert names.index("token") < names.index("answer")
     assert "No LLM wrote" not in body["answer"]["markdown"]
     assert [e["event"] for e in body["events"]][-1] == "done"
