@@ -7,7 +7,6 @@ connection at import time.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import sys
 import time
@@ -28,6 +27,7 @@ from agents.notify import Notifier, NotifySettings
 from db import incidents as incident_sql
 from db import embeddings, stats
 from db.graph import Graph, GraphUnavailable
+from db.cli import migrate, services
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
 from db.settings import DBSettings, GraphSettings, ServicesSettings
@@ -341,54 +341,6 @@ def serve(host, port):
     uvicorn.run(create_app(settings), host=host, port=port or settings.server.port, log_level="info")
 
 
-@main.command()
-def migrate():
-    """Apply pending database migrations."""
-    settings = AppSettings()
-    db = Database(settings.db.resolved(settings.services)[0])
-    applied = run_migrations(db)
-    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
-
-
-@main.group()
-def services():
-    """Start, stop and inspect the local MariaDB and FalkorDB."""
-
-
-@services.command("up")
-def services_up():
-    from db import local
-
-    settings = AppSettings()
-    try:
-        for line in local.up(settings.services, manage_db=not settings.db.url,
-                             manage_graph=not settings.graph.url):
-            click.echo(line)
-    except local.ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@services.command("down")
-def services_down():
-    from db import local
-
-    for line in local.down(AppSettings().services):
-        click.echo(line)
-
-
-@services.command("status")
-@click.option("--json", "as_json", is_flag=True)
-def services_status(as_json):
-    from db import local
-
-    rows = local.status(AppSettings().services)
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for r in rows:
-        click.echo(f"{r['service']:<9} {r['state']:<8} {r['address']:<16} {r['version']:<40} {r['datadir']}")
-
-
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                 "help_option_names": []})
 @click.pass_context
@@ -399,7 +351,7 @@ def ship(ctx):
     sys.exit(ship_main(ctx.args))
 
 
-for command in (import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
+for command in (migrate, services, import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
                 incidents_cmd, bench, eval_cmd, demo, chat_cmd):
     main.add_command(command)
 
