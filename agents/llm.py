@@ -1,4 +1,5 @@
-"""The LLM factory: Ollama through langchain-ollama, or none (deterministic mode)."""
+"""The LLM factory: Ollama through langchain-ollama, any OpenAI-compatible server (llama.cpp's
+server, vLLM, LM Studio) through langchain-openai, or none (deterministic mode)."""
 from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -7,8 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class LLMSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEVMESH_LLM_")
 
-    backend: str = "none"                 # none | ollama
-    url: str = "http://127.0.0.1:11434"
+    backend: str = "none"                 # none | ollama | openai (any OpenAI-compatible server)
+    url: str = "http://127.0.0.1:11434"   # Ollama's base URL, or the OpenAI-compatible one (.../v1)
+    api_key: str = "not-needed"           # llama.cpp, vLLM and LM Studio accept anything locally
     model: str = "qwen2.5:7b-instruct"
     num_ctx: int = 8192
     keep_alive: str = "10m"
@@ -20,8 +22,13 @@ def build_chat_model(settings: LLMSettings):
     """A ChatOllama with reasoning off and temperature 0, or None without an LLM."""
     if settings.backend == "none":
         return None
+    if settings.backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model=settings.model, base_url=settings.url, api_key=settings.api_key, temperature=0,
+                          seed=7, timeout=settings.timeout_s, max_retries=1)
     if settings.backend != "ollama":
-        raise ValueError(f"DEVMESH_LLM_BACKEND={settings.backend!r}: use none or ollama")
+        raise ValueError(f"DEVMESH_LLM_BACKEND={settings.backend!r}: use none, ollama or openai")
     from langchain_ollama import ChatOllama
 
     return ChatOllama(model=settings.model, base_url=settings.url, num_ctx=settings.num_ctx,

@@ -131,3 +131,28 @@ def test_chat_planner_route_uses_the_llm_and_streams_its_tool_calls(respx_mock, 
     assert names.index("token") < names.index("answer")
     assert "No LLM wrote" not in body["answer"]["markdown"]
     assert [e["event"] for e in body["events"]][-1] == "done"
+
+
+@respx.mock
+def test_an_openai_compatible_server_drives_the_same_planner(db):
+    """llama.cpp's server / vLLM / LM Studio: /v1/chat/completions in OpenAI's JSON shape."""
+    ctx = seeded(db)
+
+    def completion(delta: dict, finish: str) -> httpx.Response:
+        """The streamed shape: `data:` chunks of chat.completion.chunk, then [DONE]."""
+        def chunk(d, reason):
+            return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1768903200,
+                    "model": "qwen2.5-coder-0.5b", "choices": [{"index": 0, "delta": d, "finish_reason": reason}]}
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk(delta, None), chunk({}, finish)))
+        return httpx.Response(200, content=(body + "data: [DONE]\n\n").encode(),
+                              headers={"Content-Type": "text/event-stream"})
+    route = respx.post("http://llm.test:8080/v1/chat/completions").mock(side_effect=[
+        completion({"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                    "function": {"name": "latest_incidents", "arguments": "{\"limit\": 3}"}}]}, "tool_calls"),
+        completion({"role": "assistant", "content": "No incidents so far."}, "stop")])
+    model = build_chat_model(LLMSettings(backend="openai", url="http://llm.test:8080/v1", model="qwen2.5-coder-0.5b"))
+    result = run("any incidents?", model, ctx)
+    assert [c["name"] for c in result.tool_calls] == ["latest_incidents"] and result.answer == "No incidents so far."
+    sent = json.loads(route.calls[0].request.content)
+    assert sent["model"] == "qwen2.5-coder-0.5b" and sent["temperature"] == 0
+    assert {t["function"]["name"] for t in sent["tools"]} >= {"query_logs", "latest_incidents"}
