@@ -16,6 +16,7 @@ class LLMSettings(BaseSettings):
     keep_alive: str = "10m"
     timeout_s: float = 120.0
     max_rounds: int = 3                   # tool rounds before the answer is forced
+    structured: bool = False              # hold each step to a JSON schema (small local models)
 
 
 def build_chat_model(settings: LLMSettings):

@@ -35,6 +35,7 @@ class ChatContext:
     open_incident: Callable[[str | None, datetime, datetime], int] | None = None
     llm: Any = None                        # a chat model (agents.llm.build_chat_model), or None
     max_rounds: int = 3
+    structured: bool = False               # agents.planner's JSON-schema mode for small models
 
 
 class ChatState(TypedDict, total=False):
@@ -229,7 +230,7 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     if ctx.llm is not None:
         e = _entities(state)
         result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text,
-                                   on_token=lambda text: _emit("token", {"text": text}))
+                                   on_token=lambda text: _emit("token", {"text": text}), structured=ctx.structured)
         for call in result.tool_calls:
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "start"})
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "end",

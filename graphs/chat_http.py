@@ -43,7 +43,7 @@ def context(request: Request) -> ChatContext:
         return incident_id
     tools = ToolContext(state.db_ro, state.graph, state.embedder, state.embed_worker.table, _now)
     return ChatContext(tools, lambda: state.topology.inventory, open_incident, state.llm,
-                       state.settings.llm.max_rounds)
+                       state.settings.llm.max_rounds, state.settings.llm.structured)
 
 
 async def run(request: Request, body: Question):

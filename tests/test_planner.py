@@ -156,3 +156,87 @@ def test_an_openai_compatible_server_drives_the_same_planner(db):
     sent = json.loads(route.calls[0].request.content)
     assert sent["model"] == "qwen2.5-coder-0.5b" and sent["temperature"] == 0
     assert {t["function"]["name"] for t in sent["tools"]} >= {"query_logs", "latest_incidents"}
+
+
+# --- structured mode: every step held to a JSON schema (small local models) ---
+
+LLM = "http://llm.test:8080/v1"
+
+
+def openai_reply(request: httpx.Request, content: str, finish: str = "stop") -> httpx.Response:
+    """/v1/chat/completions in the shape llama.cpp's server sends, streamed or not as asked."""
+    sent = json.loads(request.content)
+    if sent.get("stream"):
+        def chunk(d, reason):
+            return {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1768903200,
+                    "model": "qwen2.5-coder-0.5b", "choices": [{"index": 0, "delta": d, "finish_reason": reason}]}
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk({"role": "assistant", "content": content}, None),
+                                                               chunk({}, finish)))
+        return httpx.Response(200, content=(body + "data: [DONE]\n\n").encode(),
+                              headers={"Content-Type": "text/event-stream"})
+    return httpx.Response(200, json={
+        "id": "chatcmpl-2", "object": "chat.completion", "created": 1768903200, "model": "qwen2.5-coder-0.5b",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 366, "completion_tokens": 34, "total_tokens": 400}})
+
+
+def scripted(*replies):
+    """Replies in order; each is content, or (content, finish_reason)."""
+    queue = [(r,) if isinstance(r, str) else r for r in replies]
+    return lambda request: openai_reply(request, *queue.pop(0))
+
+
+def small_model():
+    return build_chat_model(LLMSettings(backend="openai", url=LLM, model="qwen2.5-coder-0.5b", timeout_s=5))
+
+
+@respx.mock
+def test_structured_steps_call_two_tools_then_answer_with_checked_ids(db):
+    ctx = seeded(db)
+    template_id = db.fetchone("SELECT id FROM log_templates WHERE template LIKE '%No space left%'")[0]
+    route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        '{"tool": "query_logs", "args": {"service": "mariadb", "level": "error"}}',
+        '{"tool": "search_templates", "args": {"query": "disk full", "service": "mariadb"}}',
+        json.dumps({"tool": "answer", "answer": f"The disk is full [template:{template_id}] [event:424242424]."})))
+    seen = []
+    result = run("why is mariadb failing?", small_model(), ctx, structured=True, on_tool=lambda n, a: seen.append(n))
+    assert [c["name"] for c in result.tool_calls] == seen == ["query_logs", "search_templates"]
+    assert f"[template:{template_id}]" in result.answer and result.unverified == ["event:424242424"]
+    first = json.loads(route.calls[0].request.content)
+    schema = first["response_format"]["json_schema"]["schema"]
+    branches = {b["properties"]["tool"]["const"]: b for b in schema["anyOf"]}
+    assert {"query_logs", "search_templates", "answer"} <= set(branches)
+    assert branches["search_templates"]["properties"]["args"]["required"] == ["query"]
+    assert branches["query_logs"]["properties"]["args"]["additionalProperties"] is False
+    assert first.get("max_completion_tokens", first.get("max_tokens")) == 256 and first["temperature"] == 0
+    third = json.loads(route.calls[2].request.content)["messages"]
+    assert "hunter2" not in json.dumps(third) and "IGNORE YOUR INSTRUCTIONS" in json.dumps(third)
+    assert result.redactions >= 3
+
+
+@respx.mock
+def test_structured_repeat_and_cut_off_steps_end_in_synthesis(db):
+    ctx = seeded(db)
+    route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        '{"tool": "latest_incidents", "args": {}}', '{"tool": "latest_incidents", "args": {}}',
+        "No incidents are open."))
+    result = run("any incidents?", small_model(), ctx, max_rounds=5, structured=True)
+    assert route.call_count == 3 and len(result.tool_calls) == 1 and result.answer == "No incidents are open."
+    assert "response_format" not in json.loads(route.calls[2].request.content)     # synthesis is free text
+
+    before = route.call_count
+    route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        ('{\n   \n   \n', "length"), "Nothing found."))                   # a step cut off at max tokens
+    result = run("what now?", small_model(), ctx, structured=True)
+    assert route.call_count - before == 2 and result.tool_calls == [] and result.answer == "Nothing found."
+
+
+@respx.mock
+def test_structured_steps_on_ollama_use_its_format_and_num_predict(db):
+    ctx = seeded(db)
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson('{"tool": "answer", "answer": "Nothing to see."}')])
+    result = run("status?", model(), ctx, structured=True)
+    assert result.answer == "Nothing to see." and result.tool_calls == []
+    sent = json.loads(route.calls[0].request.content)
+    assert "anyOf" in sent["format"] and sent["options"]["num_predict"] == 256
