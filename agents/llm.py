@@ -35,3 +35,12 @@ def build_chat_model(settings: LLMSettings):
     return ChatOllama(model=settings.model, base_url=settings.url, num_ctx=settings.num_ctx,
                       keep_alive=settings.keep_alive, temperature=0, seed=7, reasoning=False,
                       client_kwargs={"timeout": settings.timeout_s})
+
+
+def constrained(model, schema: dict, max_tokens: int):
+    """The model with its output held to `schema` and bounded: Ollama's `format` + num_predict,
+    or an OpenAI-compatible server's response_format json_schema + max_tokens."""
+    if hasattr(model, "num_predict"):                          # ChatOllama
+        return model.model_copy(update={"num_predict": max_tokens}).bind(format=schema)
+    return model.bind(response_format={"type": "json_schema", "json_schema": {"name": "step", "schema": schema}},
+                      max_tokens=max_tokens)

@@ -11,13 +11,17 @@ def bench():
     """Benchmarks; each prints one JSON object last."""
 
 
+def _print(result: dict, as_json: bool) -> None:
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("parse")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--truth", type=click.Choice(["corrected", "original", "loghub2"]), default="corrected")
 def bench_parse(as_json, truth):
     from evals.templates import run
 
-    click.echo(json.dumps(run(truth)) if as_json else json.dumps(run(truth), indent=2))
+    _print(run(truth), as_json)
 
 
 @bench.command("ingest")
@@ -29,7 +33,7 @@ def bench_ingest(settings, as_json, lines, batch_size):
     from evals.bench_ingest import run
 
     result = run(settings.db.resolved(settings.services)[0], settings.ingest, lines, batch_size)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("search")
@@ -43,7 +47,7 @@ def bench_search(settings, as_json, templates, queries, ef_search):
 
     result = run(settings.db.resolved(settings.services)[0], templates, queries,
                  ef_search=ef_search or settings.embed.search_ef)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("retrieve")
@@ -57,7 +61,7 @@ def bench_retrieve(settings, as_json, templates, services, queries):
 
     result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
                  templates, services, queries)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("detect")
@@ -69,7 +73,7 @@ def bench_detect(settings, as_json, events_per_day, services):
     from evals.bench_detect import run
 
     result = run(settings.db.resolved(settings.services)[0], events_per_day, services)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("investigate")
@@ -80,7 +84,7 @@ def bench_investigate(settings, as_json, runs):
     from evals.bench_investigate import run
 
     result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services), runs)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("chat")
@@ -92,7 +96,7 @@ def bench_chat(settings, as_json, events, rounds):
     from evals.bench_chat import run
 
     result = run(settings.db.resolved(settings.services)[0], events, rounds)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 @bench.command("ship")
@@ -104,7 +108,7 @@ def bench_ship(settings, as_json, entries, batch_size):
     from evals.bench_ship import run
 
     result = run(settings.db.resolved(settings.services)[0], entries, batch_size)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _print(result, as_json)
 
 
 def _table(summary: dict) -> str:

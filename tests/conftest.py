@@ -70,7 +70,7 @@ def db(db_urls):
 NO_INVENTORY = Path("/nonexistent/devmesh-inventory.yaml")
 
 
-def make_settings(db_urls, **overrides):
+def make_settings(db_urls, inventory: Path | None = None, **overrides):
     """App settings on the test's database, a graph of its own (dropped by `client`), the
     hashing embedder, and no inventory unless the test gives one."""
     import server
@@ -80,7 +80,7 @@ def make_settings(db_urls, **overrides):
         graph=overrides.pop("graph", GraphSettings(name=f"devmesh_t_{db_urls[0].database}")),
         embed=overrides.pop("embed", EmbedSettings(backend="hash", sweep_interval_s=0.2)),
         ingest=overrides.pop("ingest", IngestSettings()),
-        topology=overrides.pop("topology", TopologySettings(inventory=NO_INVENTORY, infer_interval_s=0)),
+        topology=overrides.pop("topology", TopologySettings(inventory=inventory or NO_INVENTORY, infer_interval_s=0)),
         detect=overrides.pop("detect", DetectorSettings(interval_s=0)),
         investigate=overrides.pop("investigate", InvestigationSettings(workers=1, poll_s=0.1)),
         **overrides)

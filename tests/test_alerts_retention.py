@@ -11,7 +11,6 @@ import server
 from db import incidents as incident_sql
 from ingest.pipeline import Ingestor
 from ingest.retention import RetentionSettings, prune
-from retrieval.topology import TopologySettings
 from tests.conftest import make_settings
 
 
@@ -33,7 +32,7 @@ def webhook(status: str, fingerprint: str = "c3a5e1f09b3e2d11") -> dict:
 def test_alertmanager_opens_one_incident_per_alert_and_resolved_closes_it(db_urls, tmp_path):
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("services:\n  mariadb: {hosts: [mariadb-vm], aliases: [mysqld]}\n")
-    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0))
+    settings = make_settings(db_urls, inventory)
     app = server.create_app(settings)
     try:
         with TestClient(app) as c:

@@ -22,7 +22,7 @@ from graphs.worker import InvestigationSettings, run_one
 from ingest.inventory import parse
 from ingest.pipeline import Ingestor
 from ingest.service_map import ServiceMap
-from retrieval.topology import TopologySettings, load_inventory
+from retrieval.topology import load_inventory
 from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
 from tests.conftest import make_settings
 
@@ -127,7 +127,7 @@ def test_discord_payload_and_a_failing_webhook_never_fails_the_investigation(see
 def test_incident_api(db_urls, tmp_path):
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(INVENTORY_TEXT)
-    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0))
+    settings = make_settings(db_urls, inventory)
     app = server.create_app(settings)
     try:
         with TestClient(app) as c:

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 import server
 from db import graph as cypher
 from ingest.inventory import parse
-from retrieval.topology import TopologySettings, load_inventory
+from retrieval.topology import load_inventory
 from tests.conftest import make_settings
 
 FIXTURE = """
@@ -92,7 +92,7 @@ def test_an_owned_edge_is_never_replaced_by_an_inferred_one(loaded):
 def test_graph_endpoints(db_urls, tmp_path):
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(FIXTURE)
-    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0))
+    settings = make_settings(db_urls, inventory)
     app = server.create_app(settings)
     try:
         with TestClient(app) as c:
@@ -118,7 +118,7 @@ def test_graph_endpoints(db_urls, tmp_path):
 def test_a_broken_inventory_does_not_stop_the_server(db_urls, tmp_path):
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("services:\n  a: {depends_on: [b]}\n")
-    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0))
+    settings = make_settings(db_urls, inventory)
     with TestClient(server.create_app(settings)) as c:
         state = c.get("/health").json()["dependencies"]["inventory"]
         assert state["status"] == "problems" and "unknown service 'b'" in state["problems"][0]
