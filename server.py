@@ -27,6 +27,7 @@ from agents.notify import Notifier, NotifySettings
 from db import incidents as incident_sql
 from db import embeddings, stats
 from db.graph import Graph, GraphUnavailable
+from db.checkpoint import MariaDBSaver
 from db.cli import migrate, services
 from db.migrate import migrate as run_migrations
 from db.pool import Database, DatabaseUnavailable
@@ -34,9 +35,10 @@ from db.settings import DBSettings, GraphSettings, ServicesSettings
 from detectors.cycle import run_cycle
 from detectors.loop import detector_loop
 from detectors.settings import DetectorSettings
-from evals.cli import bench, demo, eval_cmd
+from evals.cli import bench, demo, eval_cmd, local_llm_cmd
 from graphs.cli import chat_cmd, detect, incidents_cmd, investigate_cmd
 from graphs.alerts import router as alerts_router
+from graphs.chat import build as build_chat_graph
 from graphs.chat_http import router as chat_router
 from graphs.http import router as incidents_router
 from graphs.investigate import Context as InvestigationContext
@@ -129,6 +131,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
         app.state.llm = build_chat_model(settings.llm)
+        app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
         app.state.ingestor = Ingestor(app.state.db, settings.ingest)
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()
@@ -145,7 +148,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
             InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
                                  settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
                                  _prometheus(settings.prometheus), settings.prometheus.max_services,
-                                 app.state.llm),
+                                 app.state.llm, app.state.db_ro, settings.llm.structured, settings.llm.max_rounds,
+                                 tuple(settings.llm.mask_patterns)),
             settings.investigate)
         app.state.investigations.start()
         app.state.detectors = detector_loop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
@@ -352,7 +356,7 @@ def ship(ctx):
 
 
 for command in (migrate, services, import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
-                incidents_cmd, bench, eval_cmd, demo, chat_cmd):
+                incidents_cmd, bench, eval_cmd, demo, chat_cmd, local_llm_cmd):
     main.add_command(command)
 
 if __name__ == "__main__":

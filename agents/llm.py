@@ -2,6 +2,10 @@
 server, vLLM, LM Studio) through langchain-openai, or none (deterministic mode)."""
 from __future__ import annotations
 
+import re
+
+from langchain_core.callbacks import BaseCallbackHandler
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,25 +20,65 @@ class LLMSettings(BaseSettings):
     keep_alive: str = "10m"
     timeout_s: float = 120.0
     max_rounds: int = 3                   # tool rounds before the answer is forced
-    structured: bool = False              # hold each step to a JSON schema (small local models)
+    structured: bool = False              # plan-execute with JSON-schema plans (small local models)
+    max_tokens: int = 1024                # any one reply is cut here (a looping small model fills the context)
+    mask_patterns: list[str] = []         # extra regexes redacted before a model reads logs (JSON list)
+
+    @field_validator("mask_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"DEVMESH_LLM_MASK_PATTERNS: {p!r} is not a regular expression ({exc})") from exc
+        return patterns
 
 
-def build_chat_model(settings: LLMSettings):
-    """A ChatOllama with reasoning off and temperature 0, or None without an LLM."""
+class UsageCounter(BaseCallbackHandler):
+    """Model calls and tokens, as the server reports them (usage_metadata of each reply)."""
+
+    def __init__(self):
+        self.calls = self.input_tokens = self.output_tokens = 0
+
+    def on_llm_end(self, response, **kwargs) -> None:
+        self.calls += 1
+        for generations in response.generations:
+            for g in generations:
+                usage = getattr(getattr(g, "message", None), "usage_metadata", None) or {}
+                self.input_tokens += usage.get("input_tokens", 0)
+                self.output_tokens += usage.get("output_tokens", 0)
+
+    def snapshot(self) -> dict:
+        return {"calls": self.calls, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+
+def build_chat_model(settings: LLMSettings, callbacks: list | None = None):
+    """A chat model at temperature 0 with a fixed seed (Ollama: reasoning off), or None
+    without an LLM. `callbacks` see every call (e.g. a UsageCounter)."""
     if settings.backend == "none":
         return None
     if settings.backend == "openai":
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(model=settings.model, base_url=settings.url, api_key=settings.api_key, temperature=0,
-                          seed=7, timeout=settings.timeout_s, max_retries=1)
+                          seed=7, timeout=settings.timeout_s, max_retries=1, max_tokens=settings.max_tokens,
+                          callbacks=callbacks)
     if settings.backend != "ollama":
         raise ValueError(f"DEVMESH_LLM_BACKEND={settings.backend!r}: use none, ollama or openai")
     from langchain_ollama import ChatOllama
 
     return ChatOllama(model=settings.model, base_url=settings.url, num_ctx=settings.num_ctx,
-                      keep_alive=settings.keep_alive, temperature=0, seed=7, reasoning=False,
-                      client_kwargs={"timeout": settings.timeout_s})
+                      keep_alive=settings.keep_alive, temperature=0, seed=7, reasoning=False, num_predict=settings.max_tokens,
+                      client_kwargs={"timeout": settings.timeout_s}, callbacks=callbacks)
+
+
+def bounded(model, max_tokens: int):
+    """The model with its reply cut at `max_tokens` (a small model can repeat itself until
+    the context is full: minutes on a CPU)."""
+    if hasattr(model, "num_predict"):                          # ChatOllama
+        return model.model_copy(update={"num_predict": max_tokens})
+    return model.bind(max_tokens=max_tokens)
 
 
 def constrained(model, schema: dict, max_tokens: int):

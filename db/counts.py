@@ -152,3 +152,11 @@ def history_start(db: Database, services: list[str]) -> datetime | None:
     row = db.fetchone(f"SELECT MIN(bucket) FROM template_counts WHERE service IN ({', '.join('?' * len(services))})",
                       services)
     return row[0] if row else None
+
+
+def template_minutes(db: Database, template_id: int, since: datetime, until: datetime) -> list[tuple]:
+    """(minute, service, host, count) of one template in the window, in time order."""
+    rows = db.fetchall("SELECT bucket, service, host, SUM(count) FROM template_counts WHERE template_id = ? "
+                       "AND bucket >= ? AND bucket < ? GROUP BY bucket, service, host ORDER BY bucket",
+                       (template_id, since.replace(second=0, microsecond=0), until))
+    return [(b, s, h, int(c)) for b, s, h, c in rows]

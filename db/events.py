@@ -90,6 +90,19 @@ def _event(row: tuple) -> dict:
     return event
 
 
+def around(db: Database, event_id: int, before: int, after: int) -> tuple[dict | None, list[dict]]:
+    """An event and the lines of the same host just before and after it, in time order."""
+    row = db.fetchone(f"SELECT {_READ} FROM log_events WHERE id = ?", (event_id,))
+    if row is None:
+        return None, []
+    event = _event(row)
+    earlier = db.fetchall(f"SELECT {_READ} FROM log_events WHERE host = ? AND (ts < ? OR (ts = ? AND id < ?)) "
+                          "ORDER BY ts DESC, id DESC LIMIT ?", (row[2], row[1], row[1], event_id, before))
+    later = db.fetchall(f"SELECT {_READ} FROM log_events WHERE host = ? AND (ts > ? OR (ts = ? AND id > ?)) "
+                        "ORDER BY ts, id LIMIT ?", (row[2], row[1], row[1], event_id, after))
+    return event, [_event(r) for r in reversed(earlier)] + [event] + [_event(r) for r in later]
+
+
 def messages(db: Database, event_ids: list[int]) -> list[str]:
     if not event_ids:
         return []

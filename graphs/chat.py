@@ -8,7 +8,8 @@ the rule table does not know) says what it can answer instead.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, TypedDict
 
@@ -36,11 +37,11 @@ class ChatContext:
     llm: Any = None                        # a chat model (agents.llm.build_chat_model), or None
     max_rounds: int = 3
     structured: bool = False               # agents.planner's JSON-schema mode for small models
+    cancelled: threading.Event = field(default_factory=threading.Event)   # set when the client goes away
 
 
 class ChatState(TypedDict, total=False):
     question: str
-    previous: dict | None            # the thread's last entities, for follow-up questions
     route: str
     entities: dict
     answer: str
@@ -72,7 +73,7 @@ def _entities(state: ChatState) -> Entities:
 def route_node(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx = runtime.context
     found = extract(state["question"], ctx.inventory(), ctx.tools.now())
-    previous = state.get("previous") or {}
+    previous = state.get("entities") or {}          # the thread's last turn, from the checkpointer
     if not (found.services or found.hosts) and previous.get("services"):
         found.services = previous["services"]                     # "and the errors?" follows the thread
     chosen = route(state["question"], found)
@@ -228,9 +229,11 @@ def investigate_now(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
 def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx = runtime.context
     if ctx.llm is not None:
-        e = _entities(state)
+        e, inventory = _entities(state), ctx.inventory()
         result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text,
-                                   on_token=lambda text: _emit("token", {"text": text}), structured=ctx.structured)
+                                   on_token=lambda text: _emit("token", {"text": text}), structured=ctx.structured,
+                                   known_services=list(inventory.services) if inventory else None,
+                                   should_stop=ctx.cancelled.is_set)
         for call in result.tool_calls:
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "start"})
             _emit("tool", {"name": call["name"], "args": call["args"], "status": "end",
@@ -255,7 +258,9 @@ def _pick(state: ChatState) -> str:
     return state["route"]
 
 
-def build():
+def build(checkpointer=None):
+    """The chat graph; with a checkpointer (db.checkpoint.MariaDBSaver in the server) each
+    thread's state persists, so a follow-up sees the last turn's entities."""
     graph = StateGraph(ChatState, context_schema=ChatContext)
     graph.add_node("route", route_node)
     handlers = {"overview": overview, "errors": errors, "changed": changed, "similar": similar,
@@ -268,17 +273,20 @@ def build():
     graph.add_edge(START, "route")
     graph.add_conditional_edges("route", _pick, {name: name for name in handlers})
     graph.add_edge("answer", END)
-    return graph.compile()
+    return graph.compile(checkpointer=checkpointer)
 
 
 CHAT = build()
 
 
-async def stream(question: str, ctx: ChatContext, previous: dict | None = None):
-    """Yield (event, data) as the graph works; the final state's route and entities last."""
+async def stream(question: str, ctx: ChatContext, thread_id: str | None = None, graph=None):
+    """Yield (event, data) as the graph works; the final state's route and entities last.
+    `graph` is a compiled chat graph with a checkpointer when `thread_id` should persist."""
+    graph = graph or CHAT
+    config = {"configurable": {"thread_id": thread_id}} if thread_id and graph.checkpointer else {}
     final: dict[str, Any] = {}
-    async for mode, chunk in CHAT.astream({"question": question, "previous": previous}, context=ctx,
-                                          stream_mode=["custom", "values"]):
+    async for mode, chunk in graph.astream({"question": question}, config, context=ctx,
+                                           stream_mode=["custom", "values"]):
         if mode == "custom":
             yield chunk["event"], chunk["data"]
         else:

@@ -5,6 +5,8 @@ Events, each one JSON `data:` line: route (first), tool (start/end), evidence, a
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from datetime import datetime, timezone
@@ -20,6 +22,7 @@ from graphs.chat import ChatContext, dumps, stream
 from tools.catalog import ToolContext
 
 router = APIRouter(tags=["chat"])
+log = logging.getLogger("devmesh.chat")
 
 
 class Question(BaseModel):
@@ -41,7 +44,8 @@ def context(request: Request) -> ChatContext:
                                                      start, end, _now())
         state.investigations.wake()
         return incident_id
-    tools = ToolContext(state.db_ro, state.graph, state.embedder, state.embed_worker.table, _now)
+    tools = ToolContext(state.db_ro, state.graph, state.embedder, state.embed_worker.table, _now,
+                        tuple(state.settings.llm.mask_patterns))
     return ChatContext(tools, lambda: state.topology.inventory, open_incident, state.llm,
                        state.settings.llm.max_rounds, state.settings.llm.structured)
 
@@ -51,11 +55,10 @@ async def run(request: Request, body: Question):
     thread_id = body.thread_id or uuid.uuid4().hex
     started = time.perf_counter()
     db = request.app.state.db
+    ctx = context(request)
     try:
-        previous = await run_in_threadpool(chat_sql.last_turn, db, thread_id)
         final = None
-        async for event, data in stream(body.question, context(request),
-                                        previous["entities"] if previous else None):
+        async for event, data in stream(body.question, ctx, thread_id, request.app.state.chat_graph):
             if event == "_state":
                 final = data
             else:
@@ -63,6 +66,10 @@ async def run(request: Request, body: Question):
         if final:
             await run_in_threadpool(chat_sql.add_turn, db, thread_id, body.question, final["route"],
                                     final["entities"], final["answer"])
+    except (asyncio.CancelledError, GeneratorExit):
+        ctx.cancelled.set()                    # the planner stops before its next model call
+        log.info("chat run on thread %s cancelled: the client disconnected", thread_id)
+        raise
     except Exception as exc:  # noqa: BLE001 - the client gets a code and a message, never a trace
         yield "error", {"code": type(exc).__name__, "message": f"the question could not be answered: {exc}"}
         yield "answer", {"markdown": "Something failed while answering; see the error event.", "citations": []}

@@ -68,8 +68,12 @@ def investigate_cmd(settings, incident_id, at, service, window):
         inventory = load(settings.topology.inventory)
     except InventoryError:
         inventory = None
-    state = investigate(incident_id, InvestigationContext(db, graph, Notifier(settings.notify),
-                                                          settings.investigate.baseline_minutes, lambda: inventory))
+    from agents.llm import build_chat_model
+
+    state = investigate(incident_id, InvestigationContext(
+        db, graph, Notifier(settings.notify), settings.investigate.baseline_minutes, lambda: inventory,
+        llm=build_chat_model(settings.llm), structured=settings.llm.structured, max_rounds=settings.llm.max_rounds,
+        mask_patterns=tuple(settings.llm.mask_patterns)))
     click.echo(state["markdown"])
 
 

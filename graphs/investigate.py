@@ -1,12 +1,13 @@
 """The `investigate` graph: context -> timeline -> root cause -> impact -> report -> persist -> notify.
 
-Every node is a deterministic step from agents/ (no LLM needed); the chat-and-agents work
-plugs LLM agents into the same nodes. Clients come in through the runtime context, never
-built inside a node.
+Every node is a deterministic step from agents/ (no LLM needed). With an LLM, the `agents`
+node runs the timeline, root-cause and impact agents (agents/investigators.py: their own
+prompts and read-only tool sets) on the deterministic result, and the reporter writes the
+narrative from both; the ranking itself never changes because an LLM spoke. Clients come
+in through the runtime context, never built inside a node.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
 
@@ -14,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents import impact as impact_step
-from agents import reporter, root_cause, scope as scope_step, timeline as timeline_step
+from agents import investigators, reporter, root_cause, scope as scope_step, timeline as timeline_step
 from agents.notify import Notifier
 from db import events
 from db import graph as cypher
@@ -25,6 +26,7 @@ from db.pool import Database
 from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
+from tools.catalog import ToolContext
 
 
 @dataclass
@@ -36,7 +38,11 @@ class Context:
     inventory: Callable[[], Inventory | None] = lambda: None     # the inventory in force, for references
     prometheus: Prometheus | None = None                          # metrics around the incident, when configured
     max_metric_services: int = 5
-    llm: Any = None                                               # writes a narrative beside the ranking
+    llm: Any = None                                               # agents + a narrative beside the ranking
+    tools_db: Database | None = None                              # the read-only pool the agents' tools read
+    structured: bool = False                                      # plan-execute agents for small models
+    max_rounds: int = 3
+    mask_patterns: tuple[str, ...] = ()                           # redacted before any model reads them
 
 
 class State(TypedDict, total=False):
@@ -50,6 +56,7 @@ class State(TypedDict, total=False):
     impact: dict
     runbooks: list[dict]
     examples: dict[int, list[dict]]
+    findings: list[Any]
     report: dict
     markdown: str
     report_id: int
@@ -100,6 +107,27 @@ def impact(state: State, runtime: Runtime[Context]) -> dict:
     return {"impact": impact_step.assess(state["scope"], runtime.context.graph, top)}
 
 
+def _draft(state: State) -> dict:
+    return {"candidates": [c.as_dict() for c in state["candidates"]], "timeline": state["timeline"],
+            "impacted_services": state["impact"]["impacted"], "at_risk_services": state["impact"]["at_risk"],
+            "evidence_template_ids": list(dict.fromkeys(t for c in state["candidates"][:3]
+                                                        for t in c.evidence_template_ids))}
+
+
+def agents(state: State, runtime: Runtime[Context]) -> dict:
+    """The LLM agents, when one is configured; their tools see the incident's window end as now."""
+    ctx = runtime.context
+    if ctx.llm is None:
+        return {"findings": []}
+    end = state["scope"].until
+    tools = ToolContext(ctx.tools_db or ctx.db, ctx.graph if state["scope"].graph_ok else None, None, lambda: "",
+                        lambda: end, tuple(ctx.mask_patterns))
+    inventory = ctx.inventory()
+    known = sorted(inventory.services) if inventory is not None else sorted(state["scope"].services)
+    return {"findings": investigators.run_agents(ctx.llm, tools, state["incident"], _draft(state), known,
+                                                 ctx.structured, ctx.max_rounds)}
+
+
 def report(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     names = [c.service for c in state["candidates"][:1]] + state["impact"]["impacted"]
@@ -117,30 +145,17 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
     composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
     composed["metrics"] = state.get("metrics")
     if ctx.llm is not None:
-        composed["narrative"] = _narrative(ctx.llm, state["incident"], composed)
+        findings = state.get("findings") or []
+        written = investigators.narrative(ctx.llm, state["incident"], composed, findings, ctx.structured,
+                                          tuple(ctx.mask_patterns))
+        composed["narrative"] = written["narrative"]
+        composed["llm"] = {"root_cause_service": written["root_cause_service"], "unverified": written["unverified"],
+                           "agents": [f.as_dict() for f in findings]}
     markdown = reporter.markdown(composed, state["incident"], examples)
     if composed.get("narrative"):
         markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{composed['narrative']}\n\n"
                                                      "## Candidates", 1)
     return {"report": composed, "runbooks": runbooks, "examples": examples, "markdown": markdown}
-
-
-def _narrative(llm, incident: dict, report: dict) -> str | None:
-    """The LLM's account of the deterministic analysis; ids it invents are marked. A failing
-    LLM leaves the report as it is."""
-    from langchain_core.messages import HumanMessage
-
-    from agents.planner import Masker, check_citations
-    from prompts import render
-
-    analysis = Masker()(json.dumps({k: report[k] for k in ("root_cause_hypothesis", "candidates", "timeline",
-                                                           "impacted_services", "suggested_actions")}, default=str))
-    try:
-        reply = llm.invoke([HumanMessage(render("reporter", title=incident["title"], analysis=analysis[:12000]))])
-    except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
-        return f"_The LLM could not write a narrative ({type(exc).__name__})._"
-    text = reply.content if isinstance(reply.content, str) else str(reply.content)
-    return check_citations(text, json.dumps(report["evidence_template_ids"]))[0] if text.strip() else None
 
 
 def persist(state: State, runtime: Runtime[Context]) -> dict:
@@ -171,11 +186,12 @@ def notify(state: State, runtime: Runtime[Context]) -> dict:
 def build():
     graph = StateGraph(State, context_schema=Context)
     for name, node in (("context", context), ("timeline", timeline), ("root_cause", rank_root_cause),
-                       ("impact", impact), ("report", report), ("persist", persist), ("notify", notify)):
+                       ("impact", impact), ("agents", agents), ("report", report), ("persist", persist),
+                       ("notify", notify)):
         graph.add_node(name, node)
     graph.add_edge(START, "context")
     for a, b in (("context", "timeline"), ("timeline", "root_cause"), ("root_cause", "impact"),
-                 ("impact", "report"), ("report", "persist"), ("persist", "notify")):
+                 ("impact", "agents"), ("agents", "report"), ("report", "persist"), ("persist", "notify")):
         graph.add_edge(a, b)
     graph.add_edge("notify", END)
     return graph.compile()

@@ -115,3 +115,23 @@ def graph(services):
     yield handle
     handle.drop()
     handle.close()
+
+
+@pytest.fixture(scope="session")
+def local_llm():
+    """LLMSettings for a real small model (Qwen2.5-Coder-0.5B, llama.cpp server on loopback,
+    temperature 0, seed 7) for tests marked `local_llm`; skipped, with the reason printed,
+    where the model cannot be had. DEVMESH_LOCAL_LLM=0 turns them off."""
+    import os
+
+    from evals import local_llm as local
+
+    if os.environ.get("DEVMESH_LOCAL_LLM", "1") == "0":
+        pytest.skip("DEVMESH_LOCAL_LLM=0: the real-model tests are off")
+    try:
+        server = local.serve()
+        url = server.__enter__()
+    except local.LocalModelUnavailable as exc:
+        pytest.skip(f"the local model cannot be had here: {exc}")
+    yield local.settings(url)
+    server.__exit__(None, None, None)

@@ -96,7 +96,98 @@ def test_sse_contract_and_threads(db_urls, db, tmp_path):
         live.start()                                                    # threads survive a restart
         turns = httpx.get(f"{live.url}/chat/threads/{thread}").json()["turns"]
         assert [t["route"] for t in turns] == ["errors", "changed"]
+        again = sse(live.url, "and the overview?", thread)           # the checkpointer kept the thread's state
+        assert again[0][1]["route"] == "overview" and again[0][1]["entities"] == ["mariadb"]
+        assert db.fetchone("SELECT COUNT(DISTINCT checkpoint_id) FROM lg_checkpoints WHERE thread_id = ?",
+                           (thread,))[0] >= 3
         analyzed = httpx.post(f"{live.url}/analyze", json={"question": "tell me a joke"}).json()
         assert analyzed["route"]["route"] == "planner" and analyzed["done"]["thread_id"]
     finally:
         live.stop()
+
+
+class HangingOllama:
+    """An Ollama on loopback whose /api/chat holds its first answer until released, then
+    answers with a native tool call (the NDJSON shape Ollama streams)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests, self.arrived, self.release = 0, threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                if self.headers.get("Content-Length"):
+                    self.rfile.read(int(self.headers["Content-Length"]))
+                else:                                       # chunked, as the ollama client sends it
+                    while (size := int(self.rfile.readline().strip() or b"0", 16)) > 0:
+                        self.rfile.read(size + 2)
+                    self.rfile.readline()
+                outer.requests += 1
+                outer.arrived.set()
+                outer.release.wait(30)
+                chunks = [{"model": "qwen2.5:7b-instruct", "created_at": "2026-01-20T10:30:00Z", "done": False,
+                           "message": {"role": "assistant", "content": "", "tool_calls": [
+                               {"function": {"name": "latest_incidents", "arguments": {}}}]}},
+                          {"model": "qwen2.5:7b-instruct", "created_at": "2026-01-20T10:30:01Z", "done": True,
+                           "done_reason": "stop", "message": {"role": "assistant", "content": ""}}]
+                body = "".join(json.dumps(c) + "\n" for c in chunks).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def wait_for(predicate, timeout_s: float = 30) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_client_disconnect_cancels_the_run(db_urls, db, tmp_path):
+    model = HangingOllama()
+    log = tmp_path / "server.log"
+    live = LiveServer(str(db_urls[0]), log, env={"DEVMESH_LLM_BACKEND": "ollama", "DEVMESH_LLM_URL": model.url,
+                                                 "DEVMESH_LLM_TIMEOUT_S": "60"}).start()
+    try:
+        import threading
+
+        client = httpx.Client(timeout=60)
+        response = client.send(client.build_request("POST", f"{live.url}/chat", json={
+            "question": "tell me a joke", "thread_id": "gone-1"}), stream=True)
+        seen: list[str] = []
+
+        def read():
+            try:
+                seen.extend(response.iter_lines())
+            except (httpx.HTTPError, OSError, ValueError):
+                pass                                            # the connection was closed under the reader
+        threading.Thread(target=read, daemon=True).start()
+        assert model.arrived.wait(30)                           # the model is thinking ...
+        assert wait_for(lambda: any('"route": "planner"' in line for line in seen))   # the route went out first
+        response.close()                                        # ... and the client goes away
+        client.close()
+        # the client has gone: the server notices, then the planner stops before its next model call
+        assert wait_for(lambda: "thread gone-1 cancelled" in log.read_text())
+        model.release.set()
+        assert wait_for(lambda: "planner stopped before its next model call" in log.read_text())
+        assert model.requests == 1                          # no second round, no synthesis
+        assert httpx.get(f"{live.url}/chat/threads/gone-1").json()["turns"] == []
+    finally:
+        model.release.set()
+        live.stop()
+        model.server.shutdown()

@@ -73,17 +73,21 @@ def test_a_malformed_case_is_refused(tmp_path):
 def test_an_llm_writing_the_reports_does_not_change_the_ranking(base_urls, services):
     import respx
 
-    from agents.llm import LLMSettings, build_chat_model
+    from agents.llm import LLMSettings, UsageCounter, build_chat_model
     from evals.runner import run_case
     from tests.test_planner import OLLAMA, ndjson
 
     case = discover(only="case-01")[0]
+    usage = UsageCounter()
     with respx.mock:
         route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=lambda request: ndjson(
             "The database filled its disk; the API and dashboards failed after it."))
-        with_llm = run_case(case, base_urls[0], GraphSettings().resolved_url(services),
-                            llm=build_chat_model(LLMSettings(backend="ollama", url=OLLAMA, timeout_s=5)))
+        with_llm = run_case(case, base_urls[0], GraphSettings().resolved_url(services), usage=usage,
+                            llm=build_chat_model(LLMSettings(backend="ollama", url=OLLAMA, timeout_s=5), [usage]))
     without = run_case(case, base_urls[0], GraphSettings().resolved_url(services))
-    assert route.call_count == with_llm.incidents >= 1
+    assert route.call_count == 4 * with_llm.incidents >= 4          # three agents and the reporter per incident
+    assert with_llm.llm_usage["calls"] == route.call_count and with_llm.llm_usage["input_tokens"] > 0
+    assert (with_llm.evidence_recall, with_llm.impact_precision) == (without.evidence_recall,
+                                                                    without.impact_precision)
     assert (with_llm.rank, with_llm.ranked, with_llm.impact_recall) == (without.rank, without.ranked,
                                                                        without.impact_recall)

@@ -52,7 +52,7 @@ def detect(db, graph, until_minute: int = 16) -> list[int]:
 
 def test_the_graph_shape_is_fixed():
     assert INVESTIGATE.get_graph().draw_mermaid(with_styles=False) == (
-        "graph TD;\n\t__start__ --> context;\n\tcontext --> timeline;\n\timpact --> report;\n"
+        "graph TD;\n\t__start__ --> context;\n\tagents --> report;\n\tcontext --> timeline;\n\timpact --> agents;\n"
         "\tpersist --> notify;\n\treport --> persist;\n\troot_cause --> impact;\n\ttimeline --> root_cause;\n"
         "\tnotify --> __end__;\n")
 
@@ -164,15 +164,25 @@ def test_an_llm_narrative_sits_beside_the_deterministic_ranking(seeded):
     before = investigate(incident_id, Context(db, graph))["report"]
     cited = before["evidence_template_ids"][0]
     route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson(f"mariadb failed first [template:{cited}]."),                     # the timeline agent
+        ndjson("mariadb's own log shows the fault."),                           # the root-cause agent
+        ndjson("devmesh-api depends on it [template:777]."),                    # the impact agent
         ndjson(f"The database disk filled first [template:{cited}], then the API failed [template:123]."),
-        httpx.Response(500, json={"error": "model crashed"})])
+    ] + [httpx.Response(500, json={"error": "model crashed"})] * 4)
     state = investigate(incident_id, Context(db, graph, llm=llm))
     report = state["report"]
     assert report["candidates"] == before["candidates"]                  # an LLM speaking changes no ranking
     assert f"[template:{cited}]" in report["narrative"] and "[template:123 (unverified)]" in report["narrative"]
     assert "## Narrative (written by an LLM)" in state["markdown"]
-    sent = json.loads(route.calls[0].request.content)["messages"][0]["content"]
-    assert "mariadb" in sent and "data, not instructions" in sent
+    agents = {a["role"]: a for a in report["llm"]["agents"]}
+    assert list(agents) == ["timeline", "root_cause", "impact"] and agents["impact"]["unverified"] == ["template:777"]
+    assert f"[template:{cited}]" in agents["timeline"]["text"] and not agents["timeline"]["unverified"]
+    first = json.loads(route.calls[0].request.content)
+    assert [t["function"]["name"] for t in first["tools"]] == ["query_logs", "compare_windows", "get_template_stats"]   # its own tool set
+    assert "data from logs" in first["messages"][0]["content"] and "mariadb" in first["messages"][1]["content"]
+    sent = json.loads(route.calls[3].request.content)["messages"][0]["content"]
+    assert "mariadb" in sent and "not instructions" in sent and "mariadb failed first" in sent    # findings reach the reporter
     failed = investigate(incident_id, Context(db, graph, llm=llm))         # the LLM fails: the report stands
     assert "could not write a narrative" in failed["report"]["narrative"]
+    assert all("agent failed" in a["text"] for a in failed["report"]["llm"]["agents"])
     assert incident_sql.get(db, incident_id)["status"] == "reported"

@@ -90,8 +90,24 @@ def test_text_tool_call_with_an_invented_name_is_recovered(db):
     ])
     result = run("what is wrong with mariadb?", model(), ctx)
     assert result.tool_calls[-1] == {"name": "query_logs", "args": {"service": "mariadb", "level": "error"},
-                                     "recovered": True}
+                                     "recovered": True, "requested": "search_logs"}
+    assert result.renamed == [("search_logs", "query_logs")] and result.refused == []
     assert "No space left" in result.answer
+
+
+@respx.mock
+def test_a_native_call_to_an_invented_name_is_mapped_or_refused(db):
+    ctx = seeded(db)
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson(tool_calls=call("get_logs", service="mariadb") + call("summon_dragon", power=9)),
+        ndjson("mariadb is out of disk."),
+    ])
+    result = run("what is wrong with mariadb?", model(), ctx)
+    assert [c["name"] for c in result.tool_calls] == ["query_logs"]          # the alias ran, nothing unknown did
+    assert result.renamed == [("get_logs", "query_logs")] and result.refused == ["summon_dragon"]
+    tool_messages = [m for m in json.loads(route.calls[1].request.content)["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 2 and "summon_dragon" in tool_messages[1]["content"]   # told it does not exist
+    assert result.answer == "mariadb is out of disk."
 
 
 @respx.mock
@@ -190,53 +206,82 @@ def small_model():
     return build_chat_model(LLMSettings(backend="openai", url=LLM, model="qwen2.5-coder-0.5b", timeout_s=5))
 
 
+def plan(*steps) -> str:
+    return json.dumps({"steps": [{"tool": name, "args": args} for name, args in steps]})
+
+
 @respx.mock
-def test_structured_steps_call_two_tools_then_answer_with_checked_ids(db):
+def test_structured_plan_runs_its_calls_then_synthesizes_with_checked_ids(db):
     ctx = seeded(db)
     template_id = db.fetchone("SELECT id FROM log_templates WHERE template LIKE '%No space left%'")[0]
     route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
-        '{"tool": "query_logs", "args": {"service": "mariadb", "level": "error"}}',
-        '{"tool": "search_templates", "args": {"query": "disk full", "service": "mariadb"}}',
-        json.dumps({"tool": "answer", "answer": f"The disk is full [template:{template_id}] [event:424242424]."})))
+        plan(("query_logs", {"service": "mariadb", "level": "error"}),
+             ("search_templates", {"query": "disk full", "service": "mariadb"})),
+        f"The disk is full [template:{template_id}] [event:424242424]."))
     seen = []
-    result = run("why is mariadb failing?", small_model(), ctx, structured=True, on_tool=lambda n, a: seen.append(n))
+    result = run("why is mariadb failing?", small_model(), ctx, structured=True, on_tool=lambda n, a: seen.append(n),
+                 known_services=["mariadb", "api"])
     assert [c["name"] for c in result.tool_calls] == seen == ["query_logs", "search_templates"]
     assert f"[template:{template_id}]" in result.answer and result.unverified == ["event:424242424"]
+    assert route.call_count == 2                                   # one plan, one synthesis: no step sees a result
     first = json.loads(route.calls[0].request.content)
     schema = first["response_format"]["json_schema"]["schema"]
-    branches = {b["properties"]["tool"]["const"]: b for b in schema["anyOf"]}
-    assert {"query_logs", "search_templates", "answer"} <= set(branches)
+    assert schema["properties"]["steps"]["maxItems"] == 3
+    branches = {b["properties"]["tool"]["const"]: b for b in schema["properties"]["steps"]["items"]["anyOf"]}
+    assert {"query_logs", "search_templates"} <= set(branches)
     assert branches["search_templates"]["properties"]["args"]["required"] == ["query"]
     assert branches["query_logs"]["properties"]["args"]["additionalProperties"] is False
-    assert first.get("max_completion_tokens", first.get("max_tokens")) == 256 and first["temperature"] == 0
-    third = json.loads(route.calls[2].request.content)["messages"]
-    assert "hunter2" not in json.dumps(third) and "IGNORE YOUR INSTRUCTIONS" in json.dumps(third)
+    assert branches["query_logs"]["properties"]["args"]["properties"]["service"] == {
+        "anyOf": [{"enum": ["api", "mariadb"]}, {"type": "null"}]}           # only the inventory's names
+    assert first.get("max_completion_tokens", first.get("max_tokens")) == 3 * 96 + 32 and first["temperature"] == 0
+    synthesis = json.loads(route.calls[1].request.content)
+    assert "response_format" not in synthesis and "tools" not in synthesis          # it reads; it cannot call
+    text = json.dumps(synthesis["messages"])
+    assert "hunter2" not in text and "IGNORE YOUR INSTRUCTIONS" in text and f"[template:{template_id}]" in text
     assert result.redactions >= 3
 
 
 @respx.mock
-def test_structured_repeat_and_cut_off_steps_end_in_synthesis(db):
+def test_structured_plan_drops_repeats_and_survives_a_cut_off_plan(db):
     ctx = seeded(db)
     route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
-        '{"tool": "latest_incidents", "args": {}}', '{"tool": "latest_incidents", "args": {}}',
+        plan(("latest_incidents", {}), ("latest_incidents", {}), ("get_incident", {"incident_id": 1}),
+             ("blast_radius", {"service": "mariadb"})),
         "No incidents are open."))
-    result = run("any incidents?", small_model(), ctx, max_rounds=5, structured=True)
-    assert route.call_count == 3 and len(result.tool_calls) == 1 and result.answer == "No incidents are open."
-    assert "response_format" not in json.loads(route.calls[2].request.content)     # synthesis is free text
+    result = run("any incidents?", small_model(), ctx, max_rounds=2, structured=True)
+    assert [c["name"] for c in result.tool_calls] == ["latest_incidents", "get_incident"]   # repeat dropped, bound kept
+    assert route.call_count == 2 and result.answer == "No incidents are open."
 
     before = route.call_count
     route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
-        ('{\n   \n   \n', "length"), "Nothing found."))                   # a step cut off at max tokens
+        ('{"steps": [\n   \n   \n', "length"), "Nothing found."))                  # a plan cut off at max tokens
     result = run("what now?", small_model(), ctx, structured=True)
     assert route.call_count - before == 2 and result.tool_calls == [] and result.answer == "Nothing found."
 
 
 @respx.mock
-def test_structured_steps_on_ollama_use_its_format_and_num_predict(db):
+def test_structured_plan_on_ollama_uses_its_format_and_num_predict(db):
     ctx = seeded(db)
-    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
-        ndjson('{"tool": "answer", "answer": "Nothing to see."}')])
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[ndjson('{"steps": []}'), ndjson("Nothing to see.")])
     result = run("status?", model(), ctx, structured=True)
     assert result.answer == "Nothing to see." and result.tool_calls == []
     sent = json.loads(route.calls[0].request.content)
-    assert "anyOf" in sent["format"] and sent["options"]["num_predict"] == 256
+    assert sent["format"]["properties"]["steps"]["maxItems"] == 3 and sent["options"]["num_predict"] == 3 * 96 + 32
+    assert json.loads(route.calls[1].request.content)["options"]["num_predict"] == 400    # the synthesis is bounded
+
+
+@respx.mock
+def test_configured_patterns_are_masked_and_bad_ones_refused_at_start(db):
+    import dataclasses
+
+    import pytest
+    from pydantic import ValidationError
+
+    ctx = dataclasses.replace(seeded(db), mask_patterns=(r"try \d+",))
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson(tool_calls=call("query_logs", service="mariadb")), ndjson("Disk full.")])
+    result = run("why?", model(), ctx)
+    sent = json.dumps(json.loads(route.calls[1].request.content)["messages"])
+    assert "(try 1)" not in sent and "([REDACTED])" in sent and result.redactions >= 9   # 3 custom + 6 built-in
+    with pytest.raises(ValidationError, match="not a regular expression"):
+        LLMSettings(mask_patterns=["(unclosed"])

@@ -27,6 +27,7 @@ class ToolContext:
     embedder: Embedder
     vectors_table: Callable[[], str]
     now: Callable[[], datetime]
+    mask_patterns: tuple[str, ...] = ()     # extra regexes redacted before any model reads tool output
 
 
 def _window(ctx: ToolContext, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -53,6 +54,38 @@ def query_logs(ctx: ToolContext, service: str | None = None, host: str | None = 
     return capped([{"event_id": r["id"], "ts": r["ts"], "service": r["service"], "host": r["host"],
                     "level": r["level"], "message": r["message"], "template_id": r["template_id"]} for r in rows],
                   searched)
+
+
+def get_template_stats(ctx: ToolContext, template_id: int, since: datetime | None = None,
+                       until: datetime | None = None) -> ToolResult:
+    """One template: its text, level, first/last seen, and counts per service, host and 5-minute step."""
+    start, end = _window(ctx, since, until)
+    searched = {"template_id": template_id, "since": start, "until": end}
+    info = template_sql.get(ctx.db, template_id)
+    if info is None:
+        return ToolResult("no_data", None, searched, hint=f"no template {template_id}")
+    rows = counts.template_minutes(ctx.db, template_id, start, end)
+    where: dict[str, int] = {}
+    steps: dict[str, int] = {}
+    for minute, service, host, n in rows:
+        where[f"{service}@{host}"] = where.get(f"{service}@{host}", 0) + n
+        step = minute.replace(minute=minute.minute - minute.minute % 5).strftime("%H:%M")
+        steps[step] = steps.get(step, 0) + n
+    return ToolResult("ok", {"template_id": template_id, "template": info["template"], "level": info["level"],
+                             "first_seen": info.get("first_seen"), "last_seen": info.get("last_seen"),
+                             "in_window": sum(where.values()), "by_service_host": where, "per_5_minutes": steps},
+                      searched)
+
+
+def get_log_context(ctx: ToolContext, event_id: int, before: int = 5, after: int = 5) -> ToolResult:
+    """The lines of the same host just before and after an event."""
+    searched = {"event_id": event_id, "before": before, "after": after}
+    event, lines = events.around(ctx.db, event_id, min(before, 20), min(after, 20))
+    if event is None:
+        return ToolResult("no_data", None, searched, hint=f"no event {event_id}")
+    return capped([{"event_id": e["id"], "ts": e["ts"], "service": e["service"], "level": e["level"],
+                    "message": e["message"], "template_id": e["template_id"], "is_the_event": e["id"] == event_id}
+                   for e in lines], searched)
 
 
 def get_service_overview(ctx: ToolContext, service: str, since: datetime | None = None,
@@ -114,6 +147,17 @@ def blast_radius(ctx: ToolContext, service: str) -> ToolResult:
             ToolResult("no_data", None, searched, hint="no topology graph")
     except GraphUnavailable as exc:
         return ToolResult("error", None, searched, hint=str(exc))
+
+
+def upstream_dependencies(ctx: ToolContext, service: str) -> ToolResult:
+    """What a service depends on, nearest first (owned and inferred edges)."""
+    searched = {"service": service}
+    radius = blast_radius(ctx, service)
+    if radius.status != "ok":
+        return radius
+    upstream = radius.data["upstream"]
+    return ToolResult("ok", upstream, searched) if upstream else ToolResult(
+        "no_data", [], searched, hint=f"{service} depends on nothing in the topology")
 
 
 def get_incident(ctx: ToolContext, incident_id: int) -> ToolResult:

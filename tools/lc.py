@@ -16,10 +16,16 @@ ALIASES = {"search_logs": "query_logs", "get_logs": "query_logs", "logs": "query
            "overview": "get_service_overview", "service_overview": "get_service_overview",
            "dependencies": "blast_radius", "impact": "blast_radius", "get_dependencies": "blast_radius",
            "incident": "get_incident", "incidents": "latest_incidents", "list_incidents": "latest_incidents",
-           "changes": "compare_windows", "what_changed": "compare_windows"}
+           "changes": "compare_windows", "what_changed": "compare_windows",
+           "template_stats": "get_template_stats", "get_template": "get_template_stats",
+           "context": "get_log_context", "log_context": "get_log_context", "get_context": "get_log_context",
+           "upstream": "upstream_dependencies", "get_upstream": "upstream_dependencies",
+           "neighbors": "graph_neighborhood", "neighbours": "graph_neighborhood", "topology": "graph_neighborhood",
+           "runbooks": "find_runbooks", "get_runbooks": "find_runbooks"}
 
 
-def build(ctx: ToolContext, mask: Callable[[str], str]) -> list[BaseTool]:
+def build(ctx: ToolContext, mask: Callable[[str], str], only: list[str] | None = None) -> list[BaseTool]:
+    """The tools bound to `ctx`; `only` names an agent's tool set (in that order)."""
     def out(result) -> str:
         return mask(json.dumps(result.as_dict(), default=str))
 
@@ -62,5 +68,35 @@ def build(ctx: ToolContext, mask: Callable[[str], str]) -> list[BaseTool]:
         """The latest incidents."""
         return out(catalog.latest_incidents(ctx, limit))
 
-    return [search_templates, query_logs, get_service_overview, compare_windows, blast_radius, get_incident,
-            latest_incidents]
+    @tool
+    def get_template_stats(template_id: int, minutes: int = 60) -> str:
+        """One template: its text, first/last seen, counts per service/host and per 5 minutes."""
+        return out(catalog.get_template_stats(ctx, template_id, ctx.now() - timedelta(minutes=max(1, minutes))))
+
+    @tool
+    def get_log_context(event_id: int) -> str:
+        """The lines of the same host just before and after one event."""
+        return out(catalog.get_log_context(ctx, event_id))
+
+    @tool
+    def upstream_dependencies(service: str) -> str:
+        """What a service depends on, nearest first."""
+        return out(catalog.upstream_dependencies(ctx, service))
+
+    @tool
+    def graph_neighborhood(node: str) -> str:
+        """A service's or host's direct neighbours in the topology (hosts, dependencies, runbooks)."""
+        return out(catalog.graph_neighborhood(ctx, node, 1))
+
+    @tool
+    def find_runbooks(service: str) -> str:
+        """The runbooks written for a service."""
+        return out(catalog.find_runbooks(ctx, [service]))
+
+    every = [search_templates, query_logs, get_service_overview, compare_windows, blast_radius, get_incident,
+             latest_incidents, get_template_stats, get_log_context, upstream_dependencies, graph_neighborhood,
+             find_runbooks]
+    if only is None:
+        return every
+    by_name = {t.name: t for t in every}
+    return [by_name[n] for n in only]

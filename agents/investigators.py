@@ -1,0 +1,128 @@
+"""The investigation's LLM agents: timeline, root cause and impact, each a planner agent
+(`agents.planner.run`: create_agent's ReAct loop, or plan-execute-synthesize for small
+models) with its own prompt and named read-only tool set, then the reporter, which writes
+the narrative from the deterministic analysis and the agents' findings.
+
+The deterministic ranking is never changed by what an LLM writes: the findings and the
+narrative sit beside it in the report. Ids an agent cites are checked against what its
+tools returned and the analysis it was given; the rest are marked unverified.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+from langchain_core.messages import HumanMessage
+
+from agents.llm import bounded, constrained
+from agents.planner import Masker, check_citations, run
+from prompts import render
+from tools.catalog import ToolContext
+
+TOOLSETS: dict[str, list[str]] = {
+    "timeline": ["query_logs", "compare_windows", "get_template_stats"],
+    "root_cause": ["get_service_overview", "upstream_dependencies", "compare_windows", "get_log_context"],
+    "impact": ["blast_radius", "get_service_overview", "find_runbooks"],
+}
+
+
+@dataclass
+class Finding:
+    role: str
+    text: str
+    tool_calls: list[dict] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    redactions: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _analysis(report: dict, mask: tuple[str, ...] = ()) -> str:
+    """What the agents read: the deterministic result, compact, masked."""
+    candidates = [f"{i}. {c['service']}" + (f" on {c['host']}" if c.get("host") else "") + f" (score {c['score']:.2f}): "
+                  + "; ".join(c["reasons"][:3]) for i, c in enumerate(report["candidates"][:3], 1)]
+    timeline = [f"- {e['at'][11:16]} {e['service']}: {e['text'][:160]}" for e in report["timeline"][:12]]
+    return Masker(mask)("\n".join(["Candidates (deterministic ranking):", *candidates, "Timeline:", *timeline,
+                               f"Impacted: {', '.join(report['impacted_services']) or 'none'}; "
+                               f"at risk: {', '.join(report['at_risk_services']) or 'none'}"]))
+
+
+def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_services: list[str],
+               structured: bool = False, max_rounds: int = 3) -> list[Finding]:
+    analysis = _analysis(report, tools.mask_patterns)
+    cited = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str)
+    findings = []
+    for role, names in TOOLSETS.items():
+        started = time.perf_counter()
+        system = render(f"agent_{role}", max_rounds=max_rounds, known=known_services)
+        question = render("agent_task", title=incident["title"], analysis=analysis, role=role.replace("_", " "))
+        try:
+            result = run(question, llm, tools, max_rounds, structured=structured, known_services=known_services,
+                         tool_names=names, system=system, known_evidence=cited)
+            findings.append(Finding(role, result.answer, result.tool_calls, result.unverified, result.redactions,
+                                    round(time.perf_counter() - started, 2)))
+        except Exception as exc:  # noqa: BLE001 - one failing agent leaves the others and the report
+            findings.append(Finding(role, f"_The {role} agent failed ({type(exc).__name__})._",
+                                    seconds=round(time.perf_counter() - started, 2)))
+    return findings
+
+
+NARRATIVE_TOKENS = 512
+NARRATIVE_CHARS = 1500
+
+
+def _fields(text: str) -> tuple[str, str | None]:
+    """(narrative, root_cause_service) from the reporter's JSON, or from as much of it as
+    arrived before the token bound cut it."""
+    try:
+        data = json.loads(text)
+        return str(data.get("narrative") or ""), data.get("root_cause_service")
+    except json.JSONDecodeError:
+        pick = re.search(r'"root_cause_service"\s*:\s*"([^"\\]*)"', text)
+        body = re.search(r'"narrative"\s*:\s*"((?:[^"\\]|\\.)*)', text, re.S)
+        try:
+            narrative = json.loads(f'"{body.group(1).rstrip(chr(92))}"') + " …" if body else ""
+        except json.JSONDecodeError:
+            narrative = ""
+        return narrative, pick.group(1) if pick else None
+
+
+def narrative(llm, incident: dict, report: dict, findings: list[Finding], structured: bool = False,
+              mask: tuple[str, ...] = ()) -> dict:
+    """The reporter: {"narrative", "root_cause_service" (the LLM's pick, or None), "unverified"}.
+    In structured mode the pick is held to the candidates' names (or "unknown")."""
+    analysis = "\n".join([f"Hypothesis: {Masker(mask)(report['root_cause_hypothesis'])}", _analysis(report, mask),
+                          "Suggested actions:", *[f"- {a}" for a in report["suggested_actions"][:4]]])
+    notes = "\n".join(f"- {f.role}: {f.text[:800]}" for f in findings)
+    prompt = render("reporter", title=incident["title"], analysis=analysis[:12000], findings=notes,
+                    structured=structured)
+    names = [c["service"] for c in report["candidates"][:5]] + ["unknown"]
+    model = bounded(llm, NARRATIVE_TOKENS)
+    if structured:
+        model = constrained(llm, {"type": "object", "properties": {
+            "root_cause_service": {"enum": names}, "narrative": {"type": "string", "maxLength": NARRATIVE_CHARS}},
+            "required": ["root_cause_service", "narrative"], "additionalProperties": False}, NARRATIVE_TOKENS)
+    pick = None
+    try:
+        reply = model.invoke([HumanMessage(prompt)])
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        if structured:
+            text, pick = _fields(text)
+    except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
+        cut = getattr(getattr(exc, "completion", None), "choices", None)     # openai: cut off at max tokens
+        if structured and cut and cut[0].message.content:
+            text, pick = _fields(cut[0].message.content)
+        else:
+            return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
+                    "root_cause_service": None, "unverified": []}
+        return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
+                "root_cause_service": None, "unverified": []}
+    trusted = [f"{kind}:{n}" for f in findings for kind, n in re.findall(r"\[(template|event):(\d+)\]", f.text)]
+    evidence = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str) + " ".join(
+        t for f in findings for t in trusted if t not in f.unverified)
+    text, unverified = check_citations(text, evidence) if text.strip() else (None, [])
+    return {"narrative": text, "root_cause_service": pick if pick in names[:-1] else None, "unverified": unverified}
