@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware, after_model, before_model
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import ToolException
+from pydantic import ValidationError
 
 from agents.llm import bounded, constrained
 from prompts import render
@@ -190,10 +192,12 @@ def _stopper(should_stop):
 
 
 def _call(tool, args: dict) -> str:
+    """Bad arguments from a model are data it can correct (as in LangGraph's ToolNode);
+    anything else, a database outage say, is raised."""
     try:
         return tool.invoke(args)
-    except Exception as exc:  # noqa: BLE001 - bad arguments from a small model are data
-        return json.dumps({"status": "error", "hint": f"{tool.name} failed: {exc}"})
+    except (ValidationError, ToolException, TypeError) as exc:
+        return json.dumps({"status": "error", "hint": f"{tool.name} failed on its arguments: {exc}"})
 
 
 def _finish(question: str, model, answer: str, evidence: list[str], calls: list[dict], masker: Masker,

@@ -120,6 +120,15 @@ def test_a_model_that_never_stops_is_bounded(db):
     assert len(result.tool_calls) == 3 and result.answer == "Nothing conclusive."
 
 
+def test_an_id_is_verified_only_by_the_whole_number():
+    """Bug: citations were checked as substrings, so [template:12] passed when a tool had
+    returned template 123. Cause: `id in evidence_text`. Fix: compare whole numbers."""
+    from agents.planner import check_citations
+
+    text, unverified = check_citations("see [template:12] and [template:123]", '{"template_id": 123}')
+    assert unverified == ["template:12"] and "[template:123]" in text and "[template:12 (unverified)]" in text
+
+
 def test_text_tool_call_shapes():
     assert text_tool_call('{"tool": "x", "parameters": {"a": 1}}') == ("x", {"a": 1})
     assert text_tool_call("plain words") is None

@@ -95,6 +95,22 @@ def test_bad_arguments_from_a_model_are_data_not_crashes(db_urls, graph):
     ctx, rw = seeded(db_urls, graph)
     by_name = {t.name: t for t in build(ctx, lambda text: text)}
     out = json.loads(_call(by_name["get_log_context"], {"event_id": "not-a-number"}))
-    assert out["status"] == "error" and "get_log_context failed" in out["hint"]
+    assert out["status"] == "error" and "get_log_context failed on its arguments" in out["hint"]
     rw.close()
     ctx.db.close()
+
+
+def test_a_dead_database_is_raised_not_handed_to_the_model(db_urls, graph):
+    import dataclasses
+
+    import pytest
+
+    from agents.planner import _call
+    from db.pool import DatabaseUnavailable
+    from evals.live import free_port
+
+    dead = Database(dataclasses.replace(db_urls[1], port=free_port()), connect_timeout_s=1)
+    ctx = ToolContext(dead, graph, HashingEmbedder(64), lambda: "template_embeddings_1", lambda: NOW)
+    by_name = {t.name: t for t in build(ctx, lambda text: text)}
+    with pytest.raises(DatabaseUnavailable):
+        _call(by_name["query_logs"], {"service": "api"})
