@@ -34,6 +34,7 @@ class Finding:
     text: str
     tool_calls: list[dict] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
+    cited: list[str] = field(default_factory=list)       # the verified ids the text cites ("template:ID")
     redactions: int = 0
     seconds: float = 0.0
 
@@ -63,7 +64,8 @@ def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_serv
         try:
             result = run(question, llm, tools, max_rounds, structured=structured, known_services=known_services,
                          tool_names=names, system=system, known_evidence=cited)
-            findings.append(Finding(role, result.answer, result.tool_calls, result.unverified, result.redactions,
+            findings.append(Finding(role, result.answer, result.tool_calls, result.unverified,
+                                    _verified(result.answer, result.unverified), result.redactions,
                                     round(time.perf_counter() - started, 2)))
         except Exception as exc:  # noqa: BLE001 - one failing agent leaves the others and the report
             findings.append(Finding(role, f"_The {role} agent failed ({type(exc).__name__})._",
@@ -118,11 +120,16 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
             text, pick = _fields(cut[0].message.content)
         else:
             return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
-                    "root_cause_service": None, "unverified": []}
+                    "root_cause_service": None, "unverified": [], "cited": []}
         return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
                 "root_cause_service": None, "unverified": []}
-    trusted = [f"{kind}:{n}" for f in findings for kind, n in re.findall(r"\[(template|event):(\d+)\]", f.text)]
     evidence = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str) + " ".join(
-        t for f in findings for t in trusted if t not in f.unverified)
+        c for f in findings for c in f.cited)
     text, unverified = check_citations(text, evidence) if text.strip() else (None, [])
-    return {"narrative": text, "root_cause_service": pick if pick in names[:-1] else None, "unverified": unverified}
+    return {"narrative": text, "root_cause_service": pick if pick in names[:-1] else None, "unverified": unverified,
+            "cited": _verified(text or "", unverified)}
+
+
+def _verified(text: str, unverified: list[str]) -> list[str]:
+    cited = [f"{kind}:{n}" for kind, n in re.findall(r"\[(template|event):(\d+)\]", text)]
+    return list(dict.fromkeys(c for c in cited if c not in unverified))

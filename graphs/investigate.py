@@ -149,8 +149,8 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
         written = investigators.narrative(ctx.llm, state["incident"], composed, findings, ctx.structured,
                                           tuple(ctx.mask_patterns))
         composed["narrative"] = written["narrative"]
-        composed["llm"] = {"root_cause_service": written["root_cause_service"], "unverified": written["unverified"],
-                           "agents": [f.as_dict() for f in findings]}
+        composed["llm"] = {"root_cause_service": written["root_cause_service"], "cited": written["cited"],
+                           "unverified": written["unverified"], "agents": [f.as_dict() for f in findings]}
     markdown = reporter.markdown(composed, state["incident"], examples)
     if composed.get("narrative"):
         markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{composed['narrative']}\n\n"

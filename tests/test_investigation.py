@@ -176,7 +176,8 @@ def test_an_llm_narrative_sits_beside_the_deterministic_ranking(seeded):
     assert "## Narrative (written by an LLM)" in state["markdown"]
     agents = {a["role"]: a for a in report["llm"]["agents"]}
     assert list(agents) == ["timeline", "root_cause", "impact"] and agents["impact"]["unverified"] == ["template:777"]
-    assert f"[template:{cited}]" in agents["timeline"]["text"] and not agents["timeline"]["unverified"]
+    assert agents["timeline"]["cited"] == [f"template:{cited}"] and not agents["timeline"]["unverified"]
+    assert agents["impact"]["cited"] == [] and report["llm"]["cited"] == [f"template:{cited}"]
     first = json.loads(route.calls[0].request.content)
     assert [t["function"]["name"] for t in first["tools"]] == ["query_logs", "compare_windows", "get_template_stats"]   # its own tool set
     assert "data from logs" in first["messages"][0]["content"] and "mariadb" in first["messages"][1]["content"]

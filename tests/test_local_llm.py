@@ -141,7 +141,9 @@ def test_the_reporters_narrative_cites_only_evidence_that_exists(db, graph, loca
     cited = real_citations(db, report["narrative"])
     gathered = set(f"template:{t}" for t in report["evidence_template_ids"]) | {
         c for a in report["llm"]["agents"] for c in real_citations(db, a["text"])}
-    assert set(cited) <= gathered
+    assert set(cited) <= gathered and set(report["llm"]["cited"]) == set(cited)
+    for agent in report["llm"]["agents"]:
+        assert set(agent["cited"]) == set(real_citations(db, agent["text"]))
     for agent in report["llm"]["agents"]:
         assert {c["name"] for c in agent["tool_calls"]} <= TOOLS and len(agent["tool_calls"]) <= 2
     assert usage.calls <= 3 * 2 + 1                                     # plan + synthesis per agent, one report
