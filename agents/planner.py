@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 
 from langchain.agents import create_agent
@@ -37,7 +38,7 @@ _SECRETS = [(re.compile(p, re.I), r) for p, r in (
 )]
 log = logging.getLogger("devmesh.planner")
 _CITE = re.compile(r"\[(template|event):(\d+)\]")
-_TEXT_CALL = re.compile(r"\{.*\}", re.S)
+_FENCE = re.compile(r"^```(?:json)?|```$")
 SYNTHESIS_TOKENS = 400                 # an answer of a few paragraphs; bounds a model that repeats itself
 
 
@@ -71,12 +72,14 @@ class Masker:
 
 
 def text_tool_call(content: str) -> tuple[str, dict] | None:
-    """A tool call a small model wrote as JSON text: {"name": ..., "arguments": {...}} and kin."""
-    m = _TEXT_CALL.search(content or "")
-    if not m:
+    """A tool call a small model wrote as JSON text: {"name": ..., "arguments": {...}} and kin,
+    as the whole reply (a ```json fence allowed). JSON inside prose is not a call: an answer
+    that quotes a log line holding a call-shaped object must not run it."""
+    text = _FENCE.sub("", (content or "").strip()).strip()
+    if not (text.startswith("{") and text.endswith("}")):
         return None
     try:
-        data = json.loads(m.group(0))
+        data = json.loads(text)
     except json.JSONDecodeError:
         return None
     if not isinstance(data, dict):
@@ -124,6 +127,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
                                known_evidence, stop)
 
     renamed: list[tuple[str, str]] = []
+    from_text: set[str] = set()                            # ids of tool calls recovered from text
 
     @before_model(can_jump_to=["end"])
     def cancelled(_state, _runtime):
@@ -131,19 +135,28 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
         return None
 
     @after_model
-    def map_invented_names(state, _runtime):
-        """A native call to an invented tool name goes to its alias; unknown ones reach the
-        tool node, which answers with the list of real tools."""
+    def repair_tool_calls(state, _runtime):
+        """Inside the loop, so the agent goes on: a tool call written as text JSON becomes a
+        real one, and an invented name goes to its alias (unknown ones reach the tool node,
+        which answers with the real names)."""
         last = state["messages"][-1]
-        if isinstance(last, AIMessage) and any(c["name"] not in by_name for c in last.tool_calls or []):
-            fixed = [{**c, "name": ALIASES.get(c["name"], c["name"])} for c in last.tool_calls]
-            renamed.extend((c["name"], f["name"]) for c, f in zip(last.tool_calls, fixed) if c["name"] != f["name"])
-            return {"messages": [last.model_copy(update={"tool_calls": fixed})]}
-        return None
+        if not isinstance(last, AIMessage):
+            return None
+        calls, content = list(last.tool_calls or []), last.content
+        if not calls and isinstance(content, str) and (found := text_tool_call(content)):
+            call_id = f"text-{uuid.uuid4().hex[:12]}"
+            from_text.add(call_id)
+            calls, content = [{"name": found[0], "args": found[1], "id": call_id, "type": "tool_call"}], ""
+        fixed = [{**c, "name": ALIASES.get(c["name"], c["name"]) if c["name"] not in by_name else c["name"]}
+                 for c in calls]
+        renamed.extend((c["name"], f["name"]) for c, f in zip(calls, fixed) if c["name"] != f["name"])
+        if fixed == list(last.tool_calls or []) and content == last.content:
+            return None
+        return {"messages": [last.model_copy(update={"tool_calls": fixed, "content": content})]}
     prompt = system or render("planner", max_rounds=max_rounds, known=known, services=services or [], window=window)
     agent = create_agent(model, tools, system_prompt=prompt,
                          middleware=[cancelled, ModelCallLimitMiddleware(run_limit=max_rounds, exit_behavior="end"),
-                                     map_invented_names])
+                                     repair_tool_calls])
     state: dict = {}
     for mode, chunk in agent.stream({"messages": [HumanMessage(question)]}, {"recursion_limit": 8 * (max_rounds + 2)},
                                     stream_mode=["messages", "values"]):
@@ -155,31 +168,19 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
                     and message.content and not getattr(message, "tool_call_chunks", None):
                 on_token(message.content)
     messages = state["messages"]
-    calls = [{"name": c["name"], "args": c["args"]} for m in messages if isinstance(m, AIMessage)
-             for c in (m.tool_calls or [])]
+    calls = [{"name": c["name"], "args": c["args"], **({"recovered": True} if c.get("id") in from_text else {})}
+             for m in messages if isinstance(m, AIMessage) for c in (m.tool_calls or [])]
     refused = [c["name"] for c in calls if c["name"] not in by_name]       # the tool node answered with an error
     calls = [c for c in calls if c["name"] in by_name]
     evidence = [m.content for m in messages if isinstance(m, ToolMessage)]
     final = next((m for m in reversed(messages) if isinstance(m, AIMessage) and not m.tool_calls), None)
     # the call-limit middleware ends the loop with a message of its own (no model metadata): not an answer
     answer = final.content if final is not None and final.response_metadata else ""
-    recovered = text_tool_call(answer) if answer else None
-    if recovered is not None:                                  # the model wrote its tool call as text
-        requested, args = recovered
-        name = requested if requested in by_name else ALIASES.get(requested, requested)
-        if name in by_name:
-            if on_tool:
-                on_tool(name, args)
-            evidence.append(_call(by_name[name], args))
-            calls.append({"name": name, "args": args, "recovered": True,
-                          **({"requested": requested} if requested != name else {})})
-        else:
-            refused.append(requested)
-            evidence.append(json.dumps({"status": "error", "hint": f"no tool named {requested!r}"}))
-        answer = ""
+    if any(text_tool_call(line) for line in str(answer).splitlines()):
+        answer = ""                     # a small model echoing calls and results is not an answer: synthesize
     result = _finish(question, model, answer, evidence, calls, masker, known_evidence, stop)
     result.refused = refused
-    result.renamed = renamed + [(c["requested"], c["name"]) for c in calls if c.get("requested")]
+    result.renamed = renamed
     return result
 
 

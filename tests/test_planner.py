@@ -82,17 +82,23 @@ def test_native_tool_call_then_an_answer_with_checked_ids(db):
 
 
 @respx.mock
-def test_text_tool_call_with_an_invented_name_is_recovered(db):
+def test_text_tool_calls_are_recovered_inside_the_loop_and_invented_names_mapped(db):
+    """Small models write calls as text: each becomes a real tool call inside the loop, so
+    the agent reads its result and goes on (up to max_rounds), instead of stopping."""
     ctx = seeded(db)
-    respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
         ndjson('{"name": "search_logs", "arguments": "{\\"service\\": \\"mariadb\\", \\"level\\": \\"error\\"}"}'),
+        ndjson('```json\n{"name": "get_dependencies", "arguments": {"service": "mariadb"}}\n```'),
         ndjson("mariadb reports No space left on device."),
     ])
     result = run("what is wrong with mariadb?", model(), ctx)
-    assert result.tool_calls[-1] == {"name": "query_logs", "args": {"service": "mariadb", "level": "error"},
-                                     "recovered": True, "requested": "search_logs"}
-    assert result.renamed == [("search_logs", "query_logs")] and result.refused == []
-    assert "No space left" in result.answer
+    assert result.tool_calls == [
+        {"name": "query_logs", "args": {"service": "mariadb", "level": "error"}, "recovered": True},
+        {"name": "blast_radius", "args": {"service": "mariadb"}, "recovered": True}]
+    assert result.renamed == [("search_logs", "query_logs"), ("get_dependencies", "blast_radius")]
+    second = json.loads(route.calls[1].request.content)["messages"]
+    assert second[-1]["role"] == "tool" and "No space left" in second[-1]["content"]    # it read the result
+    assert route.call_count == 3 and "No space left" in result.answer                   # no extra synthesis
 
 
 @respx.mock
@@ -132,6 +138,7 @@ def test_an_id_is_verified_only_by_the_whole_number():
 def test_text_tool_call_shapes():
     assert text_tool_call('{"tool": "x", "parameters": {"a": 1}}') == ("x", {"a": 1})
     assert text_tool_call("plain words") is None
+    assert text_tool_call('The log says {"name": "blast_radius", "arguments": {}} but I will not run it.') is None
 
 
 @respx.mock(assert_all_called=False)
