@@ -10,6 +10,7 @@ tools returned and the analysis it was given; the rest are marked unverified.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from agents.llm import bounded, constrained
 from agents.planner import Masker, check_citations, run
 from prompts import render
 from tools.catalog import ToolContext
+
+log = logging.getLogger("devmesh.agents")
 
 TOOLSETS: dict[str, list[str]] = {
     "timeline": ["query_logs", "compare_windows", "get_template_stats"],
@@ -68,6 +71,7 @@ def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_serv
                                     _verified(result.answer, result.unverified), result.redactions,
                                     round(time.perf_counter() - started, 2)))
         except Exception as exc:  # noqa: BLE001 - one failing agent leaves the others and the report
+            log.warning("the %s agent failed on incident %s", role, incident["id"], exc_info=True)
             findings.append(Finding(role, f"_The {role} agent failed ({type(exc).__name__})._",
                                     seconds=round(time.perf_counter() - started, 2)))
     return findings
@@ -119,10 +123,9 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
         if structured and cut and cut[0].message.content:
             text, pick = _fields(cut[0].message.content)
         else:
+            log.warning("the reporter failed on incident %s", incident["id"], exc_info=True)
             return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
                     "root_cause_service": None, "unverified": [], "cited": []}
-        return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
-                "root_cause_service": None, "unverified": []}
     evidence = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str) + " ".join(
         c for f in findings for c in f.cited)
     text, unverified = check_citations(text, evidence) if text.strip() else (None, [])

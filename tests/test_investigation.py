@@ -187,3 +187,26 @@ def test_an_llm_narrative_sits_beside_the_deterministic_ranking(seeded):
     assert "could not write a narrative" in failed["report"]["narrative"]
     assert all("agent failed" in a["text"] for a in failed["report"]["llm"]["agents"])
     assert incident_sql.get(db, incident_id)["status"] == "reported"
+
+
+@respx.mock
+def test_a_structured_narrative_cut_at_its_token_bound_is_salvaged(seeded):
+    """Bug: the reporter's reply cut at max tokens (finish_reason "length") was dropped
+    whole, so a small model that wrote too much left no narrative and no pick. Fix: take
+    the pick and the narrative written so far from the partial JSON."""
+    from agents.llm import LLMSettings, build_chat_model
+    from tests.test_planner import LLM, scripted
+
+    db, graph = seeded
+    incident_id = detect(db, graph)[0]
+    cited = investigate(incident_id, Context(db, graph))["report"]["evidence_template_ids"][0]
+    partial = json.dumps({"root_cause_service": "mariadb",
+                          "narrative": f"The disk on the database host filled [template:{cited}] and then"})[:-2]
+    respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        '{"steps": []}', "Nothing more.", '{"steps": []}', "Nothing more.", '{"steps": []}', "Nothing more.",
+        (partial, "length")))
+    llm = build_chat_model(LLMSettings(backend="openai", url=LLM, model="qwen2.5-coder-0.5b", timeout_s=5))
+    report = investigate(incident_id, Context(db, graph, llm=llm, structured=True))["report"]
+    assert report["llm"]["root_cause_service"] == "mariadb"
+    assert report["narrative"].startswith("The disk on the database host filled") and report["narrative"].endswith("…")
+    assert report["llm"]["cited"] == [f"template:{cited}"]
