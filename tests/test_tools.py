@@ -114,3 +114,19 @@ def test_a_dead_database_is_raised_not_handed_to_the_model(db_urls, graph):
     by_name = {t.name: t for t in build(ctx, lambda text: text)}
     with pytest.raises(DatabaseUnavailable):
         _call(by_name["query_logs"], {"service": "api"})
+
+
+def test_out_of_range_arguments_are_refused_by_the_schema(db_urls, graph):
+    """Bug: the 0.5B model asked compare_windows for minutes=10**20; timedelta overflowed and
+    the agent died. Fix: bounds in the argument schemas (the model and a JSON-schema grammar
+    see them; outside them is an argument error handed back)."""
+    from agents.planner import _call, step_schema
+
+    ctx, rw = seeded(db_urls, graph)
+    by_name = {t.name: t for t in build(ctx, lambda text: text)}
+    out = json.loads(_call(by_name["compare_windows"], {"minutes": 10**20}))
+    assert out["status"] == "error" and "less than or equal to 10080" in out["hint"]
+    args = step_schema([by_name["get_service_overview"]])["anyOf"][0]["properties"]["args"]["properties"]
+    assert (args["minutes"]["minimum"], args["minutes"]["maximum"]) == (1, 10080)
+    rw.close()
+    ctx.db.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Callable
+from typing import Annotated, Callable
 
 from langchain_core.tools import BaseTool, tool
+from pydantic import Field
 
 from tools import catalog
 from tools.catalog import ToolContext
@@ -24,6 +25,13 @@ ALIASES = {"search_logs": "query_logs", "get_logs": "query_logs", "logs": "query
            "runbooks": "find_runbooks", "get_runbooks": "find_runbooks"}
 
 
+# bounds in the argument schemas: a model sees them, a JSON-schema grammar enforces them, and
+# anything outside is an argument error handed back to the model (a 0.5B model asked for
+# minutes=10**20, which overflowed timedelta)
+Minutes = Annotated[int, Field(ge=1, le=7 * 1440, description="how far back, in minutes (1 to 10080)")]
+Id = Annotated[int, Field(ge=1)]
+
+
 def build(ctx: ToolContext, mask: Callable[[str], str], only: list[str] | None = None) -> list[BaseTool]:
     """The tools bound to `ctx`; `only` names an agent's tool set (in that order)."""
     def out(result) -> str:
@@ -36,21 +44,21 @@ def build(ctx: ToolContext, mask: Callable[[str], str], only: list[str] | None =
 
     @tool
     def query_logs(service: str | None = None, level: str | None = None, text: str | None = None,
-                   minutes: int = 60) -> str:
+                   minutes: Minutes = 60) -> str:
         """Recent log lines, newest first: filter by service, level (e.g. error) and a substring."""
-        since = ctx.now() - timedelta(minutes=max(1, min(minutes, 7 * 1440)))
+        since = ctx.now() - timedelta(minutes=minutes)
         return out(catalog.query_logs(ctx, service=service, level=[level] if level else None, since=since, q=text))
 
     @tool
-    def get_service_overview(service: str, minutes: int = 60) -> str:
+    def get_service_overview(service: str, minutes: Minutes = 60) -> str:
         """How a service has been: line counts by level and its busiest templates."""
-        return out(catalog.get_service_overview(ctx, service, ctx.now() - timedelta(minutes=max(1, minutes))))
+        return out(catalog.get_service_overview(ctx, service, ctx.now() - timedelta(minutes=minutes)))
 
     @tool
-    def compare_windows(service: str | None = None, minutes: int = 60) -> str:
+    def compare_windows(service: str | None = None, minutes: Minutes = 60) -> str:
         """What changed: templates new, gone or spiking in the last `minutes` against the window before."""
         end = ctx.now()
-        span = timedelta(minutes=max(1, minutes))
+        span = timedelta(minutes=minutes)
         return out(catalog.compare_windows(ctx, service, (end - 2 * span, end - span), (end - span, end)))
 
     @tool
@@ -59,22 +67,22 @@ def build(ctx: ToolContext, mask: Callable[[str], str], only: list[str] | None =
         return out(catalog.blast_radius(ctx, service))
 
     @tool
-    def get_incident(incident_id: int) -> str:
+    def get_incident(incident_id: Id) -> str:
         """An incident and its report."""
         return out(catalog.get_incident(ctx, incident_id))
 
     @tool
-    def latest_incidents(limit: int = 5) -> str:
+    def latest_incidents(limit: Annotated[int, Field(ge=1, le=20)] = 5) -> str:
         """The latest incidents."""
         return out(catalog.latest_incidents(ctx, limit))
 
     @tool
-    def get_template_stats(template_id: int, minutes: int = 60) -> str:
+    def get_template_stats(template_id: Id, minutes: Minutes = 60) -> str:
         """One template: its text, first/last seen, counts per service/host and per 5 minutes."""
-        return out(catalog.get_template_stats(ctx, template_id, ctx.now() - timedelta(minutes=max(1, minutes))))
+        return out(catalog.get_template_stats(ctx, template_id, ctx.now() - timedelta(minutes=minutes)))
 
     @tool
-    def get_log_context(event_id: int) -> str:
+    def get_log_context(event_id: Id) -> str:
         """The lines of the same host just before and after one event."""
         return out(catalog.get_log_context(ctx, event_id))
 
