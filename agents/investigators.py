@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import HumanMessage
 
-from agents.llm import bounded, constrained
-from agents.planner import Masker, check_citations, run
+from agents.llm import bounded, constrained, reply_text
+from agents.planner import Masker, check_citations, cited_ids, run
 from prompts import render
 from tools.catalog import ToolContext
 
@@ -114,18 +114,13 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
             "required": ["root_cause_service", "narrative"], "additionalProperties": False}, NARRATIVE_TOKENS)
     pick = None
     try:
-        reply = model.invoke([HumanMessage(prompt)])
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
-        if structured:
-            text, pick = _fields(text)
+        text, _cut = reply_text(model, [HumanMessage(prompt)])      # a cut-off reply is salvaged by _fields
     except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
-        cut = getattr(getattr(exc, "completion", None), "choices", None)     # openai: cut off at max tokens
-        if structured and cut and cut[0].message.content:
-            text, pick = _fields(cut[0].message.content)
-        else:
-            log.warning("the reporter failed on incident %s", incident["id"], exc_info=True)
-            return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
-                    "root_cause_service": None, "unverified": [], "cited": []}
+        log.warning("the reporter failed on incident %s", incident["id"], exc_info=True)
+        return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
+                "root_cause_service": None, "unverified": [], "cited": []}
+    if structured:
+        text, pick = _fields(text)
     evidence = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str) + " ".join(
         c for f in findings for c in f.cited)
     text, unverified = check_citations(text, evidence) if text.strip() else (None, [])
@@ -134,5 +129,4 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
 
 
 def _verified(text: str, unverified: list[str]) -> list[str]:
-    cited = [f"{kind}:{n}" for kind, n in re.findall(r"\[(template|event):(\d+)\]", text)]
-    return list(dict.fromkeys(c for c in cited if c not in unverified))
+    return [c for c in cited_ids(text) if c not in unverified]

@@ -73,6 +73,22 @@ def build_chat_model(settings: LLMSettings, callbacks: list | None = None):
                       client_kwargs={"timeout": settings.timeout_s}, callbacks=callbacks)
 
 
+def reply_text(model, messages) -> tuple[str, bool]:
+    """(the reply's text, whether it was cut at its token bound). A schema-held reply that
+    hits the bound makes openai's parse() raise LengthFinishReasonError; its partial text
+    is returned like any other cut-off reply, so callers salvage or drop it in one way."""
+    try:
+        reply = model.invoke(messages)
+    except Exception as exc:
+        choices = getattr(getattr(exc, "completion", None), "choices", None)
+        if type(exc).__name__ != "LengthFinishReasonError" or not choices:
+            raise
+        return choices[0].message.content or "", True
+    meta = getattr(reply, "response_metadata", {}) or {}
+    cut = (meta.get("finish_reason") or meta.get("done_reason")) == "length"
+    return (reply.content if isinstance(reply.content, str) else str(reply.content)), cut
+
+
 def bounded(model, max_tokens: int):
     """The model with its reply cut at `max_tokens` (a small model can repeat itself until
     the context is full: minutes on a CPU)."""

@@ -25,7 +25,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
-from agents.llm import bounded, constrained
+from agents.llm import bounded, constrained, reply_text
 from prompts import render
 from tools.catalog import ToolContext
 from tools.lc import ALIASES, build
@@ -92,6 +92,11 @@ def text_tool_call(content: str) -> tuple[str, dict] | None:
         except json.JSONDecodeError:
             args = {}
     return (name, args) if isinstance(name, str) and isinstance(args, dict) else None
+
+
+def cited_ids(text: str) -> list[str]:
+    """The ids `text` cites, as "template:ID" / "event:ID", in order, once each."""
+    return list(dict.fromkeys(f"{kind}:{n}" for kind, n in _CITE.findall(text or "")))
 
 
 def check_citations(answer: str, evidence: str) -> tuple[str, list[str]]:
@@ -285,14 +290,12 @@ def _run_structured(question, model, tools, masker, max_rounds, services, window
                     window=window, tools=listing, system=system)
     messages = [SystemMessage(prompt), HumanMessage(question)]
     stop()
+    content, _cut = reply_text(planner, messages)
     try:
-        reply = planner.invoke(messages)
-        content = reply.content if isinstance(reply.content, str) else str(reply.content)
-        steps = json.loads(content).get("steps", [])
-    except Exception as exc:   # cut off at its token bound (openai's parse() raises, others return bad JSON)
-        if type(exc).__name__ not in ("LengthFinishReasonError", "JSONDecodeError", "AttributeError"):
-            raise
-        steps = []
+        plan = json.loads(content)
+    except json.JSONDecodeError:                          # cut off at its token bound: nothing to run
+        plan = {}
+    steps = plan.get("steps", []) if isinstance(plan, dict) else []
     calls: list[dict] = []
     evidence: list[str] = []
     seen: set[str] = set()

@@ -12,14 +12,6 @@ def add_turn(db: Database, thread_id: str, question: str, route: str, entities: 
                     (thread_id, question, route, json.dumps(entities, default=str), answer))
 
 
-def last_turn(db: Database, thread_id: str) -> dict | None:
-    row = db.fetchone("SELECT question, route, entities_json, answer FROM chat_turns WHERE thread_id = ? "
-                      "ORDER BY id DESC LIMIT 1", (thread_id,))
-    if not row:
-        return None
-    return {"question": row[0], "route": row[1], "entities": json.loads(row[2]), "answer": row[3]}
-
-
 def thread(db: Database, thread_id: str, limit: int = 50) -> list[dict]:
     rows = db.fetchall("SELECT question, route, answer, created_at FROM chat_turns WHERE thread_id = ? "
                        "ORDER BY id LIMIT ?", (thread_id, limit))

@@ -41,7 +41,10 @@ class LocalModelUnavailable(RuntimeError):
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("DEVMESH_CACHE_DIR", Path.home() / ".cache" / "devmesh")) / "llm"
+    """`llm/` under the services' cache (DEVMESH_CACHE_DIR, ~/.cache/devmesh by default)."""
+    from db.settings import ServicesSettings
+
+    return ServicesSettings().cache_dir / "llm"
 
 
 def _sha256(path: Path) -> str:

@@ -240,8 +240,7 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
                            "summary": "recovered from text" if call.get("recovered") else "ok"})
         note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
             if result.redactions else ""
-        cites = [f"{k}:{v}" for k, v in planner_agent._CITE.findall(result.answer)]
-        return {"answer": result.answer + note, "citations": list(dict.fromkeys(cites))}
+        return {"answer": result.answer + note, "citations": planner_agent.cited_ids(result.answer)}
     return _answer(["I can answer without an LLM when you ask about: a service's overview, errors in a window, "
                     "what changed, similar lines (quote one), dependencies and blast radius, incidents, or "
                     "“investigate <service> now”. Name services as the inventory does and a window such as "
