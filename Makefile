@@ -19,7 +19,7 @@ run: migrate
 test: migrate
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --select F,E9 .
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=10
 
 migrate: services
 	$(DEVMESH) migrate

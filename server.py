@@ -3,99 +3,87 @@
 Everything stateful (settings, the MariaDB pools, the embedder, the embedding worker) is
 built here, once, and handed to the routers through `app.state`; nothing below opens a
 connection at import time.
-"""
-from __future__ import annotations
 
+Importing this module is cheap on purpose (issue 14: `devmesh --help` took 5 s): the CLI
+loads a command's module only when that command runs, settings are read when first used,
+and the app's own imports (FastAPI, LangGraph, torch through the embedder) happen inside
+`create_app`.
+"""
+
+import functools
+import importlib
 import ipaddress
 import logging
 import sys
 import time
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import click
-import mariadb
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from agents.llm import LLMSettings, build_chat_model
-from agents.notify import Notifier, NotifySettings
-from db import incidents as incident_sql
-from db import embeddings, stats
-from db.graph import Graph, GraphUnavailable
-from db.checkpoint import MariaDBSaver
-from db.cli import migrate, services
-from db.migrate import migrate as run_migrations
-from db.pool import Database, DatabaseUnavailable
-from db.settings import DBSettings, GraphSettings, ServicesSettings
-from detectors.cycle import run_cycle
-from detectors.loop import detector_loop
-from detectors.settings import DetectorSettings
-from evals.cli import bench, demo, eval_cmd, local_llm_cmd
-from graphs.cli import chat_cmd, detect, incidents_cmd, investigate_cmd
-from graphs.alerts import router as alerts_router
-from graphs.chat import build as build_chat_graph
-from graphs.chat_http import router as chat_router
-from graphs.http import router as incidents_router
-from graphs.investigate import Context as InvestigationContext
-from graphs.worker import InvestigationPool, InvestigationSettings
-from ingest.cli import embed, import_, parse, prune
-from ingest.embedding import EmbeddingWorker
-from ingest.embedders import EmbedSettings, build_embedder
-from ingest.http import router as ingest_router
-from ingest.loki import LokiSettings
-from ingest.pipeline import IngestSettings, Ingestor
-from ingest.background import Periodic
-from ingest.retention import RetentionSettings
-from ingest.retention import prune as prune_old
-from ingest.telemetry import Metrics
-from retrieval.cli import infer_edges_cmd, load_inventory_cmd
-from retrieval.enrich import refresh_inferred
-from retrieval.graph_http import router as graph_router
-from retrieval.http import router as search_router
-from retrieval.prometheus import Prometheus, PrometheusSettings, load_queries
-from retrieval.topology import TopologySettings, TopologyState
 
 __version__ = "0.1.0"
 log = logging.getLogger("devmesh")
 
 
-class ServerSettings(BaseSettings):
-    """HTTP server settings. Tokens: comma-separated bearer tokens; empty = auth off."""
+@functools.cache
+def _server_settings():
+    from pydantic_settings import BaseSettings, SettingsConfigDict
 
-    model_config = SettingsConfigDict(env_prefix="DEVMESH_")
+    class ServerSettings(BaseSettings):
+        """HTTP server settings. Tokens: comma-separated bearer tokens; empty = auth off."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    api_tokens: str = ""
+        model_config = SettingsConfigDict(env_prefix="DEVMESH_")
 
-    @property
-    def tokens(self) -> set[str]:
-        return {t.strip() for t in self.api_tokens.split(",") if t.strip()}
+        host: str = "127.0.0.1"
+        port: int = 8000
+        api_tokens: str = ""
+
+        @property
+        def tokens(self) -> set[str]:
+            return {t.strip() for t in self.api_tokens.split(",") if t.strip()}
+    return ServerSettings
+
+
+# each subsystem's settings class, imported (and read from the environment) on first use
+_SETTINGS = {"server": _server_settings, "services": "db.settings:ServicesSettings",
+             "db": "db.settings:DBSettings", "graph": "db.settings:GraphSettings",
+             "ingest": "ingest.pipeline:IngestSettings", "embed": "ingest.embedders:EmbedSettings",
+             "topology": "retrieval.topology:TopologySettings", "detect": "detectors.settings:DetectorSettings",
+             "investigate": "graphs.worker:InvestigationSettings", "notify": "agents.notify:NotifySettings",
+             "loki": "ingest.loki:LokiSettings", "retention": "ingest.retention:RetentionSettings",
+             "prometheus": "retrieval.prometheus:PrometheusSettings", "llm": "agents.llm:LLMSettings"}
+
+
+def _settings_class(spec):
+    if callable(spec):
+        return spec()
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def __getattr__(name: str):
+    if name == "ServerSettings":                 # defined on first use: pydantic-settings is not cheap
+        return _server_settings()
+    raise AttributeError(name)
 
 
 class AppSettings:
-    """All subsystem settings, read from the environment once."""
+    """All subsystem settings, each read from the environment once, when first used (a
+    command that needs only the database never imports the LLM's settings)."""
 
     def __init__(self, **overrides):
-        self.server = overrides.get("server") or ServerSettings()
-        self.services = overrides.get("services") or ServicesSettings()
-        self.db = overrides.get("db") or DBSettings()
-        self.graph = overrides.get("graph") or GraphSettings()
-        self.ingest = overrides.get("ingest") or IngestSettings()
-        self.embed = overrides.get("embed") or EmbedSettings()
-        self.topology = overrides.get("topology") or TopologySettings()
-        self.detect = overrides.get("detect") or DetectorSettings()
-        self.investigate = overrides.get("investigate") or InvestigationSettings()
-        self.notify = overrides.get("notify") or NotifySettings()
-        self.loki = overrides.get("loki") or LokiSettings()
-        self.retention = overrides.get("retention") or RetentionSettings()
-        self.prometheus = overrides.get("prometheus") or PrometheusSettings()
-        self.llm = overrides.get("llm") or LLMSettings()
+        unknown = set(overrides) - set(_SETTINGS)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(self, name, value)
+
+    def __getattr__(self, name: str):
+        if name not in _SETTINGS:
+            raise AttributeError(name)
+        value = _settings_class(_SETTINGS[name])()
+        setattr(self, name, value)
+        return value
 
 
 def error_body(code: str, message: str, detail=None) -> dict:
@@ -111,7 +99,44 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(settings: AppSettings | None = None) -> FastAPI:
+def create_app(settings: AppSettings | None = None):
+    """The FastAPI app, wired to `settings`."""
+    from contextlib import asynccontextmanager
+
+    import mariadb
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from agents.llm import build_chat_model
+    from agents.notify import Notifier
+    from db import embeddings, stats
+    from db import incidents as incident_sql
+    from db.checkpoint import MariaDBSaver
+    from db.graph import Graph, GraphUnavailable
+    from db.migrate import migrate as run_migrations
+    from db.pool import Database, DatabaseUnavailable
+    from db.version import UnsupportedServer, server_info
+    from detectors.loop import detector_loop
+    from graphs.alerts import router as alerts_router
+    from graphs.chat import build as build_chat_graph
+    from graphs.chat_http import router as chat_router
+    from graphs.http import router as incidents_router
+    from graphs.investigate import Context as InvestigationContext
+    from graphs.worker import InvestigationPool
+    from ingest.background import Periodic
+    from ingest.embedders import build_embedder
+    from ingest.embedding import EmbeddingWorker
+    from ingest.http import router as ingest_router
+    from ingest.pipeline import Ingestor
+    from ingest.retention import prune as prune_old
+    from ingest.telemetry import Metrics
+    from retrieval.graph_http import router as graph_router
+    from retrieval.http import router as search_router
+    from retrieval.topology import TopologyState
+
     settings = settings or AppSettings()
 
     @asynccontextmanager
@@ -127,6 +152,15 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
                 log.info("applied migrations: %s", ", ".join(applied))
         except DatabaseUnavailable as exc:
             log.warning("could not migrate at start (%s); run `devmesh migrate` once MariaDB is up", exc)
+        except UnsupportedServer as exc:
+            log.error("%s", exc)
+        app.state.mariadb = None                # {"version", "supported", "vector"}, read on first /health
+        try:
+            app.state.mariadb = await run_in_threadpool(server_info, app.state.db)
+            log.info("MariaDB %s (VECTOR %s)", app.state.mariadb["version"],
+                     "works" if app.state.mariadb["vector"] else "does NOT work")
+        except DatabaseUnavailable:
+            pass
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
@@ -138,8 +172,12 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.embed_worker.start()
         app.state.ingestor.on_new_templates = app.state.embed_worker.enqueue
         app.state.topology = TopologyState(settings.topology.inventory, app.state.graph,
-                                           lambda services: setattr(app.state.ingestor, "services", services))
+                                           lambda services: setattr(app.state.ingestor, "services", services),
+                                           app.state.db)
         await run_in_threadpool(app.state.topology.start)
+        app.state.inventory_watch = Periodic("inventory-follow", settings.topology.inventory_poll_s,
+                                             app.state.topology.follow)
+        app.state.inventory_watch.start()
         app.state.enrichment = Periodic("graph-enrichment", settings.topology.infer_interval_s,
                                         lambda: _refresh_inferred(app.state, settings))
         app.state.enrichment.start()
@@ -181,6 +219,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
             app.state.detectors.stop()
             app.state.investigations.stop()
             app.state.enrichment.stop()
+            app.state.inventory_watch.stop()
             app.state.embed_worker.stop()
             app.state.db.close()
             app.state.db_ro.close()
@@ -258,7 +297,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     @app.get("/health")
     def health(request: Request):
         st = request.app.state
-        state = {"mariadb": _check(st.db.ping), "falkordb": _check(st.graph.ping),
+        state = {"mariadb": _mariadb_health(st), "falkordb": _check(st.graph.ping),
                  "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
                  "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()}}
         ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
@@ -278,7 +317,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         return {"version": __version__, "canon_version": st.ingestor.canon_version,
                 "embedder": {"name": st.embedder.name, "dim": st.embedder.dim,
                              **st.embed_worker.status()},
-                "counts": counts, "inventory": st.topology.status(),
+                "mariadb": st.mariadb or server_info(st.db_ro), "counts": counts,
+                "inventory": st.topology.status(),
                 "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
                 "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
                 "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},
@@ -289,6 +329,8 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
 
 
 def _refresh_inferred(state, settings: AppSettings) -> dict | None:
+    from retrieval.enrich import refresh_inferred
+
     inventory = state.topology.inventory
     if inventory is None:
         return None
@@ -296,16 +338,38 @@ def _refresh_inferred(state, settings: AppSettings) -> dict | None:
     return refresh_inferred(state.db, state.graph, inventory, now, timedelta(seconds=settings.topology.infer_window_s))
 
 
-def _prometheus(settings: PrometheusSettings) -> Prometheus | None:
+def _prometheus(settings):
+    from retrieval.prometheus import Prometheus, load_queries
+
     if not settings.url:
         return None
     return Prometheus(settings.url, load_queries(settings.queries), settings.timeout_s)
 
 
 def _detect(state, settings: AppSettings, now: datetime):
+    from detectors.cycle import run_cycle
+
     services = state.ingestor.services
     with state.metrics.cycle.time():
         return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
+
+
+def _mariadb_health(state) -> dict:
+    """The ping, plus the version check: a server that answers but is older than 11.7 (or has
+    no working VECTOR) is `unsupported`, so the drift shows in /health."""
+    from db.version import server_info
+
+    check = _check(state.db.ping)
+    if check["status"] != "ok":
+        return check
+    if state.mariadb is None or state.mariadb["version"] != check["version"]:
+        state.mariadb = server_info(state.db)          # restarted or upgraded since we last looked
+    check.update(supported=state.mariadb["supported"], vector=state.mariadb["vector"])
+    if not (check["supported"] and check["vector"]):
+        check["status"] = "unsupported"
+        check["error"] = (f"MariaDB {check['version']}: DevMesh needs >= 11.7 with a working VECTOR; "
+                          "point DEVMESH_DB_URL at a newer server or use the managed one")
+    return check
 
 
 def _check(fn) -> dict:
@@ -319,8 +383,56 @@ def _check(fn) -> dict:
 
 # ----------------------------------------------------------------------------- CLI
 
-@click.group()
-@click.version_option(__version__)
+# name -> (where it lives, what --help says): a command's module is imported only when it
+# runs, so `devmesh --help` and the light commands start at once (tests/test_cli.py checks
+# that each line here is the command's own first docstring line)
+COMMANDS = {
+    "serve": ("server:serve", "Serve the HTTP API."),
+    "migrate": ("db.cli:migrate", "Apply pending database migrations."),
+    "services": ("db.cli:services", "Start, stop and inspect the local MariaDB and FalkorDB."),
+    "import": ("ingest.cli:import_", "Import logs: files (JSON lines, journalctl -o json, syslog) or a Loki server."),
+    "embed": ("ingest.cli:embed", "Embed templates that have no vector yet for the configured model (resumable)."),
+    "parse": ("ingest.cli:parse", "Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."),
+    "prune": ("ingest.cli:prune", "Delete old events and rollups in small chunks; drop templates nothing refers to."),
+    "ship": ("server:ship", "Ship journald entries to a DevMesh server (`devmesh ship --help`)."),
+    "load-inventory": ("retrieval.cli:load_inventory_cmd",
+                      "Validate inventory.yaml, load it into FalkorDB and make it the one every server follows."),
+    "infer-edges": ("retrieval.cli:infer_edges_cmd",
+                   "Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."),
+    "detect": ("graphs.cli:detect", "Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."),
+    "investigate": ("graphs.cli:investigate_cmd",
+                   "Investigate incident ID now (again), or open one with --at, and print the report."),
+    "incidents": ("graphs.cli:incidents_cmd", "The latest incidents, newest first."),
+    "chat": ("graphs.cli:chat_cmd", "Ask the running server; its work streams as it happens (route, tools, answer)."),
+    "eval": ("evals.cli:eval_cmd", "Replay golden incidents and score detection, root cause, impact and evidence."),
+    "bench": ("evals.cli:bench", "Benchmarks; each prints one JSON object last."),
+    "demo": ("evals.cli:demo",
+            "Replay a golden case into a running server: history now, then the fault, time-compressed."),
+    "local-llm": ("evals.cli:local_llm_cmd",
+                 "The pinned small model for tests and evals (Qwen2.5-Coder-0.5B on llama.cpp's server)."),
+}
+
+
+class LazyGroup(click.Group):
+    """Commands from COMMANDS, imported when invoked; --help lists them from the table."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name][0].partition(":")
+        return getattr(sys.modules[__name__] if module == "server" else importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, package_name="devmesh")
 @click.pass_context
 def main(ctx):
     """DevMesh: local-first incident investigator."""
@@ -330,7 +442,7 @@ def main(ctx):
     ctx.obj = AppSettings()
 
 
-@main.command()
+@click.command()
 @click.option("--host", default=None, help="bind address (default 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default 8000)")
 def serve(host, port):
@@ -345,8 +457,8 @@ def serve(host, port):
     uvicorn.run(create_app(settings), host=host, port=port or settings.server.port, log_level="info")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                "help_option_names": []})
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                 "help_option_names": []})
 @click.pass_context
 def ship(ctx):
     """Ship journald entries to a DevMesh server (`devmesh ship --help`)."""
@@ -354,10 +466,6 @@ def ship(ctx):
 
     sys.exit(ship_main(ctx.args))
 
-
-for command in (migrate, services, import_, embed, parse, prune, load_inventory_cmd, infer_edges_cmd, detect, investigate_cmd,
-                incidents_cmd, bench, eval_cmd, demo, chat_cmd, local_llm_cmd):
-    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import HumanMessage
 
+from agents.citations import Evidence, check_citations, verified
 from agents.llm import bounded, constrained, reply_text
-from agents.planner import Masker, check_citations, cited_ids, run
+from agents.planner import Masker, run
 from prompts import render
 from tools.catalog import ToolContext
 
@@ -58,7 +59,7 @@ def _analysis(report: dict, mask: tuple[str, ...] = ()) -> str:
 def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_services: list[str],
                structured: bool = False, max_rounds: int = 3) -> list[Finding]:
     analysis = _analysis(report, tools.mask_patterns)
-    cited = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str)
+    cited = gathered(report)
     findings = []
     for role, names in TOOLSETS.items():
         started = time.perf_counter()
@@ -68,7 +69,7 @@ def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_serv
             result = run(question, llm, tools, max_rounds, structured=structured, known_services=known_services,
                          tool_names=names, system=system, known_evidence=cited)
             findings.append(Finding(role, result.answer, result.tool_calls, result.unverified,
-                                    _verified(result.answer, result.unverified), result.redactions,
+                                    verified(result.answer, result.unverified), result.redactions,
                                     round(time.perf_counter() - started, 2)))
         except Exception as exc:  # noqa: BLE001 - one failing agent leaves the others and the report
             log.warning("the %s agent failed on incident %s", role, incident["id"], exc_info=True)
@@ -121,12 +122,15 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
                 "root_cause_service": None, "unverified": [], "cited": []}
     if structured:
         text, pick = _fields(text)
-    evidence = json.dumps(report["evidence_template_ids"]) + json.dumps(report["timeline"], default=str) + " ".join(
-        c for f in findings for c in f.cited)
+    evidence = gathered(report)
+    evidence.ids |= {c for f in findings for c in f.cited}
     text, unverified = check_citations(text, evidence) if text.strip() else (None, [])
     return {"narrative": text, "root_cause_service": pick if pick in names[:-1] else None, "unverified": unverified,
-            "cited": _verified(text or "", unverified)}
+            "cited": verified(text or "", unverified)}
 
 
-def _verified(text: str, unverified: list[str]) -> list[str]:
-    return [c for c in cited_ids(text) if c not in unverified]
+def gathered(report: dict) -> Evidence:
+    """The ids the deterministic analysis gathered (evidence templates, their example events,
+    the timeline's templates): citable by every agent and the reporter."""
+    return Evidence().add_data({k: report.get(k) for k in ("evidence_template_ids", "example_event_ids", "timeline",
+                                                           "candidates")})

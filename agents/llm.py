@@ -91,10 +91,13 @@ def reply_text(model, messages) -> tuple[str, bool]:
 
 def bounded(model, max_tokens: int):
     """The model with its reply cut at `max_tokens` (a small model can repeat itself until
-    the context is full: minutes on a CPU)."""
+    the context is full: minutes on a CPU), never above the model's own bound
+    (DEVMESH_LLM_MAX_TOKENS): every free-text reply stays within the configured cap."""
     if hasattr(model, "num_predict"):                          # ChatOllama
-        return model.model_copy(update={"num_predict": max_tokens})
-    return model.bind(max_tokens=max_tokens)
+        cap = model.num_predict
+        return model.model_copy(update={"num_predict": min(max_tokens, cap) if cap else max_tokens})
+    cap = getattr(model, "max_tokens", None)
+    return model.bind(max_tokens=min(max_tokens, cap) if cap else max_tokens)
 
 
 def constrained(model, schema: dict, max_tokens: int):

@@ -18,14 +18,15 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import ModelCallLimitMiddleware, after_model, before_model
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import ToolException
-from pydantic import ValidationError
+from langchain.agents.middleware import ModelCallLimitMiddleware, after_model, before_model, wrap_tool_call
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from agents.citations import Evidence, check_citations, cite
 from agents.llm import bounded, constrained, reply_text
+from agents.tool_calls import ToolCalls, ToolEvent
 from prompts import render
 from tools.catalog import ToolContext
 from tools.lc import ALIASES, build
@@ -37,7 +38,6 @@ _SECRETS = [(re.compile(p, re.I), r) for p, r in (
     (r"\bAKIA[0-9A-Z]{16}\b", "[REDACTED]"),                                              # AWS access keys
 )]
 log = logging.getLogger("devmesh.planner")
-_CITE = re.compile(r"\[(template|event):(\d+)\]")
 _FENCE = re.compile(r"^```(?:json)?|```$")
 SYNTHESIS_TOKENS = 400                 # an answer of a few paragraphs; bounds a model that repeats itself
 
@@ -94,42 +94,25 @@ def text_tool_call(content: str) -> tuple[str, dict] | None:
     return (name, args) if isinstance(name, str) and isinstance(args, dict) else None
 
 
-def cited_ids(text: str) -> list[str]:
-    """The ids `text` cites, as "template:ID" / "event:ID", in order, once each."""
-    return list(dict.fromkeys(f"{kind}:{n}" for kind, n in _CITE.findall(text or "")))
-
-
-def check_citations(answer: str, evidence: str) -> tuple[str, list[str]]:
-    """Mark cited ids that no tool returned."""
-    unverified = []
-    known = set(re.findall(r"\d+", evidence))          # whole numbers: "12" is not verified by "123"
-
-    def mark(m: re.Match) -> str:
-        if m.group(2) in known:
-            return m.group(0)
-        unverified.append(f"{m.group(1)}:{m.group(2)}")
-        return f"[{m.group(1)}:{m.group(2)} (unverified)]"
-    return _CITE.sub(mark, answer), unverified
-
-
 def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: list[str] | None = None,
-        window: str | None = None, on_tool=None, on_token=None, structured: bool = False,
-        known_services: list[str] | None = None, tool_names: list[str] | None = None,
-        system: str | None = None, known_evidence: str = "", should_stop=None) -> PlannerResult:
-    """`on_token(text)` receives the model's text as it streams (not its tool calls);
-    `known_services` (the inventory's) are named in the prompt and, in structured mode, are
-    the only values a `service` argument can take; `tool_names` is an agent's tool set and
-    `system` its own prompt (the investigation agents), instead of the planner's;
-    `known_evidence` holds ids that may be cited besides what the tools return;
+        window: str | None = None, on_tool: Callable[[ToolEvent], None] | None = None, on_token=None,
+        structured: bool = False, known_services: list[str] | None = None, tool_names: list[str] | None = None,
+        system: str | None = None, known_evidence: Evidence | None = None, should_stop=None) -> PlannerResult:
+    """`on_tool(event)` hears each tool call as it happens (agents.tool_calls: start, then end
+    with its outcome; refused calls too); `on_token(text)` receives the model's text as it
+    streams (not its tool calls); `known_services` (the inventory's) are named in the prompt
+    and, in structured mode, are the only values a `service` argument can take; `tool_names`
+    is an agent's tool set and `system` its own prompt (the investigation agents), instead of
+    the planner's; `known_evidence` holds ids that may be cited besides what the tools return;
     `should_stop()` true (the client left) raises RunCancelled before the next model call."""
     masker = Masker(ctx.mask_patterns)
     stop = _stopper(should_stop)
-    tools = build(ctx, masker, tool_names)
-    by_name = {t.name: t for t in tools}
+    runner = ToolCalls(build(ctx, masker, tool_names), on_tool)
+    if known_evidence is not None:
+        runner.evidence.ids |= known_evidence.ids
     known = sorted(known_services or [])
     if structured:
-        return _run_structured(question, model, tools, masker, max_rounds, services, window, on_tool, known, system,
-                               known_evidence, stop)
+        return _run_structured(question, model, runner, masker, max_rounds, services, window, known, system, stop)
 
     renamed: list[tuple[str, str]] = []
     from_text: set[str] = set()                            # ids of tool calls recovered from text
@@ -142,8 +125,8 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
     @after_model
     def repair_tool_calls(state, _runtime):
         """Inside the loop, so the agent goes on: a tool call written as text JSON becomes a
-        real one, and an invented name goes to its alias (unknown ones reach the tool node,
-        which answers with the real names)."""
+        real one, and an invented name goes to its alias (unknown ones are refused by the
+        runner, which answers with the real names)."""
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):
             return None
@@ -152,16 +135,21 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
             call_id = f"text-{uuid.uuid4().hex[:12]}"
             from_text.add(call_id)
             calls, content = [{"name": found[0], "args": found[1], "id": call_id, "type": "tool_call"}], ""
-        fixed = [{**c, "name": ALIASES.get(c["name"], c["name"]) if c["name"] not in by_name else c["name"]}
+        fixed = [{**c, "name": ALIASES.get(c["name"], c["name"]) if c["name"] not in runner.by_name else c["name"]}
                  for c in calls]
         renamed.extend((c["name"], f["name"]) for c, f in zip(calls, fixed) if c["name"] != f["name"])
         if fixed == list(last.tool_calls or []) and content == last.content:
             return None
         return {"messages": [last.model_copy(update={"tool_calls": fixed, "content": content})]}
+
+    @wrap_tool_call
+    def through_the_runner(request, _handler):
+        """Every call, known or not, runs (or is refused) in the one place that announces it."""
+        return runner.message(request.tool_call, recovered=request.tool_call.get("id") in from_text)
     prompt = system or render("planner", max_rounds=max_rounds, known=known, services=services or [], window=window)
-    agent = create_agent(model, tools, system_prompt=prompt,
+    agent = create_agent(model, runner.tools, system_prompt=prompt,
                          middleware=[cancelled, ModelCallLimitMiddleware(run_limit=max_rounds, exit_behavior="end"),
-                                     repair_tool_calls])
+                                     repair_tool_calls, through_the_runner])
     state: dict = {}
     for mode, chunk in agent.stream({"messages": [HumanMessage(question)]}, {"recursion_limit": 8 * (max_rounds + 2)},
                                     stream_mode=["messages", "values"]):
@@ -173,18 +161,12 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
                     and message.content and not getattr(message, "tool_call_chunks", None):
                 on_token(message.content)
     messages = state["messages"]
-    calls = [{"name": c["name"], "args": c["args"], **({"recovered": True} if c.get("id") in from_text else {})}
-             for m in messages if isinstance(m, AIMessage) for c in (m.tool_calls or [])]
-    refused = [c["name"] for c in calls if c["name"] not in by_name]       # the tool node answered with an error
-    calls = [c for c in calls if c["name"] in by_name]
-    evidence = [m.content for m in messages if isinstance(m, ToolMessage)]
     final = next((m for m in reversed(messages) if isinstance(m, AIMessage) and not m.tool_calls), None)
     # the call-limit middleware ends the loop with a message of its own (no model metadata): not an answer
     answer = final.content if final is not None and final.response_metadata else ""
     if any(text_tool_call(line) for line in str(answer).splitlines()):
         answer = ""                     # a small model echoing calls and results is not an answer: synthesize
-    result = _finish(question, model, answer, evidence, calls, masker, known_evidence, stop)
-    result.refused = refused
+    result = _finish(question, model, answer, runner, masker, stop)
     result.renamed = renamed
     return result
 
@@ -197,26 +179,16 @@ def _stopper(should_stop):
     return stop
 
 
-def _call(tool, args: dict) -> str:
-    """Bad arguments from a model are data it can correct (as in LangGraph's ToolNode);
-    anything else, a database outage say, is raised."""
-    try:
-        return tool.invoke(args)
-    except (ValidationError, ToolException, TypeError) as exc:
-        return json.dumps({"status": "error", "hint": f"{tool.name} failed on its arguments: {exc}"})
-
-
-def _finish(question: str, model, answer: str, evidence: list[str], calls: list[dict], masker: Masker,
-            known_evidence: str = "", stop=lambda: None) -> PlannerResult:
+def _finish(question: str, model, answer: str, runner: ToolCalls, masker: Masker, stop=lambda: None) -> PlannerResult:
     if not answer.strip():                                     # a separate synthesis step
         stop()
         reply = bounded(model, SYNTHESIS_TOKENS).invoke([HumanMessage(render("synthesis", question=question,
-                                                  evidence=digest(evidence)[-12000:] or "(nothing found)"))])
+                                                  evidence=digest(runner.outputs)[-12000:] or "(nothing found)"))])
         answer = reply.content if isinstance(reply.content, str) else str(reply.content)
         if not answer.strip():
             answer = "The model wrote no answer from the evidence it gathered."
-    answer, unverified = check_citations(answer, "\n".join([*evidence, known_evidence]))
-    return PlannerResult(answer, calls, masker.count, unverified)
+    answer, unverified = check_citations(answer, runner.evidence)
+    return PlannerResult(answer, runner.calls, masker.count, unverified, runner.refused)
 
 
 def digest(evidence: list[str], limit: int = 40) -> str:
@@ -226,8 +198,8 @@ def digest(evidence: list[str], limit: int = 40) -> str:
 
     def walk(node, depth=0):
         if isinstance(node, dict):
-            ids = [f"[template:{node['template_id']}]" if node.get("template_id") else "",
-                   f"[event:{node['event_id']}]" if node.get("event_id") else ""]
+            ids = [cite("template", node["template_id"]) if node.get("template_id") else "",
+                   cite("event", node["event_id"]) if node.get("event_id") else ""]
             if any(ids):
                 service = node.get("service") or ", ".join(node.get("services") or [])
                 count = node.get("count")
@@ -278,14 +250,13 @@ def plan_schema(tools, max_steps: int, known_services: list[str] | None = None) 
             "required": ["steps"], "additionalProperties": False}
 
 
-def _run_structured(question, model, tools, masker, max_rounds, services, window, on_tool, known, system=None,
-                    known_evidence: str = "", stop=lambda: None, tokens_per_step: int = 96) -> PlannerResult:
+def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, services, window, known, system=None,
+                    stop=lambda: None, tokens_per_step: int = 96) -> PlannerResult:
     """Plan, execute, synthesize. The plan is one schema-held reply made from the question
     alone, so nothing a tool returns (log text included) can choose a tool; the synthesis
     step reads the results and has no tools."""
-    by_name = {t.name: t for t in tools}
-    planner = constrained(model, plan_schema(tools, max_rounds, known), tokens_per_step * max_rounds + 32)
-    listing = "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description}" for t in tools)
+    planner = constrained(model, plan_schema(runner.tools, max_rounds, known), tokens_per_step * max_rounds + 32)
+    listing = "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description}" for t in runner.tools)
     prompt = render("planner_structured", max_rounds=max_rounds, services=services or [], known=known,
                     window=window, tools=listing, system=system)
     messages = [SystemMessage(prompt), HumanMessage(question)]
@@ -296,21 +267,16 @@ def _run_structured(question, model, tools, masker, max_rounds, services, window
     except json.JSONDecodeError:                          # cut off at its token bound: nothing to run
         plan = {}
     steps = plan.get("steps", []) if isinstance(plan, dict) else []
-    calls: list[dict] = []
-    evidence: list[str] = []
     seen: set[str] = set()
     for step in steps if isinstance(steps, list) else []:
-        if len(calls) >= max_rounds:
+        if len(runner.calls) >= max_rounds:
             break
-        if not isinstance(step, dict):
+        if not isinstance(step, dict) or not isinstance(step.get("tool"), str):
             continue
-        name, args = step.get("tool"), step.get("args") or {}
+        name, args = step["tool"], step.get("args") or {}
         key = json.dumps([name, args], sort_keys=True)
-        if name not in by_name or key in seen:                # the same call twice gathers nothing new
+        if key in seen:                                   # the same call twice gathers nothing new
             continue
         seen.add(key)
-        if on_tool:
-            on_tool(name, args)
-        evidence.append(_call(by_name[name], args))
-        calls.append({"name": name, "args": args})
-    return _finish(question, model, "", evidence, calls, masker, known_evidence, stop)
+        runner.run(name, args if isinstance(args, dict) else {})
+    return _finish(question, model, "", runner, masker, stop)

@@ -5,14 +5,14 @@ import json
 
 import click
 
-from db.migrate import migrate as run_migrations
-from db.pool import Database
-
 
 @click.command()
 @click.pass_obj
 def migrate(settings):
     """Apply pending database migrations."""
+    from db.migrate import migrate as run_migrations
+    from db.pool import Database
+
     db = Database(settings.db.resolved(settings.services)[0])
     applied = run_migrations(db)
     click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from db.pool import Database
+from db.version import check_version
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -38,10 +39,13 @@ def statements(sql: str) -> list[str]:
 
 
 def migrate(db: Database) -> list[str]:
-    """Apply what is missing; returns the names applied (empty when up to date)."""
+    """Apply what is missing; returns the names applied (empty when up to date). Refuses a
+    server older than 11.7 (UnsupportedServer) before touching anything."""
     applied_now = []
     with db.connection() as conn:
         cur = conn.cursor()
+        cur.execute("SELECT VERSION()")
+        check_version(cur.fetchone()[0])
         cur.execute("SELECT GET_LOCK('devmesh_migrate', 60)")
         if cur.fetchone()[0] != 1:
             raise RuntimeError("another process holds the migration lock for over 60 s")

@@ -15,6 +15,16 @@ def _print(result: dict, as_json: bool) -> None:
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
+@bench.command("cli")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--runs", default=5, show_default=True)
+def bench_cli(as_json, runs):
+    """Start time of the light commands (median of fresh processes) beside `python -c pass`."""
+    from evals.bench_cli import run
+
+    _print(run(runs), as_json)
+
+
 @bench.command("parse")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--truth", type=click.Choice(["corrected", "original", "loghub2"]), default="corrected")

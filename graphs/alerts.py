@@ -85,8 +85,8 @@ def handle(state, payload: dict) -> dict:
 async def alertmanager(request: Request):
     try:
         payload = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(400, "invalid_json", f"body is not valid JSON: {exc}")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise fail(400, "invalid_json", f"body is not valid JSON: {str(exc)[:200]}")
     try:
         return await run_in_threadpool(handle, request.app.state, payload if isinstance(payload, dict) else {})
     except ValueError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, TypedDict
@@ -18,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents import planner as planner_agent
+from agents.citations import verified
 from graphs.chat_router import Entities, Route, extract, route
 from ingest.inventory import Inventory
 from tools import catalog
@@ -53,12 +55,14 @@ def _emit(event: str, data: dict) -> None:
 
 
 def _call(name: str, fn, ctx: ToolContext, **args) -> ToolResult:
+    """A deterministic handler's tool call, announced as the planner's are (agents.tool_calls)."""
     shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in args.items()}
-    _emit("tool", {"name": name, "args": shown, "status": "start"})
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    _emit("tool", {"id": call_id, "name": name, "args": shown, "status": "start"})
     result = fn(ctx, **args)
     summary = f"{result.status}" + (f", {len(result.data)} items" if isinstance(result.data, list) else "")
-    _emit("tool", {"name": name, "args": shown, "status": "end", "summary": summary + (" (cut)" if result.truncated
-                                                                                        else "")})
+    _emit("tool", {"id": call_id, "name": name, "args": shown, "status": "end", "outcome": result.status,
+                   "summary": summary + (" (cut)" if result.truncated else "")})
     return result
 
 
@@ -230,17 +234,16 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx = runtime.context
     if ctx.llm is not None:
         e, inventory = _entities(state), ctx.inventory()
+        write = get_stream_writer()          # this node's writer: tools run inside the agent's own graph
         result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text,
-                                   on_token=lambda text: _emit("token", {"text": text}), structured=ctx.structured,
+                                   on_tool=lambda event: write({"event": "tool", "data": event}),
+                                   on_token=lambda text: write({"event": "token", "data": {"text": text}}),
+                                   structured=ctx.structured,
                                    known_services=list(inventory.services) if inventory else None,
                                    should_stop=ctx.cancelled.is_set)
-        for call in result.tool_calls:
-            _emit("tool", {"name": call["name"], "args": call["args"], "status": "start"})
-            _emit("tool", {"name": call["name"], "args": call["args"], "status": "end",
-                           "summary": "recovered from text" if call.get("recovered") else "ok"})
         note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
             if result.redactions else ""
-        return {"answer": result.answer + note, "citations": planner_agent.cited_ids(result.answer)}
+        return {"answer": result.answer + note, "citations": verified(result.answer, result.unverified)}
     return _answer(["I can answer without an LLM when you ask about: a service's overview, errors in a window, "
                     "what changed, similar lines (quote one), dependencies and blast radius, incidents, or "
                     "“investigate <service> now”. Name services as the inventory does and a window such as "

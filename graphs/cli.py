@@ -6,11 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from agents.notify import Notifier
-from db.graph import Graph
-from db.pool import Database
-from detectors.cycle import run_cycle
-from graphs.investigate import Context as InvestigationContext
+# each command imports what it needs when it runs: `devmesh incidents` and `chat` start at once
 
 
 @click.command()
@@ -19,6 +15,9 @@ from graphs.investigate import Context as InvestigationContext
 @click.pass_obj
 def detect(settings, once, at):
     """Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."""
+    from db.graph import Graph
+    from db.pool import Database
+    from detectors.cycle import run_cycle
     from ingest.inventory import InventoryError, load
     from ingest.normalize import parse_timestamp
     from ingest.service_map import ServiceMap
@@ -41,7 +40,11 @@ def detect(settings, once, at):
 @click.pass_obj
 def investigate_cmd(settings, incident_id, at, service, window):
     """Investigate incident ID now (again), or open one with --at, and print the report."""
+    from agents.notify import Notifier
     from db import incidents as incident_sql
+    from db.graph import Graph
+    from db.pool import Database
+    from graphs.investigate import Context as InvestigationContext
     from graphs.investigate import investigate
     from ingest.normalize import RecordError, parse_timestamp
     from ingest.normalize import parse_duration
@@ -85,6 +88,7 @@ def investigate_cmd(settings, incident_id, at, service, window):
 def incidents_cmd(settings, status, limit, as_json):
     """The latest incidents, newest first."""
     from db import incidents as incident_sql
+    from db.pool import Database
 
     db = Database(settings.db.resolved(settings.services)[0])
     rows = incident_sql.listing(db, [status] if status else None, None, None, limit)

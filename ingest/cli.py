@@ -7,10 +7,7 @@ from pathlib import Path
 
 import click
 
-from db.pool import Database
-from ingest.embedders import build_embedder
-from ingest.embedding import EmbeddingWorker
-from ingest.pipeline import Ingestor
+# each command imports what it needs when it runs: `devmesh parse` must start at once
 
 
 class _FilesByDefault(click.Group):
@@ -35,7 +32,9 @@ def import_():
 @click.pass_obj
 def import_files_cmd(settings, files, host, service, batch_size):
     """Import JSON lines, `journalctl -o json` exports or syslog lines through the pipeline."""
+    from db.pool import Database
     from ingest.importer import import_files
+    from ingest.pipeline import Ingestor
 
     db = Database(settings.db.resolved(settings.services)[0])
     totals = import_files(Ingestor(db, settings.ingest), files, batch_size=batch_size,
@@ -49,6 +48,10 @@ def import_files_cmd(settings, files, host, service, batch_size):
 @click.pass_obj
 def embed(settings, backfill, batch_size):
     """Embed templates that have no vector yet for the configured model (resumable)."""
+    from db.pool import Database
+    from ingest.embedders import build_embedder
+    from ingest.embedding import EmbeddingWorker
+
     db = Database(settings.db.resolved(settings.services)[0])
     worker = EmbeddingWorker(db, build_embedder(settings.embed), settings.embed)
     done = worker.backfill(batch_size=batch_size, progress=True)
@@ -72,6 +75,7 @@ def parse():
 @click.pass_obj
 def prune(settings, days, rollup_days):
     """Delete old events and rollups in small chunks; drop templates nothing refers to."""
+    from db.pool import Database
     from ingest.retention import prune as run_prune
 
     retention = settings.retention.model_copy(update={k: v for k, v in (("events_days", days),
@@ -95,7 +99,9 @@ def import_loki(settings, url, query, since, until, tenant, limit, state_path):
     import hashlib
     from datetime import datetime, timezone
 
+    from db.pool import Database
     from ingest.loki_import import pull
+    from ingest.pipeline import Ingestor
     from ingest.normalize import RecordError, parse_timestamp
     from ingest.normalize import parse_duration
 

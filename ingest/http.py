@@ -49,12 +49,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def read_json_body(request: Request, limit: int):
-    body = await _read_body(request, limit)
+def parse_json(body: bytes):
+    """The body as JSON, or 400: not UTF-8, not JSON, an integer of more than 4,300 digits
+    (Python's limit), or nesting too deep to read (RecursionError) all say so."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(400, "invalid_json", f"body is not valid JSON: {exc}")
+    except (UnicodeDecodeError, ValueError) as exc:          # JSONDecodeError is a ValueError
+        raise fail(400, "invalid_json", f"body is not valid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise fail(400, "invalid_json", "body nests too deeply to read; flatten it") from None
+
+
+async def read_json_body(request: Request, limit: int):
+    return parse_json(await _read_body(request, limit))
 
 
 @router.post("/ingest/logs")
@@ -86,11 +93,7 @@ async def loki_push(request: Request):
     body = await _read_body(request, state.ingestor.settings.max_body_bytes)
     try:
         if "json" in request.headers.get("content-type", "").lower():
-            try:
-                payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise PushError(f"body is not valid JSON: {exc}") from None
-            records, problems = from_json(payload, state.settings.loki)
+            records, problems = from_json(parse_json(body), state.settings.loki)
         else:
             try:
                 raw = bytes(cramjam.snappy.decompress_raw(body))
@@ -121,15 +124,11 @@ async def otlp_logs(request: Request):
     as_json = "json" in request.headers.get("content-type", "").lower()
     try:
         if as_json:
-            try:
-                payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise OtlpError(f"body is not valid JSON: {exc}") from None
-            records = from_json(payload)
+            records = from_json(parse_json(body))
         else:
             records = from_protobuf(body)
-    except (OtlpError, ValueError, TypeError, AttributeError) as exc:
-        raise fail(400, "invalid_otlp", str(exc))
+    except (OtlpError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise fail(400, "invalid_otlp", str(exc)[:300] or "the OTLP body cannot be read")
     rejected, reasons = 0, []
     for start in range(0, len(records), state.ingestor.settings.max_records):
         result = await run_in_threadpool(state.ingestor.ingest, records[start:start + state.ingestor.settings.max_records])

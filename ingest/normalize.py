@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,7 +27,10 @@ _PRIORITY = {0: "emergency", 1: "alert", 2: "critical", 3: "error", 4: "warning"
              6: "info", 7: "debug"}
 _LEVEL_IN_TEXT = re.compile(r"\b(FATAL|PANIC|CRITICAL|CRIT|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _NAME_MAX = 128
+META_MAX_DEPTH = 16                   # MariaDB's JSON check refuses 32+ levels; nobody needs 16
+META_MAX_BYTES = 64_000
 MESSAGE_MAX_BYTES = 65_000
 _OPTIONAL_STR = {"source": 64, "trace_id": 64, "span_id": 32, "event_type": 64, "error_code": 64}
 KNOWN_FIELDS = {"timestamp", "host", "service", "level", "message", "source", "trace_id",
@@ -71,7 +75,9 @@ def normalize_level(value, message: str = "") -> str:
         return normalize_level(m.group(1)) if m else "info"
     if isinstance(value, bool):
         raise RecordError("level: expected a name such as 'error' or a syslog priority 0-7")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()):
+        if isinstance(value, str) and len(value.strip()) > 3:
+            raise RecordError(f"level: priority {value.strip()[:12]}... is outside syslog's 0-7")
         number = int(value)
         if number in _PRIORITY:
             return _PRIORITY[number]
@@ -83,7 +89,7 @@ def normalize_level(value, message: str = "") -> str:
         return name
     if name in _ALIASES:
         return _ALIASES[name]
-    raise RecordError(f"level: unknown level {value!r}; use one of {', '.join(LEVELS)}")
+    raise RecordError(f"level: unknown level {value[:40]!r}; use one of {', '.join(LEVELS)}")
 
 
 _EPOCH_TEXT = re.compile(r"\d+(?:\.\d+)?$")
@@ -100,7 +106,10 @@ def parse_timestamp(value) -> datetime:
     else:
         dt = _parse_slow(value)
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        try:                                  # 0001-01-01T00:00:00+01:00 has no UTC instant
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise RecordError(f"timestamp: {str(value)[:40]!r} is out of range") from None
     if not 1970 <= dt.year <= 2200:
         raise RecordError(f"timestamp: year {dt.year} is implausible")
     return dt
@@ -110,15 +119,17 @@ def _parse_slow(value) -> datetime:
     if isinstance(value, bool) or value is None or value == "":
         raise RecordError("timestamp: required (ISO 8601 such as 2026-01-20T10:00:00Z, or epoch seconds)")
     if isinstance(value, str) and _EPOCH_TEXT.match(value.strip()):
+        if len(value.strip()) > 40:
+            raise RecordError(f"timestamp: epoch value {value.strip()[:20]}... is out of range")
         value = float(value) if "." in value else int(value)
     if isinstance(value, (int, float)):
-        magnitude = abs(value)
-        seconds = (value / 1e9 if magnitude >= 1e17 else value / 1e6 if magnitude >= 1e14
-                   else value / 1e3 if magnitude >= 1e11 else value)
-        try:
+        try:                                  # a 401-digit integer does not fit a float
+            magnitude = abs(value)
+            seconds = (value / 1e9 if magnitude >= 1e17 else value / 1e6 if magnitude >= 1e14
+                       else value / 1e3 if magnitude >= 1e11 else value)
             return datetime.fromtimestamp(seconds, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
-            raise RecordError(f"timestamp: epoch value {value} is out of range") from None
+            raise RecordError(f"timestamp: epoch value {str(value)[:20]} is out of range") from None
     if isinstance(value, str):
         text = value.strip().replace(" ", "T", 1)
         if text.endswith(("Z", "z")):
@@ -138,6 +149,8 @@ def _name(raw: dict, field: str) -> str:
     value = _clean(value.strip())
     if len(value) > _NAME_MAX:
         raise RecordError(f"{field}: longer than {_NAME_MAX} characters")
+    if _CONTROL.search(value):
+        raise RecordError(f"{field}: contains a control character (NUL, newline, tab...); names are printable text")
     return value
 
 
@@ -146,6 +159,24 @@ def _clean(text: str) -> str:
     if text.isascii():
         return text
     return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean_meta(node, depth: int = 1):
+    """meta with every string (keys too) cleaned, non-finite floats as text; RecordError
+    when it nests deeper than META_MAX_DEPTH (no recursion past that, whatever a client sends)."""
+    if isinstance(node, dict):
+        if depth > META_MAX_DEPTH:
+            raise RecordError(f"meta: nested deeper than {META_MAX_DEPTH} levels; flatten it")
+        return {_clean(str(k)): _clean_meta(v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        if depth > META_MAX_DEPTH:
+            raise RecordError(f"meta: nested deeper than {META_MAX_DEPTH} levels; flatten it")
+        return [_clean_meta(v, depth + 1) for v in node]
+    if isinstance(node, str):
+        return _clean(node)
+    if isinstance(node, float) and not math.isfinite(node):
+        return str(node)                                   # NaN is not JSON: MariaDB would refuse the row
+    return node
 
 
 def normalize(raw) -> Record:
@@ -171,12 +202,14 @@ def normalize(raw) -> Record:
             continue
         if not isinstance(value, str) or len(value) > limit:
             raise RecordError(f"{field}: expected a string of at most {limit} characters")
-        setattr(rec, field, value)
+        setattr(rec, field, _clean(value))
     meta = raw.get("meta")
     if meta is not None:
         if not isinstance(meta, dict):
             raise RecordError("meta: expected a JSON object")
-        rec.meta = meta
+        rec.meta = _clean_meta(meta)
+        if rec.meta and len(rec.meta_json().encode("utf-8")) > META_MAX_BYTES:
+            raise RecordError(f"meta: larger than {META_MAX_BYTES} bytes as JSON; keep the big parts in the message")
     return rec
 
 

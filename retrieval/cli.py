@@ -7,29 +7,43 @@ from pathlib import Path
 
 import click
 
-from db.graph import Graph, GraphUnavailable
-from db.pool import Database
-from retrieval.enrich import refresh_inferred
-
 
 @click.command("load-inventory")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def load_inventory_cmd(settings, path):
-    """Validate inventory.yaml and load it into FalkorDB (idempotent; removes what left it)."""
-    from ingest.inventory import InventoryError, load
-    from retrieval.topology import load_inventory
+    """Validate inventory.yaml, load it into FalkorDB and make it the one every server follows.
 
-    path = path or settings.topology.inventory
+    Idempotent; what left the file leaves the graph; running servers switch to it within
+    DEVMESH_INVENTORY_POLL_S."""
+    import mariadb
+
+    from db.graph import Graph, GraphUnavailable
+    from db.pool import Database, DatabaseUnavailable
+    from ingest.inventory import InventoryError, parse
+    from retrieval.topology import publish
+
+    path = (path or settings.topology.inventory).resolve()
     try:
-        inventory = load(path)
+        body = path.read_text()
+        inventory = parse(body, str(path))
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such file") from None
     except InventoryError as exc:
         raise click.ClickException(f"{path} is invalid:\n" + "\n".join(exc.problems)) from None
     graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    db = Database(settings.db.resolved(settings.services)[0])
     try:
-        summary = load_inventory(graph, inventory)
-    except GraphUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+        summary = publish(db, graph, inventory, str(path), body)
+    except (GraphUnavailable, DatabaseUnavailable) as exc:
+        raise click.ClickException(f"{exc}; nothing was published (run `make services` or check "
+                                   "DEVMESH_DB_URL / DEVMESH_GRAPH_URL)") from None
+    except mariadb.ProgrammingError as exc:
+        raise click.ClickException(f"{exc}: the database schema is behind; run `devmesh migrate` and "
+                                   "load it again (the graph already holds it)") from None
+    finally:
+        db.close()
+        graph.close()
     click.echo(json.dumps({"inventory": str(path), **summary}))
 
 
@@ -39,6 +53,9 @@ def load_inventory_cmd(settings, path):
 @click.pass_obj
 def infer_edges_cmd(settings, at, window):
     """Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."""
+    from db.graph import Graph
+    from db.pool import Database
+    from retrieval.enrich import refresh_inferred
     from ingest.inventory import load
     from ingest.normalize import parse_timestamp
     from ingest.normalize import parse_duration

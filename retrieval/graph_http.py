@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from db import graph as cypher
-from retrieval.http import fail, levels, parse_time, split
+from retrieval.http import TextQuery, fail, levels, parse_time, split, text_query
 from retrieval.hybrid import HybridQuery, hybrid_search
 from retrieval.packer import pack
 from retrieval.topology import impact
@@ -66,14 +66,13 @@ async def graph_reload(request: Request):
 
 
 @router.get("/search/hybrid")
-async def search_hybrid(request: Request, q: str = "", service: list[str] | None = Query(None),
+async def search_hybrid(request: Request, tq: TextQuery = Depends(text_query),
+                        service: list[str] | None = Query(None),
                         level: list[str] | None = Query(None), since: str | None = None, until: str | None = None,
-                        k: int = Query(10, ge=1, le=100), depth: int = Query(2, ge=1, le=cypher.MAX_DEPTH)):
-    if not q.strip():
-        raise fail(400, "missing_query", "q is required: a log line or words to search for")
+                        depth: int = Query(2, ge=1, le=cypher.MAX_DEPTH)):
     state = request.app.state
-    query = HybridQuery(q, split(service), levels(level), parse_time(since, "since"), parse_time(until, "until"),
-                        k, depth, ef_search=state.settings.embed.search_ef)
+    query = HybridQuery(tq.text, split(service), levels(level), parse_time(since, "since"),
+                        parse_time(until, "until"), tq.k, depth, ef_search=state.settings.embed.search_ef)
 
     def run():
         return hybrid_search(state.db_ro, state.embed_worker.table(), state.embedder, state.graph, query, _now())

@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from db import counts, events
@@ -76,10 +78,34 @@ async def query_logs(request: Request, service: list[str] | None = Query(None), 
     return {"events": rows, "next_cursor": _cursor(rows[-1]) if len(rows) == limit else None}
 
 
-def _template_query(request: Request, q, k, service, level, since, until, examples=2) -> TemplateQuery:
-    if not q or not q.strip():
-        raise fail(400, "missing_query", "q is required: a log line or words to search for")
-    return TemplateQuery(q, k, split(service), levels(level), parse_time(since, "since"),
+@dataclass
+class TextQuery:
+    """What to search for and how many: `q` and `k`, or the original DevMesh's names `query`
+    and `limit` for the same parameters (`/search/logs?query=docker+restart&limit=5`)."""
+
+    text: str
+    k: int
+
+
+def _same(name: str, alias: str, a, b):
+    if a not in (None, "") and b not in (None, "") and a != b:
+        raise fail(400, "conflicting_parameters", f"{name} and {alias} are the same parameter and were given "
+                   f"different values ({a!r}, {b!r}); send one of them")
+    return a if a not in (None, "") else b
+
+
+def text_query(q: str = Query("", description="a log line or words (also `query`)"),
+               query: str = Query("", description="the same as q"),
+               k: int | None = Query(None, ge=1, le=100, description="how many (also `limit`); default 10"),
+               limit: int | None = Query(None, ge=1, le=100, description="the same as k")) -> TextQuery:
+    text = _same("q", "query", q, query) or ""
+    if not text.strip():
+        raise fail(400, "missing_query", "q (or query) is required: a log line or words to search for")
+    return TextQuery(text, _same("k", "limit", k, limit) or 10)
+
+
+def _template_query(request: Request, tq: TextQuery, service, level, since, until, examples=2) -> TemplateQuery:
+    return TemplateQuery(tq.text, tq.k, split(service), levels(level), parse_time(since, "since"),
                          parse_time(until, "until"), examples, request.app.state.settings.embed.search_ef)
 
 
@@ -89,11 +115,11 @@ def _vectors(request: Request) -> tuple:
 
 
 @router.get("/search/templates")
-async def search_templates_route(request: Request, q: str = "", k: int = Query(10, ge=1, le=100),
+async def search_templates_route(request: Request, tq: TextQuery = Depends(text_query),
                                  service: list[str] | None = Query(None), level: list[str] | None = Query(None),
                                  since: str | None = None, until: str | None = None,
                                  examples: int = Query(2, ge=0, le=10)):
-    query = _template_query(request, q, k, service, level, since, until, examples)
+    query = _template_query(request, tq, service, level, since, until, examples)
 
     def run():
         db, table, embedder = _vectors(request)
@@ -102,11 +128,11 @@ async def search_templates_route(request: Request, q: str = "", k: int = Query(1
 
 
 @router.get("/search/logs")
-async def search_logs_route(request: Request, q: str = "", k: int = Query(10, ge=1, le=100),
+async def search_logs_route(request: Request, tq: TextQuery = Depends(text_query),
                             service: list[str] | None = Query(None), host: list[str] | None = Query(None),
                             level: list[str] | None = Query(None), since: str | None = None,
                             until: str | None = None, per_template: int = Query(5, ge=1, le=50)):
-    query = _template_query(request, q, k, service, level, since, until)
+    query = _template_query(request, tq, service, level, since, until)
 
     def run():
         db, table, embedder = _vectors(request)

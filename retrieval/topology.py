@@ -8,9 +8,11 @@ from typing import Callable
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db import graph as cypher
+from db import inventory as inventory_sql
 from db.graph import Graph, GraphUnavailable
+from db.pool import Database, DatabaseUnavailable
 from db.settings import REPO_ROOT
-from ingest.inventory import Inventory, InventoryError, load
+from ingest.inventory import Inventory, InventoryError, load, parse
 from ingest.service_map import ServiceMap
 
 
@@ -46,52 +48,104 @@ def distances(graph: Graph, focus: list[str], depth: int = 2) -> dict[str, int]:
 
 
 class TopologySettings(BaseSettings):
-    """Where the inventory lives and how often dependencies are learned from logs."""
+    """Where the inventory lives, how often servers look for a newer one, and how often
+    dependencies are learned from logs."""
 
     model_config = SettingsConfigDict(env_prefix="DEVMESH_")
 
     inventory: Path = REPO_ROOT / "inventory.yaml"
+    inventory_poll_s: float = 2.0            # how soon a server follows `devmesh load-inventory` (0 = never)
     infer_interval_s: float = 300.0          # 0 turns the background enrichment off
     infer_window_s: float = 3600.0
+
+
+def publish(db: Database, graph: Graph, inv: Inventory, source: str, body: str) -> dict:
+    """Load `inv` into the graph, then make it the inventory every server follows (MariaDB's
+    inventory_current). Raises GraphUnavailable / DatabaseUnavailable with nothing published."""
+    summary = load_inventory(graph, inv)
+    return {**summary, "generation": inventory_sql.publish(db, source, body)}
 
 
 class TopologyState:
     """The inventory the server runs with: parsed, mapped into ingest, loaded into the graph.
 
-    A bad file never takes the server down: the previous inventory (or none) stays in
-    force and the problems are reported (/health, POST /graph/reload answers 422).
+    One inventory for the fleet: whoever loads one (this server from its file at start or on
+    POST /graph/reload, another server, `devmesh load-inventory PATH`) publishes it in
+    MariaDB; `follow()` (every `inventory_poll_s`) switches to a newer generation. A bad file
+    never takes the server down: the previous inventory (or none) stays in force and the
+    problems are reported (/health, POST /graph/reload answers 422).
     """
 
     errors = InventoryError
 
-    def __init__(self, path: Path, graph: Graph, on_services: Callable[[ServiceMap], None]):
-        self.path, self.graph, self.on_services = path, graph, on_services
+    def __init__(self, path: Path, graph: Graph, on_services: Callable[[ServiceMap], None], db: Database | None = None):
+        self.path, self.graph, self.on_services, self.db = path, graph, on_services, db
         self.inventory: Inventory | None = None
         self.problems: list[str] = []
         self.graph_loaded = False
+        self.source: str | None = None
+        self.generation: int | None = None
+
+    def _use(self, inv: Inventory, source: str, generation: int | None) -> None:
+        self.inventory, self.problems, self.source, self.generation = inv, [], source, generation
+        self.on_services(ServiceMap(inv))
 
     def reload(self) -> dict[str, int]:
-        """Raises InventoryError (nothing changes) or GraphUnavailable (ingest mapping is
-        already updated; the graph is loaded on the next reload)."""
-        inv = load(self.path)
-        self.inventory, self.problems = inv, []
-        self.on_services(ServiceMap(inv))
+        """Read this server's file and publish it. Raises InventoryError (nothing changes) or
+        GraphUnavailable (ingest mapping is already updated; the graph is loaded on the next
+        reload)."""
+        body = Path(self.path).read_text() if Path(self.path).exists() else None
+        inv = load(self.path) if body is None else parse(body, str(self.path))
+        self._use(inv, str(self.path), self.generation)
         self.graph_loaded = False
-        summary = load_inventory(self.graph, inv)
+        if self.db is None:
+            summary = load_inventory(self.graph, inv)
+        else:
+            summary = publish(self.db, self.graph, inv, str(self.path), body)
+            self.generation = summary["generation"]
         self.graph_loaded = True
         return summary
 
+    def follow(self) -> int | None:
+        """Switch to the published inventory when its generation is newer than ours (the
+        publisher has already loaded it into the graph). Returns the generation in force."""
+        if self.db is None:
+            return None
+        found = inventory_sql.generation(self.db)
+        if found is None or found == self.generation:
+            return self.generation
+        row = inventory_sql.current(self.db)
+        try:
+            inv = parse(row["body"], row["source"])
+        except InventoryError as exc:               # validated before it was published; kept safe anyway
+            self.problems = exc.problems
+            self.generation = row["generation"]
+            return self.generation
+        self._use(inv, row["source"], row["generation"])
+        self.graph_loaded = True
+        return self.generation
+
     def start(self) -> None:
         if not Path(self.path).exists():
-            self.problems = [f"{self.path}: not found; the server runs without an inventory"]
+            self.problems = [f"{self.path}: not found; the server runs without an inventory unless one is "
+                             "loaded with `devmesh load-inventory PATH`"]
+            self._follow_quietly()
             return
         try:
             self.reload()
         except InventoryError as exc:
+            self._follow_quietly()                  # run with the fleet's inventory, but say our file is bad
             self.problems = exc.problems
-        except GraphUnavailable as exc:
+        except (GraphUnavailable, DatabaseUnavailable) as exc:
             self.problems = [str(exc)]
 
+    def _follow_quietly(self) -> None:
+        try:
+            self.follow()
+        except DatabaseUnavailable:
+            pass
+
     def status(self) -> dict:
-        return {"path": str(self.path), "services": len(self.inventory.services) if self.inventory else 0,
+        return {"path": str(self.path), "source": self.source, "generation": self.generation,
+                "services": len(self.inventory.services) if self.inventory else 0,
                 "graph_loaded": self.graph_loaded, "problems": self.problems}

@@ -50,11 +50,11 @@ def test_entities_and_windows():
 
 
 def test_graph_shape():
-    mermaid = CHAT.get_graph().draw_mermaid(with_styles=False)
-    for route_name in ("overview", "errors", "changed", "similar", "dependencies", "incident", "investigate",
-                       "planner"):
-        assert f"route -.-> {route_name};" in mermaid and f"{route_name} --> answer;" in mermaid
-    assert "__start__ --> route;" in mermaid and "answer --> __end__;" in mermaid
+    """The shape as data (nodes, edges), not as LangGraph's mermaid text."""
+    edges = {(e.source, e.target, e.conditional) for e in CHAT.get_graph().edges}
+    handlers = ("overview", "errors", "changed", "similar", "dependencies", "incident", "investigate", "planner")
+    assert edges == {("__start__", "route", False), ("answer", "__end__", False),
+                     *{("route", h, True) for h in handlers}, *{(h, "answer", False) for h in handlers}}
 
 
 def sse(url: str, question: str, thread: str | None = None) -> list[tuple[str, dict]]:
@@ -106,15 +106,17 @@ def test_sse_contract_and_threads(db_urls, db, tmp_path):
         live.stop()
 
 
-class HangingOllama:
-    """An Ollama on loopback whose /api/chat holds its first answer until released, then
-    answers with a native tool call (the NDJSON shape Ollama streams)."""
+class ScriptedOllama:
+    """An Ollama on loopback that answers each /api/chat with the next scripted message (the
+    NDJSON shape Ollama streams). With `hold=True` the first answer waits until `release`."""
 
-    def __init__(self):
+    def __init__(self, replies: list[dict], hold: bool = False):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.requests, self.arrived, self.release = 0, threading.Event(), threading.Event()
+        if not hold:
+            self.release.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,9 +130,9 @@ class HangingOllama:
                 outer.requests += 1
                 outer.arrived.set()
                 outer.release.wait(30)
+                message = replies[min(outer.requests, len(replies)) - 1]
                 chunks = [{"model": "qwen2.5:7b-instruct", "created_at": "2026-01-20T10:30:00Z", "done": False,
-                           "message": {"role": "assistant", "content": "", "tool_calls": [
-                               {"function": {"name": "latest_incidents", "arguments": {}}}]}},
+                           "message": {"role": "assistant", "content": "", **message}},
                           {"model": "qwen2.5:7b-instruct", "created_at": "2026-01-20T10:30:01Z", "done": True,
                            "done_reason": "stop", "message": {"role": "assistant", "content": ""}}]
                 body = "".join(json.dumps(c) + "\n" for c in chunks).encode()
@@ -147,6 +149,10 @@ class HangingOllama:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+def tool_call(name: str, **arguments) -> dict:
+    return {"tool_calls": [{"function": {"name": name, "arguments": arguments}}]}
+
+
 def wait_for(predicate, timeout_s: float = 30) -> bool:
     import time
 
@@ -159,7 +165,7 @@ def wait_for(predicate, timeout_s: float = 30) -> bool:
 
 
 def test_a_client_disconnect_cancels_the_run(db_urls, db, tmp_path):
-    model = HangingOllama()
+    model = ScriptedOllama([tool_call("latest_incidents")], hold=True)
     log = tmp_path / "server.log"
     live = LiveServer(str(db_urls[0]), log, env={"DEVMESH_LLM_BACKEND": "ollama", "DEVMESH_LLM_URL": model.url,
                                                  "DEVMESH_LLM_TIMEOUT_S": "60"}).start()
@@ -189,5 +195,59 @@ def test_a_client_disconnect_cancels_the_run(db_urls, db, tmp_path):
         assert httpx.get(f"{live.url}/chat/threads/gone-1").json()["turns"] == []
     finally:
         model.release.set()
+        live.stop()
+        model.server.shutdown()
+
+
+def test_tool_events_go_out_as_the_tools_run(db_urls, db, tmp_path):
+    """Issue 14 (bug): on the planner route every `tool` start/end was sent after the planner
+    had returned, all "ok", and refused calls vanished. Fix: agents/tool_calls.py announces
+    each call from the one place tools run. The slow tool here is real: the test holds a
+    write lock on log_events, so query_logs waits in MariaDB until the test lets it go."""
+    import threading
+
+    model = ScriptedOllama([tool_call("summon_dragon", power=9), tool_call("query_logs", service="mariadb",
+                                                                            level="error"),
+                            {"content": "Nothing is failing on mariadb."}])
+    live = LiveServer(str(db_urls[0]), tmp_path / "server.log", env={
+        "DEVMESH_LLM_BACKEND": "ollama", "DEVMESH_LLM_URL": model.url}).start()
+    seen: list[tuple[str, dict]] = []             # (event, data) as the client reads them
+
+    def read():
+        name = None
+        with httpx.stream("POST", f"{live.url}/chat", json={"question": "tell me a story about our servers"},
+                          timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    seen.append((name, json.loads(line.split(":", 1)[1])))
+    try:
+        with db.connection() as conn:
+            cur = conn.cursor()
+            cur.execute("LOCK TABLES log_events WRITE")            # the tool will wait on this
+            try:
+                reader = threading.Thread(target=read, daemon=True)
+                reader.start()
+                assert wait_for(lambda: any(e == "tool" and d["name"] == "query_logs" and d["status"] == "start"
+                                            for e, d in seen))      # the client reads `start` ...
+                assert not any(e == "tool" and d["status"] == "end" and d["name"] == "query_logs" for e, d in seen)
+                assert not any(e == "answer" for e, _ in seen)      # ... while the tool is still waiting
+                assert model.requests == 2
+            finally:
+                cur.execute("UNLOCK TABLES")
+        reader.join(30)
+        tools = [(d["name"], d["status"], d.get("outcome")) for e, d in seen if e == "tool"]
+        assert tools == [("summon_dragon", "end", "refused"), ("query_logs", "start", None),
+                         ("query_logs", "end", "no_data")]                 # in the order they ran
+        refused = next(d for e, d in seen if e == "tool" and d.get("outcome") == "refused")
+        assert "query_logs" in refused["summary"]                         # it names the real tools
+        start, end = [d for e, d in seen if e == "tool" and d["name"] == "query_logs"]
+        assert start["id"] == end["id"] and start["args"] == {"service": "mariadb", "level": "error"}
+        names = [e for e, _ in seen]
+        assert names[0] == "route" and names[-1] == "done"
+        assert names.index("tool") < names.index("answer")
+        assert dict(seen)["answer"]["markdown"].startswith("Nothing is failing on mariadb.")
+    finally:
         live.stop()
         model.server.shutdown()

@@ -101,3 +101,50 @@ def test_load_inventory_validates_and_loads(tmp_path, services):
     out = run(["load-inventory", str(bad)], env=env)
     assert out.returncode != 0
     assert f"{bad}:2:22: services.api.depends_on: unknown service 'dbb' (did you mean 'db'?)" in out.stderr
+
+
+HEAVY = ("torch", "sentence_transformers", "langchain", "langchain_core", "langgraph", "fastapi", "numpy",
+         "transformers", "openai", "ollama", "uvicorn")
+PROBE = """
+import io, json, sys
+sys.stdin = io.StringIO(sys.argv[2])
+import server
+try:
+    server.main(json.loads(sys.argv[1]), standalone_mode=False)
+except SystemExit:
+    pass
+print("\\nLOADED " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def loaded_by(args: list[str], stdin: str = "") -> set[str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), stdin], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert "LOADED " in out.stdout, out.stderr
+    return set(json.loads(out.stdout.rsplit("LOADED ", 1)[1]))
+
+
+def test_light_commands_import_nothing_heavy(services):
+    """Issue 14 (bug): `devmesh --help` took 5.1 s and `devmesh parse` 4.7 s: torch,
+    sentence-transformers, LangChain and the whole app were imported before any command ran.
+    Fix: a lazy command table in server.py, settings read on first use, imports inside the
+    commands. The time itself is measured by `devmesh bench cli`; this checks the cause."""
+    for args, stdin in ((["--help"], ""), (["parse"], "Connection to 10.0.0.1:3306 refused\n"),
+                        (["incidents", "--json"], ""), (["chat", "--help"], ""), (["services", "status"], ""),
+                        (["ship", "--help"], "")):
+        heavy = loaded_by(args, stdin) & set(HEAVY)
+        assert not heavy, f"devmesh {' '.join(args)} imported {sorted(heavy)}"
+
+
+def test_the_help_table_says_what_each_command_says():
+    import click
+
+    import server
+
+    ctx = click.Context(server.main)
+    for name, (_spec, line) in server.COMMANDS.items():
+        command = server.main.get_command(ctx, name)
+        assert " ".join((command.help or "").split("\n\n")[0].split()) == line, name
+    assert server.main.get_command(ctx, "no-such-command") is None
+    out = run(["--help"])
+    assert out.returncode == 0 and all(name in out.stdout for name in server.COMMANDS)

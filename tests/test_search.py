@@ -97,6 +97,27 @@ def test_search_endpoints(client):
     assert client.get("/templates/12345").status_code == 404
 
 
+def test_the_original_devmesh_parameter_names_give_the_same_answers(client):
+    """Issue 14: the original DevMesh documents `/search/logs?query=docker+restart&limit=5`;
+    its users' scripts send `query` and `limit` where we say `q` and `k`."""
+    logs = [record(i, service=s, level=lvl, message=m) for i, (s, lvl, m) in enumerate(LINES)]
+    client.post("/ingest/logs", json={"logs": logs})
+    client.app.state.embed_worker.backfill()
+    for path, key in (("/search/templates", "templates"), ("/search/logs", "events"), ("/search/hybrid", "evidence")):
+        ours = client.get(path, params={"q": "disk is full", "k": 2})
+        theirs = client.get(path, params={"query": "disk is full", "limit": 2})
+        assert ours.status_code == theirs.status_code == 200
+        assert [i["id"] for i in theirs.json()[key]] == [i["id"] for i in ours.json()[key]], path
+        assert len(ours.json()[key]) == 2, path
+        assert len(client.get(path, params={"query": "disk is full", "limit": 1}).json()[key]) == 1
+        mixed = client.get(path, params={"q": "disk is full", "limit": 1})
+        assert mixed.status_code == 200 and len(mixed.json()[key]) == 1
+        clash = client.get(path, params={"q": "disk", "query": "memory"})
+        assert clash.status_code == 400 and clash.json()["error"]["code"] == "conflicting_parameters"
+        assert client.get(path, params={"limit": 2}).json()["error"]["code"] == "missing_query"
+        assert client.get(path, params={"query": "x", "limit": 0}).status_code == 422
+
+
 def test_query_logs_filters_and_keyset_pages(client):
     logs = [record(i, host=f"h{i % 2}", level="error" if i % 3 == 0 else "info") for i in range(25)]
     client.post("/ingest/logs", json={"logs": logs})

@@ -90,11 +90,11 @@ def test_template_stats_context_and_upstream_read_the_real_data(db_urls, graph):
 
 
 def test_bad_arguments_from_a_model_are_data_not_crashes(db_urls, graph):
-    from agents.planner import _call
+    from agents.tool_calls import ToolCalls
 
     ctx, rw = seeded(db_urls, graph)
-    by_name = {t.name: t for t in build(ctx, lambda text: text)}
-    out = json.loads(_call(by_name["get_log_context"], {"event_id": "not-a-number"}))
+    runner = ToolCalls(build(ctx, lambda text: text))
+    out = json.loads(runner.run("get_log_context", {"event_id": "not-a-number"}))
     assert out["status"] == "error" and "get_log_context failed on its arguments" in out["hint"]
     rw.close()
     ctx.db.close()
@@ -105,27 +105,32 @@ def test_a_dead_database_is_raised_not_handed_to_the_model(db_urls, graph):
 
     import pytest
 
-    from agents.planner import _call
+    from agents.tool_calls import ToolCalls
     from db.pool import DatabaseUnavailable
     from evals.live import free_port
 
     dead = Database(dataclasses.replace(db_urls[1], port=free_port()), connect_timeout_s=1)
     ctx = ToolContext(dead, graph, HashingEmbedder(64), lambda: "template_embeddings_1", lambda: NOW)
-    by_name = {t.name: t for t in build(ctx, lambda text: text)}
+    events = []
     with pytest.raises(DatabaseUnavailable):
-        _call(by_name["query_logs"], {"service": "api"})
+        ToolCalls(build(ctx, lambda text: text), events.append).run("query_logs", {"service": "api"})
+    assert [(e["status"], e.get("outcome")) for e in events] == [("start", None), ("end", "error")]
 
 
 def test_out_of_range_arguments_are_refused_by_the_schema(db_urls, graph):
     """Bug: the 0.5B model asked compare_windows for minutes=10**20; timedelta overflowed and
     the agent died. Fix: bounds in the argument schemas (the model and a JSON-schema grammar
     see them; outside them is an argument error handed back)."""
-    from agents.planner import _call, step_schema
+    from agents.planner import step_schema
+    from agents.tool_calls import ToolCalls
 
     ctx, rw = seeded(db_urls, graph)
     by_name = {t.name: t for t in build(ctx, lambda text: text)}
-    out = json.loads(_call(by_name["compare_windows"], {"minutes": 10**20}))
-    assert out["status"] == "error" and "less than or equal to 10080" in out["hint"]
+    events = []
+    runner = ToolCalls(list(by_name.values()), events.append)
+    out = json.loads(runner.run("compare_windows", {"minutes": 10**20}))
+    assert out["status"] == "error" and "compare_windows failed on its arguments" in out["hint"]
+    assert events[-1]["outcome"] == "error" and "bad arguments" in events[-1]["summary"]
     args = step_schema([by_name["get_service_overview"]])["anyOf"][0]["properties"]["args"]["properties"]
     assert (args["minutes"]["minimum"], args["minutes"]["maximum"]) == (1, 10080)
     rw.close()

@@ -123,3 +123,51 @@ def test_a_broken_inventory_does_not_stop_the_server(db_urls, tmp_path):
         state = c.get("/health").json()["dependencies"]["inventory"]
         assert state["status"] == "problems" and "unknown service 'b'" in state["problems"][0]
         assert c.post("/ingest/logs", json={"logs": []}).status_code == 200
+
+
+def test_load_inventory_on_the_cli_reaches_the_running_server(db_urls, tmp_path):
+    """Issue 14 (bug): `devmesh load-inventory PATH` while a server ran changed FalkorDB, but
+    the server kept answering from the inventory it read at start (GET /graph/impact on a
+    service only in PATH -> 404 unknown_node while the graph held it). Fix: the inventory in
+    force is published in MariaDB (inventory_current) by whoever loads one; every server
+    follows its generation."""
+    import os
+    import subprocess
+    import sys
+
+    from evals.live import wait_until
+    from retrieval.topology import TopologySettings
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(FIXTURE)
+    newer = tmp_path / "other.yaml"
+    newer.write_text(FIXTURE.replace("  lonely: {type: worker, hosts: [far-host]}\n",
+                                     "  queue: {type: queue, hosts: [mq-host], aliases: [rabbitmq], depends_on: [db]}\n"))
+    settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0,
+                                                               inventory_poll_s=0.1))
+    app = server.create_app(settings)
+    try:
+        with TestClient(app) as c:
+            assert c.get("/graph/impact", params={"service": "queue"}).status_code == 404
+            before = c.get("/health").json()["dependencies"]["inventory"]
+            env = {**os.environ, "DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_GRAPH_NAME": settings.graph.name}
+            done = subprocess.run([sys.executable, "-m", "server", "load-inventory", str(newer)], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            wait_until(lambda: c.get("/graph/impact", params={"service": "queue"}).status_code == 200, 30,
+                       "the server to follow the CLI's inventory")
+            impact = c.get("/graph/impact", params={"service": "queue"}).json()
+            assert impact["upstream"] == [{"service": "db", "hops": 1}]
+            after = c.get("/health").json()["dependencies"]["inventory"]
+            assert after["source"] == str(newer) and after["generation"] == before["generation"] + 1
+            assert after["services"] == 6 and after["problems"] == []
+            assert c.get("/graph/impact", params={"service": "lonely"}).status_code == 404     # left with the file
+            c.post("/ingest/logs", json={"logs": [{"timestamp": "2026-01-20T10:00:00Z", "host": "mq-host",
+                                                   "service": "rabbitmq", "message": "queue depth 10"}]})
+            assert c.get("/query/logs", params={"service": "queue"}).json()["events"][0]["message"] == \
+                "queue depth 10"                                  # ingest maps with the new inventory too
+            again = subprocess.run([sys.executable, "-m", "server", "load-inventory", str(newer)], env=env,
+                                   capture_output=True, text=True, timeout=120)
+            assert '"generation": %d' % after["generation"] in again.stdout     # the same document: no new one
+    finally:
+        app.state.graph.drop()

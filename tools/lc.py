@@ -24,6 +24,10 @@ ALIASES = {"search_logs": "query_logs", "get_logs": "query_logs", "logs": "query
            "neighbors": "graph_neighborhood", "neighbours": "graph_neighborhood", "topology": "graph_neighborhood",
            "runbooks": "find_runbooks", "get_runbooks": "find_runbooks"}
 
+# what a bare `id` in a tool's rows names, for the citation check (agents/citations.py);
+# every other id is read by its key (template_id, event_id, ...)
+ID_KINDS = {"get_incident": "incident", "latest_incidents": "incident", "find_runbooks": "runbook"}
+
 
 # bounds in the argument schemas: a model sees them, a JSON-schema grammar enforces them, and
 # anything outside is an argument error handed back to the model (a 0.5B model asked for

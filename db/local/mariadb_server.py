@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.local.process import ServiceError
+from db.version import MIN_VERSION, UnsupportedServer, check_version
 
-MIN_VERSION = (11, 7)
 SUITE = "trixie"  # Debian 13: MariaDB 11.8 LTS
 _ARCH = {"x86_64": ("x86_64-linux-gnu", "lib64/ld-linux-x86-64.so.2"),
          "aarch64": ("aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1")}
@@ -91,6 +91,10 @@ def _debootstrap_server(cache_dir: Path) -> ServerBinary:
              f"--lc-messages-dir={root}/usr/share/mariadb",
              f"--character-sets-dir={root}/usr/share/mariadb/charsets"]
     _, _, version = _version_of(argv)
+    try:                                  # Debian 13 serves whatever patch release it has that day
+        check_version(version)
+    except UnsupportedServer as exc:
+        raise ServiceError(f"the Debian 13 root at {root} holds {exc}") from None
     return ServerBinary("debootstrap", argv, version, extra, root)
 
 
