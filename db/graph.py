@@ -24,6 +24,19 @@ class GraphUnavailable(RuntimeError):
     """FalkorDB cannot be reached or timed out; retry later (HTTP 503)."""
 
 
+def _no_nul(value):
+    """Parameters with NUL replaced by U+FFFD: the client sends them in a text header that a
+    NUL cuts, which broke every later query (issue 15). No node name holds U+FFFD, so such a
+    lookup finds nothing instead of failing."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _no_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 class Graph:
     """A handle on one named graph; connects on first use (the client talks at construction)."""
 
@@ -50,7 +63,7 @@ class Graph:
         try:
             graph = self.client.select_graph(self.name)
             run = graph.ro_query if read_only else graph.query
-            return run(cypher, params or {}, timeout=self.timeout_ms).result_set
+            return run(cypher, _no_nul(params or {}), timeout=self.timeout_ms).result_set
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             with self._lock:
                 self._client = None                    # reconnect next time

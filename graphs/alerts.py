@@ -16,7 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from db import alerts as alert_sql
 from db import incidents as incident_sql
 from graphs.http import fail
+from ingest.http import read_json_body
 from ingest.normalize import RecordError, parse_timestamp
+
+ALERT_BODY_MAX_BYTES = 1024 * 1024        # Alertmanager groups are a few kB; 64 MiB was accepted
 
 router = APIRouter(tags=["alerts"])
 SERVICE_LABELS = ("service", "service_name", "job", "app", "application", "container", "unit")
@@ -83,10 +86,7 @@ def handle(state, payload: dict) -> dict:
 
 @router.post("/alerts/alertmanager")
 async def alertmanager(request: Request):
-    try:
-        payload = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise fail(400, "invalid_json", f"body is not valid JSON: {str(exc)[:200]}")
+    payload = await read_json_body(request, ALERT_BODY_MAX_BYTES)   # 413 above, 400 when unreadable
     try:
         return await run_in_threadpool(handle, request.app.state, payload if isinstance(payload, dict) else {})
     except ValueError as exc:

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from db import graph as cypher
 from db import incidents as incident_sql
 from db.graph import GraphUnavailable
+from ingest.normalize import clean_text
 from retrieval.http import parse_time, split
 
 router = APIRouter(tags=["incidents"])
@@ -21,20 +22,26 @@ def fail(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status, detail={"code": code, "message": message})
 
 
+# every field bounded by the column it lands in (the OpenAPI schema says so too), lone
+# surrogates cleaned: a surrogate title failed the insert, one in a comment was stored as NULL
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(clean_text)]
+IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an incident id")]
+
+
 class NewIncident(BaseModel):
-    service: str | None = Field(None, description="omit for a fleet-wide incident")
-    host: str | None = None
-    start: str | None = Field(None, description="ISO 8601; default: 15 minutes before `end`")
-    end: str | None = Field(None, description="ISO 8601; default: now")
-    title: str | None = None
+    service: Name | None = Field(None, description="omit for a fleet-wide incident")
+    host: Name | None = None
+    start: str | None = Field(None, max_length=64, description="ISO 8601; default: 15 minutes before `end`")
+    end: str | None = Field(None, max_length=64, description="ISO 8601; default: now")
+    title: Annotated[str, Field(max_length=255), AfterValidator(clean_text)] | None = None
     severity: Literal["info", "warning", "error", "critical"] = "error"
 
 
 class Feedback(BaseModel):
     verdict: Literal["accept", "reject", "partial"]
-    root_cause_service: str | None = None
-    root_cause_host: str | None = None
-    comment: str | None = Field(None, max_length=4000)
+    root_cause_service: Name | None = None
+    root_cause_host: Name | None = None
+    comment: Annotated[str, Field(max_length=4000), AfterValidator(clean_text)] | None = None
 
 
 def _now() -> datetime:
@@ -54,7 +61,7 @@ async def list_incidents(request: Request, status: list[str] | None = Query(None
 
 
 @router.get("/incidents/{incident_id}")
-async def get_incident(request: Request, incident_id: int):
+async def get_incident(request: Request, incident_id: IncidentId):
     state = request.app.state
 
     def run():
@@ -94,7 +101,7 @@ async def open_incident(request: Request, body: NewIncident):
 
 
 @router.post("/incidents/{incident_id}/investigate", status_code=202)
-async def reinvestigate(request: Request, incident_id: int):
+async def reinvestigate(request: Request, incident_id: IncidentId):
     if not await run_in_threadpool(incident_sql.requeue, request.app.state.db, incident_id):
         raise fail(404, "not_found", f"no incident {incident_id}")
     request.app.state.investigations.wake()
@@ -102,7 +109,7 @@ async def reinvestigate(request: Request, incident_id: int):
 
 
 @router.post("/incidents/{incident_id}/feedback", status_code=201)
-async def feedback(request: Request, incident_id: int, body: Feedback):
+async def feedback(request: Request, incident_id: IncidentId, body: Feedback):
     if body.verdict == "reject" and not body.root_cause_service:
         raise fail(400, "missing_root_cause", "a rejection says what the root cause was: root_cause_service")
     db = request.app.state.db

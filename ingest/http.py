@@ -15,16 +15,37 @@ def fail(status: int, code: str, message: str, detail=None) -> HTTPException:
     return HTTPException(status, detail={"code": code, "message": message, "detail": detail})
 
 
-def _gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress gzip with a ceiling, so a small bomb cannot expand past the body limit."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+def _inflate(body: bytes, limit: int, encoding: str) -> bytes:
+    """gzip or deflate with a ceiling: a small bomb stops at `limit` bytes of output (413)
+    instead of inflating to gigabytes. Deflate is zlib-wrapped as HTTP says, or raw."""
+    for wbits in ((16 + zlib.MAX_WBITS,) if encoding == "gzip" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)):
+        inflater = zlib.decompressobj(wbits=wbits)
+        try:
+            out = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            error = exc
+            continue
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise fail(413, "payload_too_large", f"decompressed body exceeds {limit} bytes; send smaller batches")
+        return out
+    raise fail(400, f"bad_{encoding}", f"Content-Encoding is {encoding} but the body is not valid {encoding} ({error})")
+
+
+def unsnappy(body: bytes, limit: int) -> bytes:
+    """Snappy block format (Loki's protobuf pushes), refused before decoding when its header
+    says it would exceed `limit`."""
+    import cramjam
+
     try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise fail(400, "bad_gzip", f"Content-Encoding is gzip but the body is not valid gzip ({exc})")
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise fail(413, "payload_too_large", f"decompressed body exceeds {limit} bytes; send smaller batches")
-    return out
+        size = cramjam.snappy.decompress_raw_len(body)
+    except Exception as exc:  # noqa: BLE001 - cramjam raises its own errors
+        raise fail(400, "invalid_push", f"protobuf pushes are snappy block-compressed; this body is not ({exc})")
+    if size > limit:
+        raise fail(413, "payload_too_large", f"the snappy body would decode to {size} bytes, over {limit}")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # noqa: BLE001
+        raise fail(400, "invalid_push", f"protobuf pushes are snappy block-compressed; this body is not ({exc})")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -37,13 +58,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise fail(413, "payload_too_large", f"body exceeds {limit} bytes; send smaller batches")
     encoding = request.headers.get("content-encoding", "").lower().strip()
-    if encoding == "gzip":
-        return _gunzip(bytes(body), limit)
-    if encoding == "deflate":
-        try:
-            return zlib.decompress(bytes(body))
-        except zlib.error as exc:
-            raise fail(400, "bad_deflate", f"Content-Encoding is deflate but the body is not ({exc})")
+    if encoding in ("gzip", "deflate"):                      # CPU-heavy: off the event loop
+        return await run_in_threadpool(_inflate, bytes(body), limit, encoding)
     if encoding not in ("", "identity", "snappy"):
         raise fail(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported")
     return bytes(body)
@@ -84,7 +100,6 @@ async def ingest_logs(request: Request):
 @router.post("/loki/api/v1/push", status_code=204)
 async def loki_push(request: Request):
     """Loki's push API, JSON or snappy protobuf (any non-JSON content type, as Loki does)."""
-    import cramjam
     from starlette.responses import Response
 
     from ingest.loki import PushError, from_json, from_protobuf
@@ -93,13 +108,10 @@ async def loki_push(request: Request):
     body = await _read_body(request, state.ingestor.settings.max_body_bytes)
     try:
         if "json" in request.headers.get("content-type", "").lower():
-            records, problems = from_json(parse_json(body), state.settings.loki)
+            records, problems = await run_in_threadpool(from_json, parse_json(body), state.settings.loki)
         else:
-            try:
-                raw = bytes(cramjam.snappy.decompress_raw(body))
-            except Exception as exc:  # noqa: BLE001 - cramjam raises its own DecompressionError
-                raise PushError(f"protobuf pushes are snappy block-compressed; this body is not ({exc})") from None
-            records, problems = from_protobuf(raw, state.settings.loki)
+            raw = await run_in_threadpool(unsnappy, body, state.ingestor.settings.max_body_bytes)
+            records, problems = await run_in_threadpool(from_protobuf, raw, state.settings.loki)
     except PushError as exc:
         raise fail(400, "invalid_push", str(exc))
     if problems and not records:
@@ -124,9 +136,9 @@ async def otlp_logs(request: Request):
     as_json = "json" in request.headers.get("content-type", "").lower()
     try:
         if as_json:
-            records = from_json(parse_json(body))
+            records = await run_in_threadpool(from_json, parse_json(body))
         else:
-            records = from_protobuf(body)
+            records = await run_in_threadpool(from_protobuf, body)      # pure-Python decoding: off the loop
     except (OtlpError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise fail(400, "invalid_otlp", str(exc)[:300] or "the OTLP body cannot be read")
     rejected, reasons = 0, []

@@ -146,7 +146,7 @@ def _name(raw: dict, field: str) -> str:
     value = raw.get(field)
     if not isinstance(value, str) or not value.strip():
         raise RecordError(f"{field}: required, a non-empty string")
-    value = _clean(value.strip())
+    value = clean_text(value.strip())
     if len(value) > _NAME_MAX:
         raise RecordError(f"{field}: longer than {_NAME_MAX} characters")
     if _CONTROL.search(value):
@@ -154,7 +154,7 @@ def _name(raw: dict, field: str) -> str:
     return value
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Lone surrogates (legal in JSON, not in UTF-8) become U+FFFD instead of failing the batch."""
     if text.isascii():
         return text
@@ -167,13 +167,13 @@ def _clean_meta(node, depth: int = 1):
     if isinstance(node, dict):
         if depth > META_MAX_DEPTH:
             raise RecordError(f"meta: nested deeper than {META_MAX_DEPTH} levels; flatten it")
-        return {_clean(str(k)): _clean_meta(v, depth + 1) for k, v in node.items()}
+        return {clean_text(str(k)): _clean_meta(v, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
         if depth > META_MAX_DEPTH:
             raise RecordError(f"meta: nested deeper than {META_MAX_DEPTH} levels; flatten it")
         return [_clean_meta(v, depth + 1) for v in node]
     if isinstance(node, str):
-        return _clean(node)
+        return clean_text(node)
     if isinstance(node, float) and not math.isfinite(node):
         return str(node)                                   # NaN is not JSON: MariaDB would refuse the row
     return node
@@ -188,7 +188,7 @@ def normalize(raw) -> Record:
     message = raw.get("message")
     if not isinstance(message, str):
         raise RecordError("message: required, a string")
-    message = _clean(message.rstrip("\r\n"))
+    message = clean_text(message.rstrip("\r\n"))
     if not message.strip():
         raise RecordError("message: empty")
     if len(message) * 4 > MESSAGE_MAX_BYTES and len(message.encode("utf-8")) > MESSAGE_MAX_BYTES:
@@ -202,7 +202,7 @@ def normalize(raw) -> Record:
             continue
         if not isinstance(value, str) or len(value) > limit:
             raise RecordError(f"{field}: expected a string of at most {limit} characters")
-        setattr(rec, field, _clean(value))
+        setattr(rec, field, clean_text(value))
     meta = raw.get("meta")
     if meta is not None:
         if not isinstance(meta, dict):
