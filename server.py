@@ -101,6 +101,7 @@ def _is_loopback(host: str) -> bool:
 
 def create_app(settings: AppSettings | None = None):
     """The FastAPI app, wired to `settings`."""
+    from concurrent.futures import ThreadPoolExecutor
     from contextlib import asynccontextmanager
 
     import mariadb
@@ -144,16 +145,21 @@ def create_app(settings: AppSettings | None = None):
         rw_url, ro_url = settings.db.resolved(settings.services)
         app.state.settings = settings
         app.state.metrics = metrics
-        app.state.db = Database(rw_url, settings.db.pool_size, settings.db.connect_timeout_s)
-        app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), settings.db.connect_timeout_s)
+        timeouts = (settings.db.connect_timeout_s, settings.db.read_timeout_s)
+        app.state.db = Database(rw_url, settings.db.pool_size, *timeouts)
+        app.state.db_ro = Database(ro_url, max(2, settings.db.pool_size // 2), *timeouts)
+        app.state.health_pool = ThreadPoolExecutor(2, thread_name_prefix="health")
+        migrator = Database(rw_url, 1, settings.db.connect_timeout_s, 3600)   # an index build may take a while
         try:                                    # servers migrate at start (a named lock serialises them)
-            applied = await run_in_threadpool(run_migrations, app.state.db)
+            applied = await run_in_threadpool(run_migrations, migrator)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
         except DatabaseUnavailable as exc:
             log.warning("could not migrate at start (%s); run `devmesh migrate` once MariaDB is up", exc)
         except UnsupportedServer as exc:
             log.error("%s", exc)
+        finally:
+            migrator.close()
         app.state.mariadb = None                # {"version", "supported", "vector"}, read on first /health
         try:
             app.state.mariadb = await run_in_threadpool(server_info, app.state.db)
@@ -223,6 +229,7 @@ def create_app(settings: AppSettings | None = None):
             app.state.embed_worker.stop()
             app.state.db.close()
             app.state.db_ro.close()
+            app.state.health_pool.shutdown(wait=False, cancel_futures=True)
             app.state.graph.close()
 
     app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan)
@@ -297,7 +304,7 @@ def create_app(settings: AppSettings | None = None):
     @app.get("/health")
     def health(request: Request):
         st = request.app.state
-        state = {"mariadb": _mariadb_health(st), "falkordb": _check(st.graph.ping),
+        state = {"mariadb": _mariadb_health(st), "falkordb": _check(st.graph.ping, st.health_pool),
                  "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
                  "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()}}
         ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
@@ -359,7 +366,7 @@ def _mariadb_health(state) -> dict:
     no working VECTOR) is `unsupported`, so the drift shows in /health."""
     from db.version import server_info
 
-    check = _check(state.db.ping)
+    check = _check(state.db.ping, state.health_pool)
     if check["status"] != "ok":
         return check
     if state.mariadb is None or state.mariadb["version"] != check["version"]:
@@ -372,11 +379,17 @@ def _mariadb_health(state) -> dict:
     return check
 
 
-def _check(fn) -> dict:
+def _check(fn, pool=None, timeout_s: float = 2.0) -> dict:
+    """One dependency's ping, answered within `timeout_s` whatever the dependency does (a
+    frozen MariaDB used to hold /health for its 60 s read timeout, then say ok)."""
+    from concurrent.futures import TimeoutError as Timeout
+
     start = time.perf_counter()
     try:
-        version = fn()
+        version = pool.submit(fn).result(timeout_s) if pool is not None else fn()
         return {"status": "ok", "version": version, "latency_ms": round((time.perf_counter() - start) * 1e3, 2)}
+    except Timeout:
+        return {"status": "down", "error": f"no answer within {timeout_s:g} s (frozen or overloaded)"}
     except Exception as exc:  # noqa: BLE001 - health reports any failure as data
         return {"status": "down", "error": str(exc)}
 

@@ -35,10 +35,11 @@ def is_unavailable(exc: BaseException) -> bool:
 class Database:
     """Pool of connections to one database as one user."""
 
-    def __init__(self, url: DBUrl, max_size: int = 8, connect_timeout_s: int = 3):
+    def __init__(self, url: DBUrl, max_size: int = 8, connect_timeout_s: int = 3, read_timeout_s: int = 60):
         self.url = url
         self.max_size = max_size
         self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
         self._idle: deque[tuple[mariadb.Connection, float]] = deque()
         self._slots = threading.BoundedSemaphore(max_size)
         self._lock = threading.Lock()
@@ -48,7 +49,8 @@ class Database:
             return mariadb.connect(
                 host=self.url.host, port=self.url.port, user=self.url.user,
                 password=self.url.password, database=self.url.database,
-                connect_timeout=self.connect_timeout_s, read_timeout=60, write_timeout=60,
+                connect_timeout=self.connect_timeout_s, read_timeout=self.read_timeout_s,
+                write_timeout=self.read_timeout_s,
                 autocommit=False)
         except mariadb.Error as exc:
             if is_unavailable(exc):

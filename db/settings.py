@@ -79,6 +79,7 @@ class DBSettings(BaseSettings):
     ro_url: str | None = None
     pool_size: int = 8
     connect_timeout_s: int = 3
+    read_timeout_s: int = 30          # the server's pools: a frozen MariaDB gives 503 after this, not a hang
 
     def resolved(self, services: ServicesSettings | None = None) -> tuple[DBUrl, DBUrl]:
         """The read-write and read-only URLs: from the environment, else the managed service."""

@@ -83,3 +83,33 @@ def test_a_batch_failing_mid_transaction_leaves_nothing(instance):
     db = Database(url)
     assert db.fetchone("SELECT (SELECT COUNT(*) FROM log_events), (SELECT COUNT(*) FROM log_templates)") == (0, 0)
     db.close()
+
+
+def test_a_frozen_database_answers_503_and_health_within_seconds(instance):
+    """Issue 15 (bug): with MariaDB frozen (SIGSTOP), requests and /health hung for the 60 s
+    read timeout and /health then said ok. Fix: /health waits at most 2 s for each ping,
+    and the server's pools time out after DEVMESH_DB_READ_TIMEOUT_S (2 here)."""
+    import os
+    import signal
+
+    from db.local.process import running_pid
+
+    inst, url = instance
+    settings = server.AppSettings(db=DBSettings(url=str(url), read_timeout_s=2), embed=EmbedSettings(backend="hash"),
+                                  topology=TopologySettings(inventory=NO_INVENTORY, infer_interval_s=0,
+                                                            inventory_poll_s=0))
+    pid = running_pid(inst.pid_file)
+    with TestClient(server.create_app(settings)) as c:
+        assert c.post("/ingest/logs", json={"logs": [record(1)]}).json()["accepted"] == 1
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            health = c.get("/health")
+            assert health.status_code == 503
+            assert "no answer within" in health.json()["dependencies"]["mariadb"]["error"]
+            frozen = c.post("/ingest/logs", json={"logs": [record(2)]})
+            assert frozen.status_code == 503 and frozen.headers["Retry-After"]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        again = c.post("/ingest/logs", json={"logs": [record(2)]})
+        assert again.status_code == 200 and again.json()["accepted"] == 1
+        assert c.get("/health").json()["dependencies"]["mariadb"]["status"] == "ok"
