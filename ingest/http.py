@@ -134,14 +134,15 @@ async def otlp_logs(request: Request):
     state = request.app.state
     body = await _read_body(request, state.ingestor.settings.max_body_bytes)
     as_json = "json" in request.headers.get("content-type", "").lower()
+    problems: list[str] = []
     try:
         if as_json:
-            records = await run_in_threadpool(from_json, parse_json(body))
+            records, problems = await run_in_threadpool(from_json, parse_json(body))
         else:
             records = await run_in_threadpool(from_protobuf, body)      # pure-Python decoding: off the loop
     except (OtlpError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise fail(400, "invalid_otlp", str(exc)[:300] or "the OTLP body cannot be read")
-    rejected, reasons = 0, []
+    rejected, reasons = len(problems), problems[:3]
     for start in range(0, len(records), state.ingestor.settings.max_records):
         result = await run_in_threadpool(state.ingestor.ingest, records[start:start + state.ingestor.settings.max_records])
         state.metrics.ingested("otlp", result)

@@ -37,7 +37,7 @@ def _any_json(value: dict):
     if "arrayValue" in value:
         return [_any_json(v) for v in value["arrayValue"].get("values", [])]
     if "kvlistValue" in value:
-        return {kv["key"]: _any_json(kv.get("value", {})) for kv in value["kvlistValue"].get("values", [])}
+        return _attrs_json(value["kvlistValue"].get("values", []))
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
@@ -62,19 +62,34 @@ def _record(resource: dict, ns: int, number: int, text: str | None, body, trace:
     return record
 
 
-def from_json(payload) -> list[dict]:
+_UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, RecursionError)
+
+
+def from_json(payload) -> tuple[list[dict], list[str]]:
+    """(records, problems): a log record whose fields have the wrong types is one problem
+    (answered in partialSuccess), never the whole request."""
     if not isinstance(payload, dict) or not isinstance(payload.get("resourceLogs", []), list):
         raise OtlpError('expected {"resourceLogs": [{"resource": {...}, "scopeLogs": [{"logRecords": [...]}]}]}')
-    records = []
-    for resource_logs in payload.get("resourceLogs", []):
-        resource = _attrs_json((resource_logs.get("resource") or {}).get("attributes"))
-        for scope_logs in resource_logs.get("scopeLogs", []) or []:
-            for log in scope_logs.get("logRecords", []) or []:
-                ns = int(log.get("timeUnixNano") or log.get("observedTimeUnixNano") or 0)
-                records.append(_record(resource, ns, int(log.get("severityNumber") or 0), log.get("severityText"),
-                                       _any_json(log.get("body") or {}), log.get("traceId", ""),
-                                       log.get("spanId", ""), _attrs_json(log.get("attributes"))))
-    return records
+    records, problems = [], []
+    for i, resource_logs in enumerate(payload.get("resourceLogs", [])):
+        try:
+            resource = _attrs_json((resource_logs.get("resource") or {}).get("attributes"))
+            scopes = list(resource_logs.get("scopeLogs", []) or [])
+        except _UNREADABLE as exc:
+            problems.append(f"resourceLogs {i}: {type(exc).__name__}: {str(exc)[:120]}")
+            continue
+        for scope_logs in scopes:
+            logs = scope_logs.get("logRecords", []) if isinstance(scope_logs, dict) else None
+            for log in logs if isinstance(logs, list) else []:
+                try:
+                    ns = int(log.get("timeUnixNano") or log.get("observedTimeUnixNano") or 0)
+                    records.append(_record(resource, ns, int(log.get("severityNumber") or 0),
+                                           log.get("severityText"), _any_json(log.get("body") or {}),
+                                           str(log.get("traceId", "")), str(log.get("spanId", "")),
+                                           _attrs_json(log.get("attributes"))))
+                except _UNREADABLE as exc:
+                    problems.append(f"log record: {type(exc).__name__}: {str(exc)[:120]}")
+    return records, problems
 
 
 def _any_pb(value):

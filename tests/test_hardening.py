@@ -163,3 +163,26 @@ def test_incident_fields_are_bounded_by_their_columns(client):
     assert made.status_code == 422 and made.json()["error"]["detail"][0]["loc"] == ["body", "title"]
     assert client.post("/incidents/1/feedback", json={"verdict": "reject", "root_cause_service": "x" * 129}
                        ).status_code == 422
+
+
+def test_receivers_reject_an_odd_record_alone(client, db):
+    """Bug: Loki values with a 400-digit timestamp and OTLP `timeUnixNano` of 400 digits or a
+    kvlistValue entry without `key` answered 500 and lost the request; a wrong-typed OTLP
+    field rejected the whole request. Fix: each is that record's problem (OTLP answers
+    partialSuccess)."""
+    loki = {"streams": [{"stream": {"job": "api", "host": "web-1"},
+                         "values": [[NS, "GET /a 200"], ["9" * 400, "GET /b 200"]]}]}
+    assert client.post("/loki/api/v1/push", json=loki).status_code == 204
+    good = {"timeUnixNano": NS, "severityNumber": 9, "body": {"stringValue": "paid"}}
+    odd = [{**good, "timeUnixNano": "9" * 400}, {**good, "severityNumber": "high"},
+           {**good, "body": {"kvlistValue": {"values": [{"value": {"stringValue": "no key"}}]}}},
+           {**good, "attributes": [{"key": ["not", "a", "string"], "value": {"stringValue": "x"}}]},
+           {**good, "body": {"stringValue": "paid twice"}}]
+    body = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "pay"}}]},
+                              "scopeLogs": [{"logRecords": [good, *odd]}]}]}
+    r = client.post("/v1/logs", json=body)
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert partial["rejectedLogRecords"] == "3" and partial["errorMessage"]   # 400 digits, "high", a list as key
+    services = [row[0] for row in db.fetchall("SELECT service FROM log_events ORDER BY id")]
+    assert services == ["api", "pay", "pay", "pay"]           # the kvlist entry without a key is dropped, not the log
