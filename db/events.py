@@ -24,6 +24,16 @@ def insert_events(cur, rows: list[tuple]) -> list[bytes]:
     return [r[0] for r in cur.fetchall()]
 
 
+def stored_hashes(cur, hashes: list[bytes]) -> set[bytes]:
+    """Which of these log_hashes are stored (in chunks of 1000)."""
+    found: set[bytes] = set()
+    for start in range(0, len(hashes), 1000):
+        chunk = hashes[start:start + 1000]
+        cur.execute(f"SELECT log_hash FROM log_events WHERE log_hash IN ({', '.join('?' * len(chunk))})", chunk)
+        found.update(bytes(r[0]) for r in cur.fetchall())
+    return found
+
+
 @dataclass
 class EventFilter:
     service: list[str] | None = None

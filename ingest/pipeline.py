@@ -53,6 +53,7 @@ class PreparedBatch:
     hashes: list[bytes] = field(default_factory=list)
     templates: list[Template] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)          # each record's position in the request
     in_batch_duplicates: int = 0
     unmapped: int = 0
 
@@ -97,6 +98,7 @@ def process_batch(raw_records: list, services: ServiceMap | None = None) -> Prep
                 record.meta = {**(record.meta or {}), "raw_service": record.service}
                 record.service = mapped
         out.records.append(record)
+        out.indexes.append(index)
         out.hashes.append(digest)
         out.templates.append(template_for(record.message))
     return out
@@ -137,7 +139,7 @@ class Ingestor:
             return result
         for attempt in range(4):
             try:
-                accepted, new_ids = self._write_once(batch)
+                accepted, new_ids, refused = self._write_once(batch)
                 break
             except mariadb.Error as exc:
                 if getattr(exc, "errno", None) not in _RETRYABLE or attempt == 3:
@@ -145,7 +147,8 @@ class Ingestor:
                 log.info("ingest batch hit %s; retrying (%d)", exc, attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
         result.accepted = accepted
-        result.duplicates += len(batch.records) - accepted
+        result.duplicates += len(batch.records) - accepted - len(refused)
+        result.rejected = sorted([*result.rejected, *refused], key=lambda r: r["index"])
         result.new_templates = len(new_ids)
         result.new_template_ids = sorted(new_ids)
         for template_id in {t.id for t in batch.templates}:
@@ -154,7 +157,11 @@ class Ingestor:
             self.on_new_templates(result.new_template_ids)
         return result
 
-    def _write_once(self, batch: PreparedBatch) -> tuple[int, set[int]]:
+    def _write_once(self, batch: PreparedBatch) -> tuple[int, set[int], list[dict]]:
+        """(rows inserted, new template ids, records the database refused). A row INSERT IGNORE
+        skipped is a duplicate only when its log_hash is stored; anything else IGNORE
+        downgraded (a value MariaDB's checks refuse) is that record's rejection, not a
+        silent "duplicate"."""
         by_id: dict[int, Template] = {t.id: t for t in batch.templates}
         with self.db.transaction() as cur:
             unknown = [tid for tid in by_id if tid not in self._known]
@@ -173,7 +180,12 @@ class Ingestor:
                 templates.add_stats(cur, [(tid, by_id[tid].canon_hash, by_id[tid].template, *s,
                                            by_id[tid].canon_version) for tid, s in stats.items()])
                 counts.add(cur, [(*key, n) for key, n in rollups.items()])
-        return len(inserted), new_ids
+            skipped = [h for h in batch.hashes if h not in inserted]
+            stored = events.stored_hashes(cur, skipped) if skipped else set()
+        refused = [{"index": i, "error": "the database refused this record (a value its column checks reject); "
+                                         "nothing of it was stored"}
+                   for i, h in zip(batch.indexes, batch.hashes) if h not in inserted and h not in stored]
+        return len(inserted), new_ids, refused
 
     def _remember(self, template_id: int) -> None:
         self._known[template_id] = None

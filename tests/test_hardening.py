@@ -186,3 +186,23 @@ def test_receivers_reject_an_odd_record_alone(client, db):
     assert partial["rejectedLogRecords"] == "3" and partial["errorMessage"]   # 400 digits, "high", a list as key
     services = [row[0] for row in db.fetchall("SELECT service FROM log_events ORDER BY id")]
     assert services == ["api", "pay", "pay", "pay"]           # the kvlist entry without a key is dropped, not the log
+
+
+def test_a_row_the_database_refuses_is_rejected_not_counted_as_a_duplicate(db):
+    """Bug: meta nested 32+ levels failed MariaDB's JSON check; INSERT IGNORE ... RETURNING
+    skipped the row and the pipeline said `accepted: 0, duplicates: 1` with 0 rows stored.
+    Fix: a skipped row is a duplicate only when its log_hash is stored. (normalize now caps
+    meta at 16 levels, so the writer is fed such a record directly here.)"""
+    from ingest.pipeline import Ingestor, process_batch
+
+    ingestor = Ingestor(db)
+    assert ingestor.ingest([record(1)]).accepted == 1
+    batch = process_batch([record(1), record(2), record(3)])
+    deep: dict = {"leaf": 1}
+    for _ in range(40):
+        deep = {"d": deep}
+    batch.records[2].meta = deep                     # what normalize would refuse, past it
+    result = ingestor.write(batch)
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert [r["index"] for r in result.rejected] == [2] and "refused" in result.rejected[0]["error"]
+    assert db.fetchone("SELECT COUNT(*) FROM log_events")[0] == 2
