@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Request
@@ -17,11 +18,12 @@ from db import alerts as alert_sql
 from db import incidents as incident_sql
 from graphs.http import fail
 from ingest.http import read_json_body
-from ingest.normalize import RecordError, parse_timestamp
+from ingest.normalize import RecordError, clean_text, parse_timestamp
 
 ALERT_BODY_MAX_BYTES = 1024 * 1024        # Alertmanager groups are a few kB; 64 MiB was accepted
 
 router = APIRouter(tags=["alerts"])
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 SERVICE_LABELS = ("service", "service_name", "job", "app", "application", "container", "unit")
 HOST_LABELS = ("host", "hostname", "instance", "nodename", "node")
 SEVERITY = {"critical": "critical", "page": "critical", "error": "error", "major": "error", "warning": "warning",
@@ -40,18 +42,48 @@ def _fingerprint(alert: dict) -> str:
     return hashlib.sha256(labels.encode()).hexdigest()[:16]
 
 
+NAME_MAX, TITLE_MAX = 128, 255                     # the incidents columns they land in
+
+
+def _text(value, limit: int) -> str:
+    """A label or annotation as one clean line: surrogates and control characters replaced,
+    cut at `limit` with a marker."""
+    text = _CONTROL.sub(" ", clean_text(str(value)))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _labels(value, what: str) -> dict[str, str]:
+    """Alertmanager v4 labels/annotations: an object of strings (numbers and booleans taken
+    as text); anything else is this alert's error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be an object of strings, not {type(value).__name__}")
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, (dict, list)) or item is None:
+            raise ValueError(f"{what}.{_text(key, 40)} must be a string")
+        out[_text(key, NAME_MAX)] = _text(item, 1000)
+    return out
+
+
 def handle(state, payload: dict) -> dict:
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise ValueError("expected an Alertmanager webhook body with an 'alerts' list")
-    common = payload.get("commonLabels") or {}
+    common = _labels(payload.get("commonLabels"), "commonLabels")
     out = {"opened": [], "closed": [], "duplicates": 0, "rejected": []}
     services = state.ingestor.services
     for index, alert in enumerate(alerts):
         if not isinstance(alert, dict) or alert.get("status") not in ("firing", "resolved"):
             out["rejected"].append({"index": index, "error": "each alert needs status firing or resolved"})
             continue
-        labels = {**common, **(alert.get("labels") or {})}
+        try:
+            labels = {**common, **_labels(alert.get("labels"), "labels")}
+            annotations = _labels(alert.get("annotations"), "annotations")
+        except ValueError as exc:
+            out["rejected"].append({"index": index, "error": str(exc)})
+            continue
         fingerprint = _fingerprint(alert)
         with state.db.transaction() as cur:
             if alert["status"] == "resolved":
@@ -63,17 +95,17 @@ def handle(state, payload: dict) -> dict:
             if found and found[1] == "firing" and found[2] != "closed":
                 out["duplicates"] += 1
                 continue
-            raw_service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), None)
-            host = next((labels[k].rsplit(":", 1)[0] for k in HOST_LABELS if labels.get(k)), None)
+            raw_service = next((labels[k][:NAME_MAX] for k in SERVICE_LABELS if labels.get(k)), None)
+            host = next((labels[k].rsplit(":", 1)[0][:NAME_MAX] for k in HOST_LABELS if labels.get(k)), None)
             service = (services.resolve(host or "", raw_service) if services and raw_service else None) or raw_service
             try:
                 starts = parse_timestamp(alert.get("startsAt")) if alert.get("startsAt") else _now()
             except RecordError:
                 starts = _now()
-            name = labels.get("alertname", "alert")
-            summary = (alert.get("annotations") or {}).get("summary", "")
+            name = labels.get("alertname", "alert")[:NAME_MAX]
+            summary = annotations.get("summary", "")
             incident_id = incident_sql.open_incident(
-                cur, f"alert {name}" + (f": {summary}" if summary else ""), "alert",
+                cur, _text(f"alert {name}" + (f": {summary}" if summary else ""), TITLE_MAX), "alert",
                 SEVERITY.get(str(labels.get("severity", "")).lower(), "error"), service, host,
                 [service] if service else [], starts - LOOKBACK, max(starts + timedelta(minutes=1), min(_now(), starts + LOOKBACK)),
                 _now())

@@ -206,3 +206,28 @@ def test_a_row_the_database_refuses_is_rejected_not_counted_as_a_duplicate(db):
     assert (result.accepted, result.duplicates) == (1, 1)
     assert [r["index"] for r in result.rejected] == [2] and "refused" in result.rejected[0]["error"]
     assert db.fetchone("SELECT COUNT(*) FROM log_events")[0] == 2
+
+
+def test_odd_alerts_are_rejected_one_by_one(client, db):
+    """Bug: labels or annotations as a list, int label values, startsAt year 1 with an
+    offset or 10^400, a 1,000-char summary, a 200-char service label, NUL and surrogate
+    labels answered 500. Fix: the v4 shape is validated per alert; long text is cut with a
+    marker; names fit their columns."""
+    def alert(n: int, **over) -> dict:
+        return {"status": "firing", "labels": {"alertname": f"A{n}", "service": "api"},
+                "annotations": {"summary": "down"}, "startsAt": "2026-01-20T10:00:00Z", "fingerprint": f"f{n}", **over}
+    alerts = [alert(0), alert(1, labels=["service", "api"]), alert(2, labels={"alertname": "A2", "replicas": 3}),
+              alert(3, annotations=["summary"]), alert(4, startsAt="0001-01-01T00:00:00+01:00"),
+              alert(5, startsAt=10 ** 400), alert(6, annotations={"summary": "s" * 1000}),
+              alert(7, labels={"alertname": "A7", "service": "x" * 200}),
+              alert(8, labels={"alertname": "A\u00008", "service": "api\ud800"})]
+    r = client.post("/alerts/alertmanager", content=json.dumps({"alerts": alerts}).encode(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["index"] for x in body["rejected"]] == [1, 3]
+    assert len(body["opened"]) == 7
+    titles = [row[0] for row in db.fetchall("SELECT title FROM incidents ORDER BY id")]
+    assert all(len(t) <= 255 for t in titles) and any(t.endswith("…") for t in titles)
+    listed = client.post("/alerts/alertmanager", json={"alerts": [alert(9)], "commonLabels": ["x"]})
+    assert listed.status_code == 400 and "commonLabels" in listed.json()["error"]["message"]
