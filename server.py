@@ -38,9 +38,36 @@ def _server_settings():
         api_tokens: str = ""
 
         @property
-        def tokens(self) -> set[str]:
-            return {t.strip() for t in self.api_tokens.split(",") if t.strip()}
+        def tokens(self) -> dict[str, set[str]]:
+            """token -> its scopes. `TOKEN` alone is admin (as before scopes existed);
+            `TOKEN:ingest`, `TOKEN:read`, `TOKEN:read+ingest` limit it."""
+            out: dict[str, set[str]] = {}
+            for item in (t.strip() for t in self.api_tokens.split(",")):
+                if not item:
+                    continue
+                token, _, scopes = item.partition(":")
+                names = {x.strip() for x in scopes.split("+") if x.strip()} or {"admin"}
+                unknown = names - set(SCOPES)
+                if unknown:
+                    raise ValueError(f"DEVMESH_API_TOKENS: unknown scope(s) {sorted(unknown)}; use {', '.join(SCOPES)}")
+                out[token.strip()] = {s for n in names for s in SCOPES[n]}
+            return out
     return ServerSettings
+
+
+# what each scope may do: ingest = the receivers (shippers, Alertmanager); read = every GET and
+# the chat (which then cannot open incidents); admin = everything (reload, incidents, feedback)
+SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
+INGEST_PATHS = {"/ingest/logs", "/loki/api/v1/push", "/v1/logs", "/alerts/alertmanager", "/upload"}
+READ_POSTS = {"/chat", "/analyze"}
+
+
+def required_scope(method: str, path: str) -> str:
+    if method == "POST" and path in INGEST_PATHS:
+        return "ingest"
+    if method in ("GET", "HEAD") or (method == "POST" and path in READ_POSTS):
+        return "read"
+    return "admin"
 
 
 # each subsystem's settings class, imported (and read from the environment) on first use
@@ -247,6 +274,7 @@ def create_app(settings: AppSettings | None = None):
 
     @app.middleware("http")
     async def auth(request: Request, call_next):
+        request.state.scopes = set(SCOPES["admin"])              # auth off: loopback only, everything
         if tokens and request.url.path not in ("/health",):
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
@@ -255,6 +283,13 @@ def create_app(settings: AppSettings | None = None):
                     "unauthorized", "missing or invalid bearer token",
                     "send `Authorization: Bearer <token>` with one of DEVMESH_API_TOKENS"), status_code=401,
                     headers={"WWW-Authenticate": "Bearer"})
+            request.state.scopes = tokens[token.strip()]
+            needed = required_scope(request.method, request.url.path)
+            if needed not in request.state.scopes:
+                return JSONResponse(error_body(
+                    "forbidden", f"this token may not {request.method} {request.url.path}",
+                    f"it needs the {needed} scope; give the client a token listed as TOKEN:{needed} "
+                    "(or TOKEN alone, admin) in DEVMESH_API_TOKENS"), status_code=403)
         return await call_next(request)
 
     @app.exception_handler(DatabaseUnavailable)

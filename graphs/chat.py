@@ -223,7 +223,8 @@ def incident(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
 def investigate_now(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     e, opener = _entities(state), runtime.context.open_incident
     if opener is None:
-        return _answer(["Opening incidents is not available here."], [])
+        return _answer(["Opening incidents needs an admin token (this one may only read); ask someone with one, "
+                        "or POST /incidents with it."], [])
     end = e.until or runtime.context.tools.now()
     incident_id = opener(e.services[0] if e.services else None, e.since or end - timedelta(minutes=15), end)
     return _answer([f"Opened incident #{incident_id}; the investigation is running. Ask about "

@@ -46,7 +46,8 @@ def context(request: Request) -> ChatContext:
         return incident_id
     tools = ToolContext(state.db_ro, state.graph, state.embedder, state.embed_worker.table, _now,
                         tuple(state.settings.llm.mask_patterns))
-    return ChatContext(tools, lambda: state.topology.inventory, open_incident, state.llm,
+    may_open = "admin" in getattr(request.state, "scopes", {"admin"})   # a read token only reads
+    return ChatContext(tools, lambda: state.topology.inventory, open_incident if may_open else None, state.llm,
                        state.settings.llm.max_rounds, state.settings.llm.structured)
 
 

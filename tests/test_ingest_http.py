@@ -93,6 +93,31 @@ def test_tokens_on_missing_or_wrong_token_is_401(db_urls, db):
     assert stored(db)[0] == 1
 
 
+def test_token_scopes_limit_what_a_token_may_do(db_urls, db, tmp_path):
+    """Issue 15: tokens were all-or-nothing, so the token on every shipper could read all
+    logs and reload the inventory. Now `TOKEN:ingest` only sends, `TOKEN:read` only reads
+    (its chat cannot open incidents), a bare `TOKEN` is admin."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("services:\n  mariadb: {hosts: [db-1]}\n")
+    settings = make_settings(db_urls, inventory, server=server.ServerSettings(api_tokens="adm, ship:ingest, dash:read"))
+    as_ = {name: {"Authorization": f"Bearer {name}"} for name in ("adm", "ship", "dash")}
+    with TestClient(server.create_app(settings)) as c:
+        assert c.post("/ingest/logs", json={"logs": [record(1)]}, headers=as_["ship"]).json()["accepted"] == 1
+        for method, path in (("GET", "/query/logs"), ("POST", "/graph/reload"), ("POST", "/chat")):
+            denied = c.request(method, path, headers=as_["ship"])
+            assert denied.status_code == 403 and "scope" in denied.json()["error"]["detail"], path
+        assert c.get("/query/logs", headers=as_["dash"]).status_code == 200
+        assert c.post("/ingest/logs", json={"logs": [record(2)]}, headers=as_["dash"]).status_code == 403
+        assert c.post("/incidents", json={"service": "mariadb"}, headers=as_["dash"]).status_code == 403
+        asked = c.post("/analyze", json={"question": "investigate mariadb now"}, headers=as_["dash"]).json()
+        assert asked["route"]["route"] == "investigate" and "admin token" in asked["answer"]["markdown"]
+        assert c.get("/incidents", headers=as_["adm"]).json()["incidents"] == []       # nothing was opened
+        assert c.post("/incidents", json={"service": "mariadb"}, headers=as_["adm"]).status_code in (200, 201, 202)
+    bad = make_settings(db_urls, server=server.ServerSettings(api_tokens="x:write"))
+    with pytest.raises(ValueError, match="unknown scope"):
+        server.create_app(bad)
+
+
 def test_refuses_to_bind_a_public_address_without_tokens(monkeypatch):
     from click.testing import CliRunner
 
