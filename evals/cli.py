@@ -25,6 +25,17 @@ def bench_cli(as_json, runs):
     _print(run(runs), as_json)
 
 
+@bench.command("bombs")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--rounds", default=3, show_default=True)
+@click.pass_obj
+def bench_bombs(settings, as_json, rounds):
+    """Server memory before and after decompression bombs and unreadable bodies (target: +100 MB)."""
+    from evals.bench_bombs import run
+
+    _print(run(settings.db.resolved(settings.services)[0], rounds), as_json)
+
+
 @bench.command("parse")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--truth", type=click.Choice(["corrected", "original", "loghub2"]), default="corrected")

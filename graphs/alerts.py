@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from db import alerts as alert_sql
 from db import incidents as incident_sql
 from graphs.http import fail
+from ingest import wire_schema as wire
 from ingest.http import read_json_body
 from ingest.normalize import RecordError, clean_text, parse_timestamp
 
@@ -116,7 +117,7 @@ def handle(state, payload: dict) -> dict:
     return out
 
 
-@router.post("/alerts/alertmanager")
+@router.post("/alerts/alertmanager", openapi_extra=wire.body(wire.ALERTMANAGER))
 async def alertmanager(request: Request):
     payload = await read_json_body(request, ALERT_BODY_MAX_BYTES)   # 413 above, 400 when unreadable
     try:

@@ -8,6 +8,8 @@ import zlib
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from ingest import wire_schema as wire
+
 router = APIRouter(tags=["ingest"])
 
 
@@ -80,7 +82,7 @@ async def read_json_body(request: Request, limit: int):
     return parse_json(await _read_body(request, limit))
 
 
-@router.post("/ingest/logs")
+@router.post("/ingest/logs", openapi_extra=wire.body(wire.LOG_BATCH))
 async def ingest_logs(request: Request):
     """`{"logs": [...]}` -> `{"accepted", "duplicates", "rejected": [{"index", "error"}], "new_templates"}`."""
     ingestor = request.app.state.ingestor
@@ -97,7 +99,8 @@ async def ingest_logs(request: Request):
     return result.as_response()
 
 
-@router.post("/loki/api/v1/push", status_code=204)
+@router.post("/loki/api/v1/push", status_code=204,
+             openapi_extra=wire.body(wire.LOKI_PUSH, "application/x-protobuf"))
 async def loki_push(request: Request):
     """Loki's push API, JSON or snappy protobuf (any non-JSON content type, as Loki does)."""
     from starlette.responses import Response
@@ -124,7 +127,7 @@ async def loki_push(request: Request):
     return Response(status_code=204)
 
 
-@router.post("/v1/logs")
+@router.post("/v1/logs", openapi_extra=wire.body(wire.OTLP_LOGS, "application/x-protobuf"))
 async def otlp_logs(request: Request):
     """OTLP/HTTP logs, protobuf or JSON; answers in the request's content type."""
     from starlette.responses import Response
