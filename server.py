@@ -36,6 +36,7 @@ def _server_settings():
         host: str = "127.0.0.1"
         port: int = 8000
         api_tokens: str = ""
+        max_body_bytes: int = 1024 * 1024      # routes other than the receivers (which have their own)
 
         @property
         def tokens(self) -> dict[str, set[str]]:
@@ -155,6 +156,7 @@ def create_app(settings: AppSettings | None = None):
     from graphs.investigate import Context as InvestigationContext
     from graphs.worker import InvestigationPool
     from ingest.background import Periodic
+    from ingest.body_limit import BodyLimit
     from ingest.embedders import build_embedder
     from ingest.embedding import EmbeddingWorker
     from ingest.http import router as ingest_router
@@ -329,6 +331,7 @@ def create_app(settings: AppSettings | None = None):
         return JSONResponse(error_body("internal", "internal error; see the server log",
                                        type(exc).__name__), 500)
 
+    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
     app.include_router(ingest_router)
     app.include_router(search_router)
     app.include_router(graph_router)

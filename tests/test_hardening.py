@@ -231,3 +231,19 @@ def test_odd_alerts_are_rejected_one_by_one(client, db):
     assert all(len(t) <= 255 for t in titles) and any(t.endswith("…") for t in titles)
     listed = client.post("/alerts/alertmanager", json={"alerts": [alert(9)], "commonLabels": ["x"]})
     assert listed.status_code == 400 and "commonLabels" in listed.json()["error"]["message"]
+
+
+def test_routes_without_their_own_limit_refuse_big_bodies(client):
+    """Bug: /chat and /incidents accepted a 64 MiB body. Fix: a 1 MiB ceiling
+    (DEVMESH_MAX_BODY_BYTES) on every route that does not read its body itself."""
+    big = json.dumps({"question": "x" * (2 * 1024 * 1024)}).encode()
+    for path in ("/chat", "/analyze", "/incidents"):
+        r = client.post(path, content=big, headers={"Content-Type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", path
+
+    def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+    r = client.post("/incidents", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413                                   # chunked: counted as it arrives
+    assert client.post("/analyze", json={"question": "any incidents?"}).status_code == 200
