@@ -74,7 +74,8 @@ class Graph:
                 return []                              # the graph does not exist yet: nothing to read
             if "timed out" in str(exc).lower():
                 raise GraphUnavailable(f"graph query timed out after {self.timeout_ms} ms") from exc
-            raise
+            raise GraphUnavailable(f"FalkorDB refused a query ({str(exc)[:200]}); the topology may need "
+                                   "`devmesh load-inventory` again, or this is a bug to report") from exc
 
     def ping(self) -> str:
         """The redis server version; raises when FalkorDB is unreachable."""
