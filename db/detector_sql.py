@@ -51,10 +51,12 @@ def save_state(cur, detector: str, states: dict[str, dict]) -> None:
 
 
 def try_lock(cur, name: str) -> bool:
-    """A MariaDB named lock held by this connection until release (or disconnect)."""
-    cur.execute("SELECT GET_LOCK(?, 0)", (name,))
+    """A MariaDB named lock held by this connection until release (or disconnect). Named
+    locks are server-wide, so the name carries the database: two DevMesh databases on one
+    server (a second deployment, the evals' scratch databases) never skip each other's cycles."""
+    cur.execute("SELECT GET_LOCK(CONCAT(?, ':', DATABASE()), 0)", (name,))
     return cur.fetchone()[0] == 1
 
 
 def release_lock(cur, name: str) -> None:
-    cur.execute("DO RELEASE_LOCK(?)", (name,))
+    cur.execute("DO RELEASE_LOCK(CONCAT(?, ':', DATABASE()))", (name,))

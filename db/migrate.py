@@ -46,7 +46,7 @@ def migrate(db: Database) -> list[str]:
         cur = conn.cursor()
         cur.execute("SELECT VERSION()")
         check_version(cur.fetchone()[0])
-        cur.execute("SELECT GET_LOCK('devmesh_migrate', 60)")
+        cur.execute("SELECT GET_LOCK(CONCAT('devmesh_migrate:', DATABASE()), 60)")   # server-wide: per database
         if cur.fetchone()[0] != 1:
             raise RuntimeError("another process holds the migration lock for over 60 s")
         try:
@@ -64,7 +64,7 @@ def migrate(db: Database) -> list[str]:
                 conn.commit()
                 applied_now.append(f"{number:04d}_{name}")
         finally:
-            cur.execute("DO RELEASE_LOCK('devmesh_migrate')")
+            cur.execute("DO RELEASE_LOCK(CONCAT('devmesh_migrate:', DATABASE()))")
             conn.commit()
     return applied_now
 

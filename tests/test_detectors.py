@@ -191,3 +191,27 @@ def test_two_processes_run_each_cycle_once(db_urls, db, ingest):
     outputs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     assert sorted(len(o["opened"]) for o in outputs) == [0, 1]
     assert len(incident_sql.listing(db)) == 1
+
+
+def test_a_cycle_on_another_database_does_not_skip_this_one(db, base_urls):
+    """Bug (found when an LLM eval ran beside the test suite: a golden case saw no incident):
+    the detector lock `devmesh_detectors` is a MariaDB named lock, which is server-wide, so a
+    cycle holding it in one database made a cycle in any other database on that server skip
+    (ran=False). Fix: the lock's name carries the database."""
+    from db import detector_sql
+    from db.pool import Database
+    from tests.conftest import _create_database, _drop_database
+
+    other_name = _create_database(base_urls[0])
+    other = Database(base_urls[0].with_database(other_name))
+    try:
+        with other.connection() as conn:
+            cur = conn.cursor()
+            assert detector_sql.try_lock(cur, "devmesh_detectors")        # the other deployment's cycle
+            try:
+                assert run_cycle(db, None, SETTINGS, T0).ran
+            finally:
+                detector_sql.release_lock(cur, "devmesh_detectors")
+    finally:
+        other.close()
+        _drop_database(base_urls[0], other_name)
