@@ -40,35 +40,11 @@ def _server_settings():
 
         @property
         def tokens(self) -> dict[str, set[str]]:
-            """token -> its scopes. `TOKEN` alone is admin (as before scopes existed);
-            `TOKEN:ingest`, `TOKEN:read`, `TOKEN:read+ingest` limit it."""
-            out: dict[str, set[str]] = {}
-            for item in (t.strip() for t in self.api_tokens.split(",")):
-                if not item:
-                    continue
-                token, _, scopes = item.partition(":")
-                names = {x.strip() for x in scopes.split("+") if x.strip()} or {"admin"}
-                unknown = names - set(SCOPES)
-                if unknown:
-                    raise ValueError(f"DEVMESH_API_TOKENS: unknown scope(s) {sorted(unknown)}; use {', '.join(SCOPES)}")
-                out[token.strip()] = {s for n in names for s in SCOPES[n]}
-            return out
+            """token -> its scopes (graphs/auth.py)."""
+            from graphs.auth import parse_tokens
+
+            return parse_tokens(self.api_tokens)
     return ServerSettings
-
-
-# what each scope may do: ingest = the receivers (shippers, Alertmanager); read = every GET and
-# the chat (which then cannot open incidents); admin = everything (reload, incidents, feedback)
-SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
-INGEST_PATHS = {"/ingest/logs", "/loki/api/v1/push", "/v1/logs", "/alerts/alertmanager", "/upload"}
-READ_POSTS = {"/chat", "/analyze"}
-
-
-def required_scope(method: str, path: str) -> str:
-    if method == "POST" and path in INGEST_PATHS:
-        return "ingest"
-    if method in ("GET", "HEAD") or (method == "POST" and path in READ_POSTS):
-        return "read"
-    return "admin"
 
 
 # each subsystem's settings class, imported (and read from the environment) on first use
@@ -114,10 +90,6 @@ class AppSettings:
         return value
 
 
-def error_body(code: str, message: str, detail=None) -> dict:
-    return {"error": {"code": code, "message": message, "detail": detail}}
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -132,19 +104,16 @@ def create_app(settings: AppSettings | None = None):
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import asynccontextmanager
 
-    import mariadb
     from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from agents.llm import build_chat_model
     from agents.notify import Notifier
     from db import embeddings, stats
     from db import incidents as incident_sql
     from db.checkpoint import MariaDBSaver
-    from db.graph import Graph, GraphUnavailable
+    from db.graph import Graph
     from db.migrate import migrate as run_migrations
     from db.pool import Database, DatabaseUnavailable
     from db.version import UnsupportedServer, server_info
@@ -152,7 +121,10 @@ def create_app(settings: AppSettings | None = None):
     from graphs.alerts import router as alerts_router
     from graphs.chat import build as build_chat_graph
     from graphs.chat_http import router as chat_router
+    from graphs.auth import SCOPES, required_scope
+    from graphs.errors import error_body, install_error_handlers
     from graphs.http import router as incidents_router
+    from graphs.status_http import router as status_router
     from graphs.investigate import Context as InvestigationContext
     from graphs.worker import InvestigationPool
     from ingest.background import Periodic
@@ -294,43 +266,7 @@ def create_app(settings: AppSettings | None = None):
                     "(or TOKEN alone, admin) in DEVMESH_API_TOKENS"), status_code=403)
         return await call_next(request)
 
-    @app.exception_handler(DatabaseUnavailable)
-    async def db_down(_: Request, exc: DatabaseUnavailable):
-        return JSONResponse(error_body("database_unavailable", "MariaDB is unavailable; nothing was "
-                                       "written, retry later", str(exc)), 503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(GraphUnavailable)
-    async def graph_down(_: Request, exc: GraphUnavailable):
-        return JSONResponse(error_body("graph_unavailable", "FalkorDB is unavailable; retry later", str(exc)),
-                            503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError):
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
-        return JSONResponse(error_body("invalid_request", "the request does not match the API", detail), 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
-        if isinstance(exc.detail, dict) and "code" in exc.detail:        # raised by our routers
-            body = error_body(exc.detail["code"], exc.detail["message"], exc.detail.get("detail"))
-        else:
-            body = error_body(f"http_{exc.status_code}", str(exc.detail))
-        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(mariadb.ProgrammingError)
-    async def schema_error(request: Request, exc: mariadb.ProgrammingError):
-        if getattr(exc, "errno", None) == 1146:             # table doesn't exist
-            return JSONResponse(error_body("schema_missing", "the database schema is behind this server; "
-                                           "run `devmesh migrate`", str(exc)), 503)
-        log.exception("database error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal error; see the server log", type(exc).__name__), 500)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal error; see the server log",
-                                       type(exc).__name__), 500)
-
+    install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
     app.include_router(ingest_router)
     app.include_router(search_router)
@@ -338,37 +274,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(incidents_router)
     app.include_router(alerts_router)
     app.include_router(chat_router)
-
-    @app.get("/health")
-    def health(request: Request):
-        st = request.app.state
-        state = {"mariadb": _mariadb_health(st), "falkordb": _check(st.graph.ping, st.health_pool),
-                 "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
-                 "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()}}
-        ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
-        return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state},
-                            200 if ok else 503)
-
-    @app.get("/metrics")
-    def prometheus_metrics():
-        from starlette.responses import Response
-
-        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    @app.get("/info")
-    def info(request: Request):
-        st = request.app.state
-        counts = stats.counts(st.db_ro)
-        return {"version": __version__, "canon_version": st.ingestor.canon_version,
-                "embedder": {"name": st.embedder.name, "dim": st.embedder.dim,
-                             **st.embed_worker.status()},
-                "mariadb": st.mariadb or server_info(st.db_ro), "counts": counts,
-                "inventory": st.topology.status(),
-                "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
-                "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
-                "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},
-                "notifications": {"failures": st.notifier.failures},
-                "uptime_s": round(time.time() - st.started, 1)}
+    app.include_router(status_router)
 
     return app
 
@@ -397,39 +303,6 @@ def _detect(state, settings: AppSettings, now: datetime):
     services = state.ingestor.services
     with state.metrics.cycle.time():
         return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
-
-
-def _mariadb_health(state) -> dict:
-    """The ping, plus the version check: a server that answers but is older than 11.7 (or has
-    no working VECTOR) is `unsupported`, so the drift shows in /health."""
-    from db.version import server_info
-
-    check = _check(state.db.ping, state.health_pool)
-    if check["status"] != "ok":
-        return check
-    if state.mariadb is None or state.mariadb["version"] != check["version"]:
-        state.mariadb = server_info(state.db)          # restarted or upgraded since we last looked
-    check.update(supported=state.mariadb["supported"], vector=state.mariadb["vector"])
-    if not (check["supported"] and check["vector"]):
-        check["status"] = "unsupported"
-        check["error"] = (f"MariaDB {check['version']}: DevMesh needs >= 11.7 with a working VECTOR; "
-                          "point DEVMESH_DB_URL at a newer server or use the managed one")
-    return check
-
-
-def _check(fn, pool=None, timeout_s: float = 2.0) -> dict:
-    """One dependency's ping, answered within `timeout_s` whatever the dependency does (a
-    frozen MariaDB used to hold /health for its 60 s read timeout, then say ok)."""
-    from concurrent.futures import TimeoutError as Timeout
-
-    start = time.perf_counter()
-    try:
-        version = pool.submit(fn).result(timeout_s) if pool is not None else fn()
-        return {"status": "ok", "version": version, "latency_ms": round((time.perf_counter() - start) * 1e3, 2)}
-    except Timeout:
-        return {"status": "down", "error": f"no answer within {timeout_s:g} s (frozen or overloaded)"}
-    except Exception as exc:  # noqa: BLE001 - health reports any failure as data
-        return {"status": "down", "error": str(exc)}
 
 
 # ----------------------------------------------------------------------------- CLI
