@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 _RETRYABLE = {1205, 1213}          # lock wait timeout, deadlock: the whole batch is retried
 
 
+class _Vanished(Exception):
+    """Rows INSERT IGNORE skipped that are not stored either: redo the transaction."""
+
+
 class IngestSettings(BaseSettings):
     """Limits of one ingest request."""
 
@@ -139,8 +143,11 @@ class Ingestor:
             return result
         for attempt in range(4):
             try:
-                accepted, new_ids, refused = self._write_once(batch)
+                accepted, new_ids, refused = self._write_once(batch, final=attempt == 3)
                 break
+            except _Vanished as exc:
+                log.info("ingest batch: %s; retrying (%d)", exc, attempt + 1)
+                time.sleep(0.05 * (attempt + 1))
             except mariadb.Error as exc:
                 if getattr(exc, "errno", None) not in _RETRYABLE or attempt == 3:
                     raise
@@ -157,11 +164,12 @@ class Ingestor:
             self.on_new_templates(result.new_template_ids)
         return result
 
-    def _write_once(self, batch: PreparedBatch) -> tuple[int, set[int], list[dict]]:
+    def _write_once(self, batch: PreparedBatch, final: bool = True) -> tuple[int, set[int], list[dict]]:
         """(rows inserted, new template ids, records the database refused). A row INSERT IGNORE
-        skipped is a duplicate only when its log_hash is stored; anything else IGNORE
-        downgraded (a value MariaDB's checks refuse) is that record's rejection, not a
-        silent "duplicate"."""
+        skipped is a duplicate only when its log_hash is stored. Anything else IGNORE
+        downgraded is first taken as a concurrency effect (a writer racing us on the same
+        rows): the transaction is rolled back and redone; on the last attempt those records
+        are rejected with a reason (a value MariaDB's checks refuse), never a silent "duplicate"."""
         by_id: dict[int, Template] = {t.id: t for t in batch.templates}
         with self.db.transaction() as cur:
             unknown = [tid for tid in by_id if tid not in self._known]
@@ -182,6 +190,8 @@ class Ingestor:
                 counts.add(cur, [(*key, n) for key, n in rollups.items()])
             skipped = [h for h in batch.hashes if h not in inserted]
             stored = events.stored_hashes(cur, skipped) if skipped else set()
+            if not final and len(stored) < len(skipped):
+                raise _Vanished(f"{len(skipped) - len(stored)} rows neither inserted nor stored")
         refused = [{"index": i, "error": "the database refused this record (a value its column checks reject); "
                                          "nothing of it was stored"}
                    for i, h in zip(batch.indexes, batch.hashes) if h not in inserted and h not in stored]
