@@ -41,9 +41,6 @@ class Evidence:
     def __contains__(self, cited: str) -> bool:
         return cited in self.ids
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def add(self, kind: str, value: Any) -> None:
         if kind in KINDS and isinstance(value, (int, str)) and not isinstance(value, bool) and str(value):
             self.ids.add(f"{kind}:{value}")

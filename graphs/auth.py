@@ -3,12 +3,13 @@
 `TOKEN` alone is admin (as before scopes existed); `TOKEN:ingest`, `TOKEN:read` or
 `TOKEN:read+ingest` limit it. ingest = the receivers (give it to shippers and Alertmanager);
 read = every GET and the chat (which then cannot open incidents); admin = everything.
-Standard library only: the CLI imports it when reading settings.
+Light (no third-party imports): the CLI imports it when reading settings.
 """
 from __future__ import annotations
 
+from ingest.body_limit import RECEIVERS
+
 SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
-INGEST_PATHS = {"/ingest/logs", "/loki/api/v1/push", "/v1/logs", "/alerts/alertmanager", "/upload"}
 READ_POSTS = {"/chat", "/analyze"}
 
 
@@ -28,7 +29,7 @@ def parse_tokens(text: str) -> dict[str, set[str]]:
 
 
 def required_scope(method: str, path: str) -> str:
-    if method == "POST" and path in INGEST_PATHS:
+    if method == "POST" and path in RECEIVERS:
         return "ingest"
     if method in ("GET", "HEAD") or (method == "POST" and path in READ_POSTS):
         return "read"
