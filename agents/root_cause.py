@@ -1,24 +1,32 @@
 """Root cause ranking: which service (and host) most likely started it, with reasons.
 
-Every service in scope that shows an anomaly, and every service those depend on, is a
-candidate. Its score adds up visible parts:
-    onset      earlier first anomaly ranks higher (1 for the earliest, less per minute after)
-    strength   how far its errors stood out from its own baseline (0..1)
-    upstream   share of the other anomalous services that depend on it, transitively (the
-               graph's edges plus the host layer: kernel, drivers, resolver under co-hosted services)
-    named      share of the other anomalous services whose error lines name it (name, alias,
-               host:port it listens on)
+The score comes from what changed, measured (agents/change.py, agents/trace_change.py):
+    change     how far the service's own window departs from its own baseline (templates that
+               rose, appeared or stopped; its error share; its volume falling; its own time
+               and template sequences inside traces), 0..1. A service whose errors are only
+               named by others gets part of their change (it was blamed, not measured).
+The graph (written edges, trace calls, the host layer) then says how the changes relate,
+and only scales a service's own change, so centrality never lifts a calm service:
+    explains   the share of the other services' change that depends on it (transitively)
+    quiet      nothing it depends on changed (there is nothing beneath it to blame)
+    onset      earlier first anomaly ranks a little higher
     host       catastrophic templates (disk full, OOM, read-only fs...) on its own host(s)
-    quiet      it depends on no other anomalous service (nothing below it to blame)
-Reasons cite template ids so every claim can be checked.
+    named      share of the other anomalous services whose error lines name it
+    score = change * (.4 + .35 explains + .25 quiet) + .1 onset + .08 host + .05 named
+Reasons cite template ids so every claim can be checked, and say which signal led.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from agents.scope import MINUTE, Scope
 
-WEIGHTS = {"onset": 0.25, "strength": 0.15, "upstream": 0.25, "named": 0.15, "host": 0.1, "quiet": 0.1}
+from agents.change import CHANGED, SCALE
+
+BASE, EXPLAINS, QUIET = 0.4, 0.35, 0.25
+WEIGHTS = {"onset": 0.1, "host": 0.08, "named": 0.05}
+BLAMED = 0.7                     # a calm service named in others' errors inherits this share of their change
 
 
 @dataclass
@@ -40,15 +48,34 @@ def _hhmm(minute) -> str:
     return minute.strftime("%H:%M")
 
 
-def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
+def own_change(scope: Scope) -> dict[str, float]:
+    """Each service's measured change, 0..1; a calm service that others' errors (or the
+    traces' first errors) blame inherits part of its blamers' change."""
+    measured = {n: (v.change.score if v.change is not None else 0.0) for n, v in scope.services.items()}
+    out = dict(measured)
+    for name, view in scope.services.items():
+        blamers = [measured.get(b, 0.0) for b in view.named_by if b != name]
+        if blamers and view.anomalous:
+            out[name] = max(out[name], BLAMED * max(blamers))
+        if view.anomalous and (view.catastrophic or view.silent_since):   # known failure lines, or silence
+            out[name] = max(out[name], 1 - math.exp(-view.strength / SCALE))
+    return out
+
+
+def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
+    changes = own_change(scope)
+    floor = 1 - math.exp(-CHANGED / SCALE)
+    changed = {n for n, c in changes.items() if c >= floor}
     anomalous = scope.anomalous()
-    if not anomalous:
+    if not anomalous and not changed:
         return []
-    names = {v.name for v in anomalous}
-    for view in anomalous:                                   # what they depend on is a suspect too
-        names |= scope.upstream.get(view.name, set()) & set(scope.services)
+    names = {v.name for v in anomalous} | changed
+    for name in list(names):                                 # what they depend on is a suspect too
+        names |= scope.upstream.get(name, set()) & set(scope.services)
     names |= set(scope.references) & set(scope.services)     # and what their errors name
-    earliest = min(v.onset for v in anomalous)
+    onsets = [v.onset for v in anomalous if v.onset] + [scope.since for n in changed
+                                                        if scope.services[n].onset is None]
+    earliest = min(onsets) if onsets else scope.since
 
     def reach(name: str) -> set[str]:
         """The hosts a service runs on, with those of what it depends on (not the host layer)."""
@@ -58,71 +85,125 @@ def rank(scope: Scope, limit: int = 5) -> list[Candidate]:
                 hosts |= scope.services[dep].hosts
         return hosts
 
+    def depends_on(other: str, name: str) -> bool:
+        """`other` sits above `name` (graph, traces, or the host layer under its failing hosts)."""
+        if name not in scope.upstream.get(other, set()):
+            return False
+        view = scope.services[name]
+        return view.layer is None or bool(reach(other) & (view.anomalous_hosts or view.hosts))
+
+    total_change = sum(changes[n] for n in changed)
     out = []
     for name in sorted(names):
         view = scope.services[name]
-        others = [v.name for v in anomalous if v.name != name]
-        if view.layer is not None:                # the host layer is beneath what runs on its failing hosts
+        mine = changes.get(name, 0.0)
+        others = [v.name for v in anomalous if v.name != name] + sorted(changed - {name} - {v.name for v in anomalous})
+        dependents = [o for o in others if depends_on(o, name)]
+        rest = total_change - (changes[name] if name in changed else 0.0)
+        explains = min(1.0, sum(changes[o] for o in dependents if o in changed) / rest) if rest > 0 else 0.0
+        below = [o for o in others if depends_on(name, o) and changes.get(o, 0.0) >= floor]
+        if view.layer is not None:
             where = view.anomalous_hosts or view.hosts
-            dependents = [o for o in others if name in scope.upstream.get(o, set()) and reach(o) & where]
             host_hits = [c for h in sorted(where) for c in scope.host_catastrophic.get(h, [])]
         else:
-            dependents = [o for o in others if name in scope.upstream.get(o, set())]
             host_hits = [c for h in sorted(view.hosts) for c in scope.host_catastrophic.get(h, [])]
-        above = [o for o in others if o in scope.upstream.get(name, set())
-                 and (scope.services[o].layer is None or reach(name) & scope.services[o].anomalous_hosts)]
+        first = view.onset or (scope.since if name in changed else None)
         parts = {
-            "onset": 1 / (1 + (view.onset - earliest) / MINUTE / 2) if view.onset else 0.0,
-            "strength": view.strength / 10,
-            "upstream": len(dependents) / len(others) if others else 0.0,
-            "named": len(view.named_by - {name}) / len(others) if others else 0.0,
+            "change": mine,
+            "explains": explains,
+            "quiet": 0.0 if below else 1.0,
+            "onset": 1 / (1 + (first - earliest) / MINUTE / 2) if first and mine > 0 else 0.0,
             "host": min(1.0, len({p for p, _, _ in host_hits}) / 2),
-            "quiet": 1.0 if view.anomalous and not above else 0.0,
+            "named": len(view.named_by - {name}) / len(others) if others else 0.0,
         }
-        reasons, evidence = [], []
-        if view.onset:
-            lead = int((min((v.onset for v in anomalous if v.name != name), default=view.onset) - view.onset) / MINUTE)
-            reasons.append(f"first anomaly at {_hhmm(view.onset)}" + (f", {lead} min before the others" if lead > 0
-                                                                       else ""))
-        else:
-            reasons.append("shows no anomaly itself; suspected because anomalous services depend on it")
-        if view.strength >= 3:
-            peak = max(view.window_errors.values(), default=0)
-            base = sum(view.baseline_errors) / len(view.baseline_errors) if view.baseline_errors else 0
-            reasons.append(f"errors peaked at {peak}/min against a baseline of {base:.1f}/min")
-        new = [t for t in view.templates if t["baseline"] == 0 and t["level"] in ("error", "critical", "alert",
-                                                                                    "emergency")]
-        for row in new[:3]:
-            reasons.append(f"new {row['level']} template [template:{row['template_id']}] x{row['count']}: "
-                           f"{row['template'][:120]}")
-            evidence.append(row["template_id"])
-        if dependents:
-            reasons.append(f"{len(dependents)} of {len(others)} other anomalous services depend on it: "
-                           f"{', '.join(sorted(dependents))}")
-        naming = scope.references.get(name, [])
-        if naming:
-            by = sorted({b for b, _ in naming})
-            reasons.append(f"named in the errors of {', '.join(by)} [template:{naming[0][1]}]")
-            evidence.append(naming[0][1])
-        for primitive, template_id, host in host_hits[:3]:
-            reasons.append(f"{primitive.replace('_', ' ')} on its host {host} [template:{template_id}]")
-            evidence.append(template_id)
-        if view.silent_since:
-            reasons.append(f"went silent at {_hhmm(view.silent_since)}")
-        if name in scope.slow:
-            reasons.append(f"the durations it logs grew {scope.slow[name]}x against its baseline")
-        if scope.error_origins.get(name):
-            reasons.append(f"errors first appear here in {scope.error_origins[name]} traces")
-        if above:
-            reasons.append(f"depends on anomalous {', '.join(sorted(above))}")
-        score = sum(WEIGHTS[k] * v for k, v in parts.items())
+        score = mine * (BASE + EXPLAINS * parts["explains"] + QUIET * parts["quiet"]) + sum(
+            WEIGHTS[k] * parts[k] for k in WEIGHTS)
+        reasons, evidence = _reasons(scope, view, name, anomalous, dependents, others, host_hits, below)
         host = _host(view, host_hits)
         top_errors = sorted((t for t in view.templates if t["level"] in ("error", "critical", "alert", "emergency")),
                             key=lambda t: -t["count"])[:2]
         evidence += [t["template_id"] for t in top_errors]
         out.append(Candidate(name, host, score, parts, reasons, list(dict.fromkeys(evidence))))
     out.sort(key=lambda c: (-c.score, c.service))
+    if out:
+        out[0].reasons.insert(0, _lead(out[0], out[1] if len(out) > 1 else None))
     return out[:limit]
+
+
+PART_WORDS = {"change": "its own change", "explains": "how much of the others' change depends on it",
+              "quiet": "nothing beneath it changed", "onset": "it changed first", "host": "its host's failures",
+              "named": "others' errors name it"}
+
+
+def _lead(top: Candidate, second: Candidate | None) -> str:
+    """Which signal put the first candidate first."""
+    if second is None:
+        return "ranked first: the only candidate"
+    gains = {k: top.parts.get(k, 0.0) - second.parts.get(k, 0.0) for k in top.parts}
+    key = max(gains, key=gains.get)
+    return f"ranked first by {PART_WORDS.get(key, key)} (ahead of {second.service})"
+
+
+def _reasons(scope: Scope, view, name: str, anomalous, dependents, others, host_hits, below):
+    reasons, evidence = [], []
+    if view.onset:
+        lead = int((min((v.onset for v in anomalous if v.name != name), default=view.onset) - view.onset) / MINUTE)
+        reasons.append(f"first anomaly at {_hhmm(view.onset)}" + (f", {lead} min before the others" if lead > 0
+                                                                   else ""))
+    change = view.change
+    if change is not None and change.changed:
+        signal = change.top_signal()
+        reasons.append(f"its own lines changed most against its baseline (surprise {change.surprise:.1f}, "
+                       f"led by {signal})")
+        for row in change.templates[:3]:
+            if row.surprise < 1:
+                break
+            reasons.append(f"{row.kind} {row.level} template [template:{row.template_id}]: {row.window} in the window "
+                           f"against {row.expected:.1f} expected: {row.template[:100]}")
+            evidence.append(row.template_id)
+    elif not view.onset:
+        reasons.append("shows no change itself; suspected because changed services depend on it")
+    if view.strength >= 3:
+        peak = max(view.window_errors.values(), default=0)
+        base = sum(view.baseline_errors) / len(view.baseline_errors) if view.baseline_errors else 0
+        reasons.append(f"errors peaked at {peak}/min against a baseline of {base:.1f}/min")
+    listed = set(evidence)
+    new = [t for t in view.templates if t["baseline"] == 0 and t["level"] in ("error", "critical", "alert", "emergency")
+           and t["template_id"] not in listed]
+    for row in new[:3]:
+        reasons.append(f"new {row['level']} template [template:{row['template_id']}] x{row['count']}: "
+                       f"{row['template'][:120]}")
+        evidence.append(row["template_id"])
+    found = scope.traces.get(name)
+    if found is not None:
+        if found.slow >= 1 and found.median_ms:
+            reasons.append(f"its own time inside traces grew from {found.median_ms[0]:.0f} to {found.median_ms[1]:.0f} "
+                           f"ms (median of {found.window_traces} traces)")
+        if found.paths >= 1 and found.novel:
+            reasons.append(f"{found.novel[0]} of {found.novel[1]} of its traces took a sequence never seen before")
+        if found.after >= 1 and found.after_of:
+            reasons.append("its callers' traces depart from their usual sequence right after its lines: "
+                           + ", ".join(f"{c} ({n})" for c, n in sorted(found.after_of.items())))
+    if dependents:
+        reasons.append(f"{len(dependents)} of {len(others)} other changed services depend on it: "
+                       f"{', '.join(sorted(dependents))}")
+    naming = scope.references.get(name, [])
+    if naming:
+        by = sorted({b for b, _ in naming})
+        reasons.append(f"named in the errors of {', '.join(by)} [template:{naming[0][1]}]")
+        evidence.append(naming[0][1])
+    for primitive, template_id, host in host_hits[:3]:
+        reasons.append(f"{primitive.replace('_', ' ')} on its host {host} [template:{template_id}]")
+        evidence.append(template_id)
+    if view.silent_since:
+        reasons.append(f"went silent at {_hhmm(view.silent_since)}")
+    if name in scope.slow:
+        reasons.append(f"the durations it logs grew {scope.slow[name]}x against its baseline")
+    if scope.error_origins.get(name):
+        reasons.append(f"errors first appear here in {scope.error_origins[name]} traces")
+    if below:
+        reasons.append(f"depends on changed {', '.join(sorted(below))}")
+    return reasons, evidence
 
 
 def _host(view, host_hits) -> str | None:

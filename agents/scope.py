@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from db import counts
+from db import counts, events
 from db import graph as cypher
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
-from agents import clues
+from agents import change, clues, trace_change
 from detectors.catalogue import match
 
 MINUTE = timedelta(minutes=1)
@@ -24,6 +24,9 @@ MINUTE = timedelta(minutes=1)
 # Lower numbers sit below higher ones; services of any other type sit above all of them.
 HOST_LAYER = {"kernel": 0, "driver": 1, "resolver": 2}
 SEVERE = ("error", "critical", "alert", "emergency")
+OUTSIDE = ("manual", "alert")               # incident triggers that are not a detector
+FOLLOW = timedelta(minutes=15)
+SHORT_HISTORY = timedelta(minutes=10)       # less history before the window: find where things changed
 
 
 @dataclass
@@ -43,6 +46,7 @@ class ServiceView:
     named_by: set[str] = field(default_factory=set)                # anomalous services whose errors name it
     signal_at: datetime | None = None                             # first detector signal about it
     anomalous_hosts: set[str] = field(default_factory=set)         # where its anomaly shows
+    change: "change.ServiceChange | None" = None                  # what changed, measured (agents/change.py)
 
     @property
     def layer(self) -> int | None:
@@ -69,6 +73,8 @@ class Scope:
     error_origins: dict[str, int] = field(default_factory=dict)              # traces whose first error is here
     slow: dict[str, float] = field(default_factory=dict)                     # service -> duration ratio
     references: dict[str, list[tuple[str, int]]] = field(default_factory=dict)   # named -> [(by, template id)]
+    traces: dict[str, "trace_change.TraceChange"] = field(default_factory=dict)  # what traces say changed
+    split_at: datetime | None = None          # short history: where the window was split into before/after
 
     def anomalous(self) -> list[ServiceView]:
         return sorted((v for v in self.services.values() if v.anomalous), key=lambda v: (v.onset, v.name))
@@ -79,9 +85,13 @@ def _parse(ts: str) -> datetime:
 
 
 def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict],
-           baseline_minutes: int = 240, matcher=None) -> Scope:
-    """`matcher`: finds the inventory services a log line names (retrieval.enrich.ReferenceMatcher)."""
+           baseline_minutes: int = 240, matcher=None, now: datetime | None = None) -> Scope:
+    """`matcher`: finds the inventory services a log line names (retrieval.enrich.ReferenceMatcher).
+    `now`: the investigation's clock. An incident opened from outside (a person, an alert) has
+    no detector widening its window, so it is read up to now (at most FOLLOW past its end)."""
     since, until = _parse(incident["window_start"]), _parse(incident["window_end"])
+    if now is not None and incident.get("trigger") in OUTSIDE and incident.get("status") != "resolved":
+        until = max(until, min(now, until + FOLLOW))
     focus = sorted(set(incident["services"]) | ({incident["service"]} if incident["service"] else set()))
     scope = Scope(incident, since, until, since, 0)
     if focus and graph is not None:
@@ -103,6 +113,13 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         linked |= {s for edge, n in scope.calls.items() if n >= 2 and set(edge) & linked for s in edge}
     names = sorted(linked)
     history = counts.history_start(db, names) if names else None
+    if history is not None and since - history < SHORT_HISTORY and until - history >= 3 * MINUTE:
+        # too little history before the window to compare with: the window's own minutes
+        # are split where the services' template mix changed most (agents/change.change_point)
+        split = _change_point(db, names, history, until)
+        if split is not None:
+            scope.split_at = split
+            since = scope.since = split
     scope.baseline_since = max(history or since, since - timedelta(minutes=baseline_minutes))
     scope.history_minutes = int((since - history) / MINUTE) if history and history < since else 0
     info: dict[str, dict] = {}
@@ -160,7 +177,42 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         _references(db, scope, matcher)
     _trace_suspects(db, scope)
     _slowdowns(db, scope)
+    _changes(db, scope)
     return scope
+
+
+def _change_point(db: Database, names: list[str], start: datetime, until: datetime) -> datetime | None:
+    series: dict[datetime, dict[tuple[str, int], int]] = {}
+    for minute, service, template_id, n in counts.service_template_minutes(db, names, start, until):
+        series.setdefault(minute, {})[(service, template_id)] = n
+    return change.change_point(series, start, until)
+
+
+def _changes(db: Database, scope: Scope) -> None:
+    """Each service's measured change (agents/change.py) and, where lines carry trace ids,
+    what its traces say (agents/trace_change.py)."""
+    rows: dict[str, list] = {name: [] for name in scope.services}
+    for service, template_id, level, base, win, text in counts.template_profile(
+            db, sorted(scope.services), scope.baseline_since, scope.since, scope.until):
+        rows[service].append((template_id, level, base, win, text))
+    base_minutes = max(0.0, (scope.since - scope.baseline_since) / MINUTE)
+    window_minutes = max(1.0, (scope.until - scope.since) / MINUTE)
+    for name, view in scope.services.items():
+        view.change = change.service_change(name, rows[name], base_minutes, window_minutes)
+    if scope.baseline_since >= scope.since:
+        return
+    window = events.trace_events(db, scope.since, scope.until)
+    if not window:
+        return
+    baseline = events.trace_events(db, scope.baseline_since, scope.since)
+    scope.traces = trace_change.compare(baseline, window)
+    for name, found in scope.traces.items():
+        view = scope.services.get(name)
+        if view is None:
+            continue
+        view.change.add("slow", found.slow)
+        view.change.add("paths", 0.8 * found.paths)
+        view.change.add("after", 0.6 * found.after)
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:

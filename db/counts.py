@@ -160,3 +160,44 @@ def template_minutes(db: Database, template_id: int, since: datetime, until: dat
                        "AND bucket >= ? AND bucket < ? GROUP BY bucket, service, host ORDER BY bucket",
                        (template_id, since.replace(second=0, microsecond=0), until))
     return [(b, s, h, int(c)) for b, s, h, c in rows]
+
+
+def template_profile(db: Database, services: list[str], baseline_since: datetime, since: datetime,
+                     until: datetime, limit: int = 20000) -> list[tuple[str, int, str, int, int, str]]:
+    """(service, template id, most severe level, count in [baseline_since, since), count in
+    [since, until), template text) for every template of these services seen in either period,
+    vanished ones included."""
+    if not services:
+        return []
+    rows = db.fetchall(
+        "SELECT c.service, c.template_id, MAX(c.level + 0), SUM(IF(c.bucket < ?, c.count, 0)), "
+        "SUM(IF(c.bucket >= ?, c.count, 0)), t.template FROM template_counts c "
+        "JOIN log_templates t ON t.id = c.template_id "
+        f"WHERE c.service IN ({', '.join('?' * len(services))}) AND c.bucket >= ? AND c.bucket < ? "
+        "GROUP BY c.service, c.template_id LIMIT ?",
+        [since, since, *services, baseline_since.replace(second=0, microsecond=0), until, limit])
+    return [(s, int(t), LEVELS[int(lv) - 1], int(b), int(w), text) for s, t, lv, b, w, text in rows]
+
+
+def service_template_minutes(db: Database, services: list[str], since: datetime, until: datetime,
+                             limit: int = 50000) -> list[tuple[datetime, str, int, int]]:
+    """(minute, service, template id, count): the per-minute mix, for finding a change point."""
+    if not services:
+        return []
+    rows = db.fetchall(
+        "SELECT bucket, service, template_id, SUM(count) FROM template_counts "
+        f"WHERE service IN ({', '.join('?' * len(services))}) AND bucket >= ? AND bucket < ? "
+        "GROUP BY bucket, service, template_id LIMIT ?",
+        [*services, since.replace(second=0, microsecond=0), until, limit])
+    return [(b, s, int(t), int(c)) for b, s, t, c in rows]
+
+
+def severe_by_service(db: Database, baseline_since: datetime, since: datetime, until: datetime
+                      ) -> list[tuple[str, str, int, int]]:
+    """(service, host, warning-or-worse lines in [baseline_since, since), the same in
+    [since, until)) for every service: what a naive ranking reads."""
+    rows = db.fetchall(
+        "SELECT service, host, SUM(IF(bucket < ?, count, 0)), SUM(IF(bucket >= ?, count, 0)) FROM template_counts "
+        "WHERE level + 0 >= 4 AND bucket >= ? AND bucket < ? GROUP BY service, host",
+        [since, since, baseline_since.replace(second=0, microsecond=0), until])
+    return [(s, h, int(b), int(w)) for s, h, b, w in rows]

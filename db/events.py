@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from db.levels import LEVELS
 from db.pool import Database
 
 EVENT_COLUMNS = ("log_hash", "ts", "host", "service", "source", "level", "message", "trace_id",
@@ -132,3 +133,16 @@ def trace_spans(db: Database, since: datetime, until: datetime, services: list[s
         "HAVING COUNT(DISTINCT service) > 1 LIMIT ?) AS t) AND ts >= ? AND ts < ? GROUP BY trace_id, service",
         [since, until, *(services or []), max_traces, since, until])
     return [(t, s, a, b, int(e or 0), fe) for t, s, a, b, e, fe in rows]
+
+
+def trace_events(db: Database, since: datetime, until: datetime, max_traces: int = 1500,
+                 max_events: int = 60000) -> list[tuple[str, str, datetime, int, str]]:
+    """(trace id, service, ts, template id, level) of every line of up to `max_traces` traces
+    that started in [since, until) and span at least two services, in time order."""
+    rows = db.fetchall(
+        "SELECT e.trace_id, e.service, e.ts, e.template_id, e.level + 0 FROM log_events e JOIN ("
+        "SELECT trace_id FROM log_events WHERE ts >= ? AND ts < ? AND trace_id IS NOT NULL "
+        "GROUP BY trace_id HAVING COUNT(DISTINCT service) > 1 AND MIN(ts) >= ? LIMIT ?) t "
+        "ON t.trace_id = e.trace_id WHERE e.ts >= ? AND e.ts < ? + INTERVAL 10 MINUTE ORDER BY e.ts LIMIT ?",
+        [since, until, since, max_traces, since, until, max_events])
+    return [(t, s, ts, int(tid or 0), LEVELS[int(lv) - 1]) for t, s, ts, tid, lv in rows]

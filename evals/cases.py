@@ -17,7 +17,8 @@ from ingest.normalize import parse_timestamp
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 DEFAULT_INVENTORY = Path(__file__).resolve().parent / "inventory.yaml"
 _EXPECT_KEYS = {"incident", "detectors", "root_cause", "impacted", "evidence", "detect_within_s"}
-_CASE_KEYS = {"title", "tags", "window", "expect", "trigger", "notes"}
+_CASE_KEYS = {"title", "tags", "window", "expect", "trigger", "notes", "split"}
+SPLITS = ("dev", "test")
 
 
 class CaseError(ValueError):
@@ -41,6 +42,7 @@ class Case:
     detect_within_s: float | None = None
     trigger_at: datetime | None = None
     trigger_service: str | None = None
+    split: str = "dev"                       # dev: mechanisms may be tuned on it; test: only reported
 
     @property
     def logs(self) -> Path:
@@ -79,7 +81,9 @@ def load(path: Path) -> Case:
                 impacted=list(expect["impacted"]) if "impacted" in expect else None,
                 evidence=list(expect.get("evidence") or []), detect_within_s=expect.get("detect_within_s"),
                 trigger_at=parse_timestamp(str(trigger["at"])) if trigger.get("at") else None,
-                trigger_service=trigger.get("service"))
+                trigger_service=trigger.get("service"), split=str(raw.get("split", "dev")))
+    if case.split not in SPLITS:
+        raise CaseError(f"{where}: split must be one of {', '.join(SPLITS)}, not {case.split!r}")
     if not case.logs.exists():
         raise CaseError(f"{path}: logs.jsonl is missing")
     if case.start >= case.end:
@@ -87,10 +91,11 @@ def load(path: Path) -> Case:
     return case
 
 
-def discover(root: Path = CASES_DIR, only: str | None = None) -> list[Case]:
+def discover(root: Path = CASES_DIR, only: str | None = None, split: str | None = None) -> list[Case]:
     paths = sorted(p for p in root.iterdir() if (p / "case.yaml").exists()) if root.is_dir() else []
     if only:
         paths = [p for p in paths if p.name == only]
         if not paths:
             raise CaseError(f"no case {only!r} under {root}")
-    return [load(p) for p in paths]
+    cases = [load(p) for p in paths]
+    return [c for c in cases if split is None or c.split == split]

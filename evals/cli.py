@@ -133,15 +133,23 @@ def bench_ship(settings, as_json, entries, batch_size):
 
 
 def _table(summary: dict) -> str:
-    rows = [f"{'case':<9} {'exp':<4} {'inc':>3} {'det':<4} {'ttd_s':>6} {'rank':>4}  top candidates"]
+    rows = [f"{'case':<9} {'split':<5} {'exp':<4} {'inc':>3} {'det':<4} {'ttd_s':>6} {'rank':>4} {'naive':>5}  "
+            "top candidates"]
     for r in summary["per_case"]:
-        rows.append(f"{r['slug']:<9} {'yes' if r['incident_expected'] else 'no':<4} {r['incidents']:>3} "
+        rows.append(f"{r['slug']:<9} {r['split']:<5} {'yes' if r['incident_expected'] else 'no':<4} {r['incidents']:>3} "
                     f"{'yes' if r['detected'] else '-':<4} {r['time_to_detect_s'] if r['time_to_detect_s'] is not None else '-':>6} "
-                    f"{r['rank'] if r['rank'] else '-':>4}  {', '.join(r['ranked'][:3])}{'  ERROR ' + r['error'] if r['error'] else ''}")
-    keys = ("cases", "detection_recall", "false_incidents", "rca_at_1", "rca_at_3", "impact_precision",
+                    f"{r['rank'] if r['rank'] else '-':>4} {r['naive_rank'] if r['naive_rank'] else '-':>5}  "
+                    f"{', '.join(r['ranked'][:3])}{'  ERROR ' + r['error'] if r['error'] else ''}")
+    keys = ("cases", "detection_recall", "false_incidents", "rca_at_1", "rca_at_3", "rca_at_5", "impact_precision",
             "impact_recall", "evidence_recall", "mean_time_to_detect_s", "investigation_ms_p50")
     rows.append("")
     rows += [f"{k:<24} {summary[k]}" for k in keys]
+    rows += [f"{'naive ' + k:<24} {v}" for k, v in summary["naive"].items()]
+    rows += [f"{'top-1 spread ' + k:<24} {v}" for k, v in summary["top1_spread"].items()]
+    for title, key in (("split", "by_split"), ("tag", "by_tag")):
+        rows += ["", f"{title:<16} {'cases':>5} {'@1':>6} {'@3':>6} {'naive@1':>8} {'naive@3':>8}"]
+        rows += [f"{name:<16} {g['cases']:>5} {g['rca_at_1']:>6} {g['rca_at_3']:>6} {g['naive_rca_at_1']:>8} "
+                 f"{g['naive_rca_at_3']:>8}" for name, g in summary[key].items()]
     rows += [f"{k:<24} {v}" for k, v in summary.get("llm", {}).items()]
     return "\n".join(rows)
 
@@ -149,12 +157,13 @@ def _table(summary: dict) -> str:
 @click.group("eval", invoke_without_command=True)
 @click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
 @click.option("--case", "only", default=None, help="one case by its folder name")
+@click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
 @click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
               help="an LLM runs the investigation agents and writes each report's narrative (the ranking stays): "
                    "ollama/openai from DEVMESH_LLM_*, local = the pinned small model on llama.cpp (see README)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def eval_cmd(ctx, cases_dir, only, llm, as_json):
+def eval_cmd(ctx, cases_dir, only, split, llm, as_json):
     """Replay golden incidents and score detection, root cause, impact and evidence."""
     if ctx.invoked_subcommand:
         return
@@ -167,7 +176,7 @@ def eval_cmd(ctx, cases_dir, only, llm, as_json):
     from evals.runner import run
 
     settings = ctx.obj
-    cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only)
+    cases = discover(Path(cases_dir) if cases_dir else CASES_DIR, only, split)
     server = local_llm.serve() if llm == "local" else nullcontext(None)
     try:
         with server as url:

@@ -22,6 +22,7 @@ from db.settings import DBUrl
 from detectors.cycle import run_cycle
 from detectors.settings import DetectorSettings
 from evals.cases import Case
+from evals.naive import rank as naive_rank
 from graphs.investigate import Context, investigate
 from ingest.inventory import load as load_inventory_file
 from ingest.pipeline import Ingestor
@@ -54,6 +55,10 @@ class CaseResult:
     agent_tool_calls: int = 0
     unverified_citations: int = 0
     error: str | None = None
+    split: str = "dev"
+    tags: list[str] = field(default_factory=list)
+    naive_rank: int | None = None           # the naive baseline's rank of the expected root cause
+    naive_ranked: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -68,7 +73,7 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
     """`llm` runs the investigation agents and the reporter; `usage` (agents.llm.UsageCounter)
     is read before and after to give this case's model calls and tokens."""
     settings = settings or DetectorSettings()
-    result = CaseResult(case.slug, case.incident, case.trigger_at is not None)
+    result = CaseResult(case.slug, case.incident, case.trigger_at is not None, split=case.split, tags=list(case.tags))
     scratch_url = scratch.create_database(url, "eval")
     db = Database(scratch_url)
     graph = Graph(graph_url, f"devmesh_eval_{scratch_url.database}")
@@ -109,7 +114,7 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         for incident_id, _ in opened:
             start = time.perf_counter()
             state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm,
-                                                     structured=structured))
+                                                     structured=structured, now=lambda: case.end))
             result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
             llm_part = state["report"].get("llm")
             if llm_part:
@@ -125,6 +130,10 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
             result.llm_usage["seconds"] = round(sum(result.latency_ms) / 1e3, 1)
         if case.root_service and reports:
             _score(case, reports, db, result)
+        if case.root_service:
+            naive = naive_rank(db, case.start, case.end)
+            result.naive_ranked = [f"{c['service']}@{c['host']}" for c in naive]
+            result.naive_rank = next((i for i, c in enumerate(naive, 1) if _matches(c, case)), None)
     except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -192,10 +201,43 @@ def summarize(results: list[CaseResult]) -> dict:
         "evidence_recall": _mean([r.evidence_recall for r in results if r.evidence_recall is not None]),
         "mean_time_to_detect_s": _mean([r.time_to_detect_s for r in faults if r.time_to_detect_s is not None]),
         "investigation_ms_p50": sorted(latencies)[len(latencies) // 2] if latencies else None,
+        "naive": _at_k([r.naive_rank for r in rca]),
+        "top1_spread": {"ours": _spread([r.ranked[0].split("@")[0] for r in rca if r.ranked]),
+                        "naive": _spread([r.naive_ranked[0].split("@")[0] for r in rca if r.naive_ranked])},
+        "by_split": _grouped(rca, lambda r: [r.split]),
+        "by_tag": _grouped(rca, lambda r: r.tags),
         "errors": [f"{r.slug}: {r.error}" for r in results if r.error],
         **({"llm": _llm_summary(results, rca)} if any(r.llm_usage for r in results) else {}),
         "per_case": [r.as_dict() for r in results],
     }
+
+
+def _at_k(ranks: list[int | None]) -> dict:
+    return {f"rca_at_{k}": _mean([float(r is not None and r <= k) for r in ranks]) for k in (1, 3, 5)}
+
+
+def _spread(top: list[str]) -> dict:
+    """How many distinct services the ranking puts first, and the most frequent one's share:
+    a ranking that always names the same few services is broken whatever its average."""
+    if not top:
+        return {"distinct": 0, "most_common": None, "share": None}
+    most = max(sorted(set(top)), key=top.count)
+    return {"distinct": len(set(top)), "most_common": most, "share": round(top.count(most) / len(top), 3)}
+
+
+def _grouped(rca: list[CaseResult], keys) -> dict:
+    """Per tag (or split): how many cases, our RCA@1/@3 and the naive baseline's beside them."""
+    groups: dict[str, list[CaseResult]] = {}
+    for r in rca:
+        for key in keys(r):
+            groups.setdefault(key, []).append(r)
+    out = {}
+    for key in sorted(groups):
+        rows = groups[key]
+        ours, naive = _at_k([r.rank for r in rows]), _at_k([r.naive_rank for r in rows])
+        out[key] = {"cases": len(rows), "rca_at_1": ours["rca_at_1"], "rca_at_3": ours["rca_at_3"],
+                    "naive_rca_at_1": naive["rca_at_1"], "naive_rca_at_3": naive["rca_at_3"]}
+    return out
 
 
 def _llm_summary(results: list[CaseResult], rca: list[CaseResult]) -> dict:

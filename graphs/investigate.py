@@ -9,6 +9,7 @@ in through the runtime context, never built inside a node.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -43,6 +44,7 @@ class Context:
     structured: bool = False                                      # plan-execute agents for small models
     max_rounds: int = 3
     mask_patterns: tuple[str, ...] = ()                           # redacted before any model reads them
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc).replace(tzinfo=None)   # the investigation's clock
 
 
 class State(TypedDict, total=False):
@@ -71,7 +73,7 @@ def context(state: State, runtime: Runtime[Context]) -> dict:
     signals = incident_sql.signals(ctx.db, incident["id"])
     inventory = ctx.inventory()
     matcher = ReferenceMatcher(inventory) if inventory is not None else None
-    scope = scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher)
+    scope = scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher, now=ctx.now())
     return {"incident": incident, "signals": signals, "scope": scope, "metrics": _metrics(ctx, incident, scope)}
 
 

@@ -28,7 +28,7 @@ def main() -> None:
         scenario.build(fleet)
         folder = CASES_DIR / f"case-{n:02d}"
         folder.mkdir(parents=True)
-        case = {"title": scenario.title, "tags": scenario.tags,
+        case = {"title": scenario.title, "tags": scenario.tags, "split": "dev" if n % 2 else "test",
                 "window": {"start": fault.isoformat() + "Z",
                            "end": (fault + timedelta(minutes=WINDOW_MIN)).isoformat() + "Z"},
                 "expect": scenario.expect}

@@ -1,0 +1,206 @@
+"""What changed, measured: how far a service's window departs from its own baseline.
+
+Every number here is a surprise in log10 units: 3 means "this would happen by chance about
+once in a thousand windows like this one". The model is the simplest one that is honest at
+small counts and short history:
+
+- a service's lines are a mix of its templates; the baseline gives each template a share
+  (with a half-count prior, so an unseen template has a small share, not zero), and the
+  window's own traffic scales it. A busier hour raises every template together and
+  surprises nothing; a template that rises against the others, appears, or stops does.
+- its error-or-worse share of all lines is tested the same way (errors rising in
+  proportion to traffic are not a change).
+- its volume falling far below its own rate (a service that stopped talking) counts; a
+  rise in volume alone does not (that is traffic, not a fault).
+- the best template surprise is corrected for the number of templates tested (Bonferroni:
+  minus log10 of the count), so a chatty service with many templates is not surprising
+  just because it has many chances to be.
+
+A service that said nothing at all in the baseline (and had one) is compared with the
+half-line-per-template it could have said unnoticed: a new voice that logs errors in the
+window is a change even though it has no rates of its own.
+
+Short history widens the prior's effect by itself: with 100 baseline lines a template never
+seen there is expected at about 1 in 200, and a few window lines of it are only mildly
+surprising; with 100,000 baseline lines the same few are very surprising.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+LOG10E = math.log10(math.e)
+PRIOR = 0.5                      # pseudo-count per template (and for the error share)
+LEVEL_WEIGHT = {"emergency": 1.0, "alert": 1.0, "critical": 1.0, "error": 1.0, "warning": 0.7,
+                "notice": 0.45, "info": 0.4, "debug": 0.25}
+CAP = 40.0                       # one service's surprise never exceeds this (log10 units)
+SCALE = 6.0                      # surprise -> 0..1: 1 - exp(-S / SCALE); S = 3 -> .39, 6 -> .63, 12 -> .86
+CHANGED = 2.0                    # the surprise from which a service counts as changed
+
+
+def _log_pmf(j: int, lam: float) -> float:
+    return j * math.log(lam) - lam - math.lgamma(j + 1)
+
+
+def _log_sum(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def poisson_upper(k: int, lam: float) -> float:
+    """-log10 P(X >= k) for X ~ Poisson(lam); 0 when k is not above the mean."""
+    if k <= 0 or k <= lam:
+        return 0.0
+    if lam <= 0:
+        return CAP
+    terms, j = [], k
+    limit = k + 50 + int(10 * math.sqrt(lam + k))
+    while j <= limit:
+        terms.append(_log_pmf(j, lam))
+        if len(terms) > 1 and terms[-1] < terms[0] - 30:
+            break
+        j += 1
+    return min(CAP, max(0.0, -_log_sum(terms) * LOG10E))
+
+
+def poisson_lower(k: int, lam: float) -> float:
+    """-log10 P(X <= k) for X ~ Poisson(lam); 0 when k is not below the mean."""
+    if k >= lam or lam <= 0:
+        return 0.0
+    terms = []
+    for j in range(k, -1, -1):
+        terms.append(_log_pmf(j, lam))
+        if len(terms) > 1 and terms[-1] < terms[0] - 30:
+            break
+    return min(CAP, max(0.0, -_log_sum(terms) * LOG10E))
+
+
+@dataclass
+class TemplateChange:
+    template_id: int
+    level: str
+    kind: str                    # new | rise | vanished
+    baseline: int
+    window: int
+    expected: float
+    surprise: float              # weighted by level, before the correction for many templates
+    template: str = ""
+
+    def as_dict(self) -> dict:
+        return {"template_id": self.template_id, "kind": self.kind, "level": self.level, "baseline": self.baseline,
+                "window": self.window, "expected": round(self.expected, 2), "surprise": round(self.surprise, 2)}
+
+
+@dataclass
+class ServiceChange:
+    service: str
+    surprise: float = 0.0                                  # the service's total, 0..CAP
+    parts: dict[str, float] = field(default_factory=dict)  # templates, errors, volume, slow, paths
+    templates: list[TemplateChange] = field(default_factory=list)   # most surprising first
+    baseline_lines: int = 0
+    window_lines: int = 0
+
+    @property
+    def score(self) -> float:
+        return 1.0 - math.exp(-self.surprise / SCALE)
+
+    @property
+    def changed(self) -> bool:
+        return self.surprise >= CHANGED
+
+    def top_signal(self) -> str | None:
+        return max(self.parts, key=self.parts.get) if self.parts and max(self.parts.values()) > 0 else None
+
+    def add(self, part: str, surprise: float) -> None:
+        """Another kind of evidence (trace timing, trace paths): the best part counts fully,
+        the others a quarter, capped."""
+        self.parts[part] = round(max(self.parts.get(part, 0.0), surprise), 3)
+        self.surprise = combine(list(self.parts.values()))
+
+
+def combine(surprises: list[float]) -> float:
+    ordered = sorted((s for s in surprises if s > 0), reverse=True)
+    if not ordered:
+        return 0.0
+    return min(CAP, ordered[0] + 0.25 * sum(min(s, 5.0) for s in ordered[1:]))
+
+
+def service_change(service: str, rows: list[tuple[int, str, int, int, str]], baseline_minutes: float,
+                   window_minutes: float) -> ServiceChange:
+    """rows: (template id, level, baseline count, window count, template text) of one service,
+    every template seen in either period. Minutes: how long each period is."""
+    base_total = sum(r[2] for r in rows)
+    win_total = sum(r[3] for r in rows)
+    out = ServiceChange(service, baseline_lines=base_total, window_lines=win_total)
+    if not rows or window_minutes <= 0:
+        return out
+    vocabulary = len(rows) + 1
+    changes: list[TemplateChange] = []
+    silent = base_total == 0 and baseline_minutes > 0
+    for template_id, level, base, win, text in rows:
+        share = (base + PRIOR) / (base_total + PRIOR * vocabulary)
+        if silent:      # said nothing in the whole baseline: each template had about PRIOR lines in it
+            expected = PRIOR / vocabulary * window_minutes / baseline_minutes
+        elif base_total:
+            expected = max(win_total, 1) * share
+        else:           # no baseline period at all: nothing to compare with
+            continue
+        weight = LEVEL_WEIGHT.get(level, 0.4)
+        if win > expected:
+            surprise = poisson_upper(win, expected) * weight
+            kind = "new" if base == 0 else "rise"
+        elif win_total >= 1 and base > 0:
+            surprise = poisson_lower(win, expected) * weight * 0.8
+            kind = "vanished" if win == 0 else "fall"
+        else:
+            continue
+        if surprise > 0:
+            changes.append(TemplateChange(template_id, level, kind, base, win, expected, surprise, text))
+    changes.sort(key=lambda c: -c.surprise)
+    out.templates = changes
+    correction = math.log10(max(1, len(rows)))
+    best = [max(0.0, c.surprise - correction) for c in changes[:4]]
+    out.parts["templates"] = round(combine(best), 3)
+    severe = {"error", "critical", "alert", "emergency"}
+    base_err = sum(r[2] for r in rows if r[1] in severe)
+    win_err = sum(r[3] for r in rows if r[1] in severe)
+    if base_total:
+        p = (base_err + PRIOR) / (base_total + 2 * PRIOR)
+        out.parts["errors"] = round(poisson_upper(win_err, win_total * p), 3)
+        rate = (base_total + PRIOR) / max(baseline_minutes, 1.0)
+        out.parts["volume"] = round(0.5 * poisson_lower(win_total, rate * window_minutes), 3)
+    out.surprise = combine(list(out.parts.values()))
+    return out
+
+
+def change_point(series: dict[datetime, dict[object, int]], start: datetime, end: datetime,
+                 minimum: int = 1) -> datetime | None:
+    """The minute that best splits [start, end) into a before and an after with different
+    rates, over every key's per-minute counts (Poisson likelihood ratio, summed). None when
+    there are fewer than 2 * minimum minutes."""
+    step = timedelta(minutes=1)
+    minutes = []
+    m = start.replace(second=0, microsecond=0)
+    while m < end:
+        minutes.append(m)
+        m += step
+    if len(minutes) < 2 * minimum:
+        return None
+    keys = {k for counts in series.values() for k in counts}
+    totals = {k: [series.get(m, {}).get(k, 0) for m in minutes] for k in keys}
+
+    def xlogy(x: float, y: float) -> float:
+        return x * math.log(y) if x > 0 else 0.0
+
+    best, best_at = -1.0, None
+    for i in range(minimum, len(minutes) - minimum + 1):
+        m1, m2 = i, len(minutes) - i
+        llr = 0.0
+        for values in totals.values():
+            a, b = sum(values[:i]), sum(values[i:])
+            n = a + b
+            llr += xlogy(a, a / m1) + xlogy(b, b / m2) - xlogy(n, n / (m1 + m2))
+        if llr > best:
+            best, best_at = llr, minutes[i] if i < len(minutes) else None
+    return best_at

@@ -1,0 +1,217 @@
+"""What traces say changed, per service, from log lines that carry a trace id.
+
+Inside one trace a service's lines form its span (first to last line); the caller of a
+service is the service whose span most tightly contains it. Walking the trace's lines in
+time order, the time between two consecutive lines belongs to the deeper service of the
+two (entering a callee, working inside it, and returning from it are the callee's time;
+two lines of one service are its own). So each service gets an own time per trace that
+excludes what its callees took: a callee slowed by CPU starvation or by a network delay
+shows up in its own time, not in its callers'.
+
+Per service, the baseline's traces are compared with the window's:
+- slow: the share of window traces whose own time exceeds the baseline's 90th percentile,
+  against the share expected (binomial surprise), when the median also grew;
+- paths: the share of window traces in which the service's template sequence was never
+  seen in the baseline, against the baseline's own rate of novel sequences (Good-Turing:
+  traces whose sequence occurs once), so a service whose paths always vary is not flagged;
+- after: where a caller's sequence departs from every baseline sequence right after a
+  callee's line, that callee is where the change came from (its caller reacted to what it
+  returned): the callee gets the caller's path surprise, in proportion.
+Surprises are log10 units, as in agents/change.py.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
+
+from agents.change import CAP
+
+Event = tuple[str, str, datetime, int, str]      # trace id, service, ts, template id, level
+MAX_PATH = 24
+
+
+@dataclass
+class TraceView:
+    service: str
+    own_ms: list[float] = field(default_factory=list)
+    paths: list[tuple[int, ...]] = field(default_factory=list)
+    first_template: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class TraceChange:
+    service: str
+    slow: float = 0.0
+    paths: float = 0.0
+    after: float = 0.0
+    median_ms: tuple[float, float] | None = None          # baseline, window
+    novel: tuple[int, int] | None = None                   # window traces with a new sequence, of n
+    after_of: dict[str, int] = field(default_factory=dict)   # caller -> traces diverging after this callee
+    window_traces: int = 0
+    baseline_traces: int = 0
+
+    def as_dict(self) -> dict:
+        return {"service": self.service, "slow": round(self.slow, 2), "paths": round(self.paths, 2),
+                "after": round(self.after, 2), "median_ms": self.median_ms, "novel": self.novel,
+                "after_of": self.after_of, "traces": [self.baseline_traces, self.window_traces]}
+
+
+def binomial_upper(k: int, n: int, p: float) -> float:
+    """-log10 P(X >= k) for X ~ Binomial(n, p)."""
+    if k <= 0 or n <= 0 or k <= n * p:
+        return 0.0
+    if p <= 0:
+        return CAP
+    if p >= 1:
+        return 0.0
+    logs = []
+    for j in range(k, n + 1):
+        logs.append(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+                    + j * math.log(p) + (n - j) * math.log1p(-p))
+        if len(logs) > 1 and logs[-1] < logs[0] - 30:
+            break
+    top = max(logs)
+    total = top + math.log(sum(math.exp(v - top) for v in logs))
+    return min(CAP, max(0.0, -total / math.log(10)))
+
+
+def _parents(spans: dict[str, tuple[datetime, datetime]]) -> dict[str, str]:
+    out = {}
+    for service, (first, last) in spans.items():
+        best = None
+        for other, (o_first, o_last) in spans.items():
+            if other == service or o_first > first or o_last < last or (o_first, o_last) == (first, last):
+                continue
+            width = o_last - o_first
+            if best is None or width < best[0]:
+                best = (width, other)
+        if best:
+            out[service] = best[1]
+    return out
+
+
+def _depths(services, parents: dict[str, str]) -> dict[str, int]:
+    out = {}
+    for service in services:
+        depth, at, seen = 0, service, {service}
+        while at in parents and parents[at] not in seen:
+            at = parents[at]
+            seen.add(at)
+            depth += 1
+        out[service] = depth
+    return out
+
+
+def per_trace(events: list[Event]) -> tuple[dict[str, float], dict[str, tuple[int, ...]], list[tuple[str, str]]]:
+    """One trace's lines (any order) -> own time per service (ms), template sequence per
+    service, and (line's service, service of the line just before it) for each line."""
+    events = sorted(events, key=lambda e: e[2])
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for _t, service, ts, _tid, _lv in events:
+        first, last = spans.get(service, (ts, ts))
+        spans[service] = (min(first, ts), max(last, ts))
+    depth = _depths(spans, _parents(spans))
+    own: dict[str, float] = {s: 0.0 for s in spans}
+    paths: dict[str, list[int]] = defaultdict(list)
+    before: list[tuple[str, str]] = []
+    for i, (_t, service, ts, template_id, _lv) in enumerate(events):
+        if len(paths[service]) < MAX_PATH:
+            paths[service].append(template_id)
+        if i == 0:
+            continue
+        prev = events[i - 1]
+        gap = (ts - prev[2]).total_seconds() * 1e3
+        owner = prev[1] if depth[prev[1]] > depth[service] else service
+        own[owner] += gap
+        before.append((service, prev[1]))
+    return own, {s: tuple(p) for s, p in paths.items()}, before
+
+
+def _group(events: list[Event]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        out[event[0]].append(event)
+    return out
+
+
+def _divergence(path: tuple[int, ...], known: set[tuple[int, ...]]) -> int | None:
+    """Index of the first template of `path` that no known sequence has after the same
+    prefix; None when the path only stops early (a prefix of a known one: nothing new was said)."""
+    best = 0
+    for other in known:
+        n = 0
+        for a, b in zip(path, other):
+            if a != b:
+                break
+            n += 1
+        best = max(best, n)
+    return best if best < len(path) else None
+
+
+def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5) -> dict[str, TraceChange]:
+    """Per service: how its traces in the window differ from those in the baseline."""
+    base_own: dict[str, list[float]] = defaultdict(list)
+    base_paths: dict[str, Counter] = defaultdict(Counter)
+    for events in _group(baseline).values():
+        if len({e[1] for e in events}) < 2:
+            continue
+        own, paths, _ = per_trace(events)
+        for service, ms in own.items():
+            base_own[service].append(ms)
+            base_paths[service][paths[service]] += 1
+    win_own: dict[str, list[float]] = defaultdict(list)
+    novel: Counter = Counter()
+    seen_in_window: Counter = Counter()
+    after: dict[str, Counter] = defaultdict(Counter)      # callee -> caller -> traces
+    for events in _group(window).values():
+        if len({e[1] for e in events}) < 2:
+            continue
+        own, paths, _ = per_trace(events)
+        ordered = sorted(events, key=lambda e: e[2])
+        for service, ms in own.items():
+            win_own[service].append(ms)
+            seen_in_window[service] += 1
+            known = base_paths.get(service)
+            if not known or sum(known.values()) < min_baseline or paths[service] in known:
+                continue
+            novel[service] += 1
+            cut = _divergence(paths[service], set(known))
+            mine = [i for i, e in enumerate(ordered) if e[1] == service]
+            if cut is not None and cut < len(mine) and mine[cut] > 0:
+                previous = ordered[mine[cut] - 1][1]
+                if previous != service:
+                    after[previous][service] += 1
+    out: dict[str, TraceChange] = {}
+    for service in set(win_own) | set(base_own):
+        change = TraceChange(service, window_traces=len(win_own.get(service, [])),
+                             baseline_traces=len(base_own.get(service, [])))
+        before, now = base_own.get(service, []), win_own.get(service, [])
+        if len(before) >= min_baseline and len(now) >= 3:
+            q90 = sorted(before)[int(0.9 * (len(before) - 1))]
+            base_med, win_med = median(before), median(now)
+            change.median_ms = (round(base_med, 1), round(win_med, 1))
+            if win_med >= 1.3 * base_med and win_med - base_med >= 5.0:
+                above = sum(ms > q90 for ms in before)
+                p = (above + 1) / (len(before) + 2)
+                change.slow = binomial_upper(sum(ms > q90 for ms in now), len(now), p)
+        known = base_paths.get(service)
+        if known and sum(known.values()) >= min_baseline and seen_in_window[service]:
+            total = sum(known.values())
+            once = sum(1 for c in known.values() if c == 1)
+            p_new = (once + 1) / (total + 2)
+            change.novel = (novel[service], seen_in_window[service])
+            change.paths = binomial_upper(novel[service], seen_in_window[service], p_new)
+        out[service] = change
+    for callee, callers in after.items():
+        if callee not in out:
+            continue
+        share = 0.0
+        for caller, n in callers.items():
+            if novel[caller]:
+                share = max(share, out[caller].paths * n / novel[caller])
+        out[callee].after = share
+        out[callee].after_of = dict(callers)
+    return out

@@ -1,0 +1,148 @@
+"""The scoring functions on hand-built views (no database, no graph): what changed decides,
+the graph only relates the changes, and the statistics are honest at small counts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from agents import change, root_cause, trace_change
+from agents.scope import Scope, ServiceView
+
+T0 = datetime(2026, 3, 1, 12, 0)
+M = timedelta(minutes=1)
+
+
+def _steady(templates: dict[int, tuple[str, int]], minutes: int) -> list[tuple]:
+    """(template id, level, baseline count, window count, text) for a service whose mix
+    stays the same: window counts in proportion to the baseline's."""
+    return [(tid, level, n * minutes, n * 10, f"line {tid}") for tid, (level, n) in templates.items()]
+
+
+def _scope(views: dict[str, list[tuple]], upstream: dict[str, set[str]], baseline_minutes: int = 60) -> Scope:
+    scope = Scope({"services": [], "service": None}, T0, T0 + 10 * M, T0 - baseline_minutes * M, baseline_minutes)
+    for name, rows in views.items():
+        view = ServiceView(name, hosts={f"{name}-host"})
+        view.change = change.service_change(name, rows, baseline_minutes, 10)
+        if view.change.changed:
+            view.onset = T0 + M
+            view.anomalous_hosts = set(view.hosts)
+        scope.services[name] = view
+    scope.upstream = {name: set(upstream.get(name, set())) for name in views}
+    return scope
+
+
+CALM = {1: ("info", 40), 2: ("info", 10), 3: ("warning", 1)}
+
+
+def _failing(extra_errors: int) -> list[tuple]:
+    rows = _steady(CALM, 60)
+    return rows + [(99, "error", 0, extra_errors, "upstream call failed: connection reset")]
+
+
+def test_a_calm_hub_does_not_outrank_the_leaf_that_changed():
+    # eight callers all depend on the hub; only one leaf changed, and the two callers of that leaf
+    callers = [f"api-{i}" for i in range(8)]
+    upstream = {c: {"hub"} for c in callers}
+    upstream["api-0"] |= {"leaf"}
+    upstream["api-1"] |= {"leaf"}
+    views = {c: _steady(CALM, 60) for c in callers}
+    views["api-0"] = _failing(40)
+    views["api-1"] = _failing(35)
+    views["hub"] = _steady(CALM, 60)
+    leaf = _steady(CALM, 60)
+    leaf[0] = (1, "info", 40 * 60, 400 // 3, "line 1")               # its usual line fell to a third
+    views["leaf"] = leaf + [(7, "warning", 0, 6, "pool exhausted, waiting")]
+    ranked = root_cause.rank(_scope(views, upstream))
+    order = [c.service for c in ranked]
+    assert order[0] == "leaf", order
+    assert "hub" not in order[:3]
+    assert ranked[0].parts["explains"] == 1.0 and ranked[0].parts["quiet"] == 1.0
+
+
+def test_a_hub_that_itself_fails_ranks_first_over_its_complaining_dependents():
+    callers = [f"api-{i}" for i in range(6)]
+    upstream = {c: {"hub"} for c in callers}
+    views = {c: _failing(30 + i) for i, c in enumerate(callers)}
+    views["hub"] = _steady(CALM, 60) + [(50, "error", 0, 5, "deadlock found when trying to get lock")]
+    ranked = root_cause.rank(_scope(views, upstream))
+    assert ranked[0].service == "hub"
+    assert all(c.parts["quiet"] == 0.0 for c in ranked[1:])      # each dependent has a changed hub beneath it
+
+
+def test_the_graph_alone_lifts_nothing():
+    # no service changed: a hub everything depends on is still not a candidate
+    upstream = {f"api-{i}": {"hub"} for i in range(5)}
+    views = {name: _steady(CALM, 60) for name in [*upstream, "hub"]}
+    assert root_cause.rank(_scope(views, upstream)) == []
+
+
+def test_traffic_rising_in_proportion_is_not_a_change():
+    base = [(1, "info", 6000, 0, "ok"), (2, "error", 60, 0, "client aborted")]
+    surge = [(1, "info", 6000, 3000, "ok"), (2, "error", 60, 30, "client aborted")]   # 3x the rate, same mix
+    more_errors = [(1, "info", 6000, 1000, "ok"), (2, "error", 60, 60, "client aborted")]  # 6x the share
+    assert not change.service_change("s", surge, 60, 10).changed
+    assert change.service_change("s", more_errors, 60, 10).changed
+    silent = change.service_change("s", base, 60, 10)          # 100 lines a minute, then none for ten minutes
+    assert silent.changed and silent.top_signal() == "volume"
+
+
+def test_small_counts_and_short_history_are_honest():
+    # the same three lines of a never-seen error: barely notable after 2 minutes of history,
+    # clearly notable after 2 hours of it
+    short = [(1, "info", 40, 200, "ok"), (9, "error", 0, 3, "boom")]
+    long = [(1, "info", 2400, 200, "ok"), (9, "error", 0, 3, "boom")]
+    s_short = change.service_change("s", short, 2, 10).templates[0].surprise
+    s_long = change.service_change("s", long, 120, 10).templates[0].surprise
+    assert s_short < 3 < s_long
+    assert change.poisson_upper(3, 3.0) == 0.0 or change.poisson_upper(3, 3.0) < 0.5
+    assert abs(change.poisson_upper(10, 1.0) - 7.0) < 0.2          # P(X >= 10 | 1) ~ 1.1e-7
+    assert abs(change.poisson_lower(0, 10.0) - 10 * change.LOG10E) < 1e-9
+
+
+def test_a_service_silent_in_its_baseline_that_starts_erroring_has_changed():
+    rows = [(5, "error", 0, 6, "resolver failed"), (6, "warning", 0, 7, "degraded feature set")]
+    assert change.service_change("resolver", rows, 90, 15).changed
+    assert not change.service_change("resolver", rows, 0, 15).changed     # no baseline period at all
+
+
+def test_change_point_finds_where_the_mix_changed():
+    series = {}
+    for i in range(10):
+        minute = T0 + i * M
+        series[minute] = {("a", 1): 30, ("a", 2): 2 if i < 6 else 25, ("b", 3): 10}
+    assert change.change_point(series, T0, T0 + 10 * M) == T0 + 6 * M
+
+
+def _trace(tid: str, start: datetime, hops: list[tuple[str, int, float]]) -> list[tuple]:
+    """A call chain: each hop (service, template, ms it adds itself) logs on the way down and up."""
+    events, t = [], start
+    for service, template, _ms in hops:
+        events.append((tid, service, t, template, "info"))
+        t += timedelta(milliseconds=1)
+    for service, template, ms in reversed(hops):
+        t += timedelta(milliseconds=ms)
+        events.append((tid, service, t, template + 100, "info"))
+    return events
+
+
+def test_traces_put_a_delay_on_the_callee_that_took_it_not_on_its_callers():
+    chain = [("gateway", 1, 2.0), ("orders", 2, 5.0), ("stock", 3, 4.0)]
+    slow = [("gateway", 1, 2.0), ("orders", 2, 5.0), ("stock", 3, 400.0)]
+    baseline = [e for i in range(40) for e in _trace(f"b{i}", T0 - 30 * M + i * 10 * M / 60,
+                                                     [(s, t, ms * (1 + (i % 5) / 10)) for s, t, ms in chain])]
+    window = [e for i in range(20) for e in _trace(f"w{i}", T0 + i * M / 10, slow)]
+    found = trace_change.compare(baseline, window)
+    assert found["stock"].slow > 5
+    assert found["orders"].slow == 0.0 and found["gateway"].slow == 0.0
+
+
+def test_traces_blame_the_callee_after_which_its_callers_change_course():
+    def request(tid, start, answer):
+        return [(tid, "cart", start, 1, "info"), (tid, "prices", start + timedelta(milliseconds=2), 2, "info"),
+                (tid, "prices", start + timedelta(milliseconds=4), 3, "info"),
+                (tid, "cart", start + timedelta(milliseconds=6), answer, "info"),
+                (tid, "cart", start + timedelta(milliseconds=7), 5, "info")]
+    baseline = [e for i in range(30) for e in request(f"b{i}", T0 - 20 * M + i * 20 * M / 30, 4)]
+    window = [e for i in range(15) for e in request(f"w{i}", T0 + i * M / 3, 44)]   # cart reacts differently
+    found = trace_change.compare(baseline, window)
+    assert found["cart"].paths > 5 and found["prices"].paths == 0.0
+    assert found["prices"].after > 5 and found["prices"].after_of == {"cart": 15}
