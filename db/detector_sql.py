@@ -60,3 +60,29 @@ def try_lock(cur, name: str) -> bool:
 
 def release_lock(cur, name: str) -> None:
     cur.execute("DO RELEASE_LOCK(CONCAT(?, ':', DATABASE()))", (name,))
+
+
+def active_minutes(cur, since: datetime, until: datetime) -> list[tuple[datetime, str, str, int, str, int]]:
+    """(minute, service, host, template_id, template text, count) active in [since, until)."""
+    cur.execute("SELECT c.bucket, c.service, c.host, c.template_id, t.template, SUM(c.count) "
+                "FROM template_counts c JOIN log_templates t ON t.id = c.template_id "
+                "WHERE c.bucket >= ? AND c.bucket < ? GROUP BY c.bucket, c.service, c.host, c.template_id",
+                (since, until))
+    return [(b, s, h, int(t), text, int(n)) for b, s, h, t, text, n in cur.fetchall()]
+
+
+def service_errors(cur, service: str, since: datetime, until: datetime) -> list[int]:
+    """Error-or-worse lines per minute of one service in [since, until) (minutes with some)."""
+    cur.execute("SELECT SUM(count) FROM template_counts WHERE service = ? AND bucket >= ? AND bucket < ? "
+                "AND level + 0 >= ? GROUP BY bucket", (service, since, until, ERROR_RANK))
+    return [int(n) for (n,) in cur.fetchall()]
+
+
+def templates_seen(cur, template_ids: list[int], service: str, since: datetime, until: datetime) -> int:
+    """Lines of these templates from one service in [since, until)."""
+    if not template_ids:
+        return 0
+    cur.execute(f"SELECT COALESCE(SUM(count), 0) FROM template_counts WHERE template_id IN "
+                f"({', '.join('?' * len(template_ids))}) AND service = ? AND bucket >= ? AND bucket < ?",
+                (*template_ids, service, since, until))
+    return int(cur.fetchone()[0])

@@ -248,6 +248,13 @@ def near(graph: Graph, names: list[str], depth: int = 2) -> dict[str, int]:
     return out
 
 
+def with_edges(graph: Graph, names: list[str]) -> set[str]:
+    """Those of `names` that have at least one dependency edge (written, inferred or from traces)."""
+    rows = graph.read("MATCH (s:Service)-[:DEPENDS_ON|CALLS]-(:Service) WHERE s.name IN $names "
+                      "RETURN DISTINCT s.name", {"names": names})
+    return {name for (name,) in rows}
+
+
 def co_hosted(graph: Graph, name: str) -> list[tuple[str, str]]:
     """(service, host) pairs sharing a host with `name`."""
     rows = graph.read("MATCH (s:Service {name: $name})-[:RUNS_ON]->(h:Host)<-[:RUNS_ON]-(o:Service) "

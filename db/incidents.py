@@ -49,9 +49,10 @@ def widen(cur, incident_id: int, severity: str, services: list[str], window_end:
 
 
 def recent_active(cur, since: datetime) -> list[dict]:
-    """Incidents opened since `since` and not closed (the merge window's candidates)."""
-    cur.execute(f"SELECT {_COLUMNS} FROM incidents WHERE opened_at >= ? AND status <> 'closed' ORDER BY id",
-                (since,))
+    """Incidents not closed that opened, or last grew, since `since` (the merge window's
+    candidates: a fault whose signals trickle in over half an hour stays one incident)."""
+    cur.execute(f"SELECT {_COLUMNS} FROM incidents WHERE (opened_at >= ? OR window_end >= ?) AND status <> 'closed' "
+                "ORDER BY id", (since, since))
     return [_incident(r) for r in cur.fetchall()]
 
 

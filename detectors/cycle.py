@@ -16,7 +16,7 @@ from db import graph as cypher
 from db import incidents as incident_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
-from detectors import patterns, rates
+from detectors import patterns, quiet, rates
 from detectors.settings import DetectorSettings
 from detectors.signals import Signal
 
@@ -32,9 +32,12 @@ class CycleResult:
     signals: list[Signal] = field(default_factory=list)
     opened: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
+    held: list[dict] = field(default_factory=list)          # signals waiting out a restart's grace
+    absorbed: list[Signal] = field(default_factory=list)    # transient around a restart, or habitual
 
     def as_dict(self) -> dict:
         return {"ran": self.ran, "minutes": self.minutes, "opened": self.opened, "updated": self.updated,
+                "held": len(self.held), "absorbed": len(self.absorbed),
                 "signals": [{"detector": s.detector, "service": s.service, "host": s.host, "at": s.at.isoformat(),
                              "severity": s.severity, "message": s.message} for s in self.signals]}
 
@@ -92,6 +95,7 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
     signals += [s for s in patterns.correlation(sql.active_in(cur, end - window, end), units, at, window)
                 if not learning(s.service)]
 
+    signals, held, absorbed = _hold(cur, graph, settings, signals, meta.get("held", []), units, end)
     cooldowns = meta.get("cooldown", {})
     kept = []
     for sig in sorted(signals, key=lambda s: (s.at, s.detector, s.service)):
@@ -100,35 +104,98 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
             continue
         cooldowns[key] = (sig.at + timedelta(minutes=settings.cooldown_minutes)).isoformat()
         kept.append(sig)
-    result = CycleResult(ran=True, minutes=int((end - start) / rates.MINUTE), signals=kept)
+    result = CycleResult(ran=True, minutes=int((end - start) / rates.MINUTE), signals=kept, held=held,
+                         absorbed=absorbed)
     _merge(cur, graph, settings, kept, end, result)
     horizon = end - timedelta(days=1)
-    meta = {"last_minute": (end - rates.MINUTE).isoformat(),
+    meta = {"last_minute": (end - rates.MINUTE).isoformat(), "held": held,
+            "absorbed": meta.get("absorbed", 0) + len(absorbed),
             "cooldown": {k: v for k, v in cooldowns.items() if datetime.fromisoformat(v) > horizon}}
     sql.save_state(cur, "rates", states)
     sql.save_state(cur, "cycle", {"*": meta})
     return result
 
 
+def _near(graph: Graph | None, service: str, hops: int) -> dict[str, int]:
+    try:
+        return cypher.near(graph, [service], hops) if graph else {service: 0}
+    except GraphUnavailable as exc:
+        log.warning("graph unavailable while relating signals (%s); by service and host only", exc)
+        return {service: 0}
+
+
+def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], held: list[dict],
+          units: dict[str, str], end: datetime) -> tuple[list[Signal], list[dict], list[Signal]]:
+    """Maintenance and habit (detectors/quiet.py): signals inside a restart's grace wait;
+    those still happening when it ends go on; habitual ones (same time yesterday) are dropped.
+    -> (signals that go on, signals still waiting, signals absorbed)."""
+    grace = timedelta(minutes=settings.restart_grace_minutes)
+    services, hosts = quiet.maintenance(sql.active_minutes(cur, end - grace, end), units)
+    history_from = sql.first_bucket(cur)
+    going, waiting, absorbed = [], {}, []
+    for row in held:
+        until = datetime.fromisoformat(row["until"])
+        if until >= end:
+            waiting[(row["detector"], row["service"])] = row
+        elif quiet.still_happening(cur, row, until, end, settings.spike_min_count):
+            going.append(quiet.from_dict(row))
+        else:
+            absorbed.append(quiet.from_dict(row))
+    for sig in signals:
+        if quiet.habitual(cur, sig, history_from):
+            absorbed.append(sig)
+            continue
+        until = quiet.holds(sig, services, hosts, set(_near(graph, sig.service, 1)), grace)
+        if until is None or until <= sig.at:
+            going.append(sig)
+            continue
+        key = (sig.detector, sig.service)
+        row = quiet.as_dict(sig, until)
+        if key in waiting:
+            earlier = waiting[key]
+            row["at"], row["message"] = earlier["at"], earlier["message"]
+            row["template_ids"] = sorted(set(earlier["template_ids"]) | set(sig.template_ids))
+            row["until"] = max(earlier["until"], row["until"])
+        waiting[key] = row
+    return going, list(waiting.values()), absorbed
+
+
+def _known(graph: Graph | None, service: str, cache: dict[str, bool]) -> bool:
+    """The graph has at least one dependency edge for this service (unknown: assume it does)."""
+    if service not in cache:
+        try:
+            cache[service] = bool(cypher.with_edges(graph, [service])) if graph else False
+        except GraphUnavailable:
+            cache[service] = True
+    return cache[service]
+
+
+def _opened(incident: dict) -> datetime:
+    return datetime.fromisoformat(incident["opened_at"].rstrip("Z"))
+
+
 def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], end: datetime,
            result: CycleResult) -> None:
-    """Fold each signal into an active incident on a connected service, or open one."""
+    """Fold each signal into an active incident on a connected service, or open one. One
+    fault, one incident: where the graph knows nothing of either side (no edge at all, the
+    usual state of a fleet with no dependencies written), a signal within merge_any_minutes of
+    an incident's opening joins it; where it knows them and they are apart, they stay apart."""
     active = incident_sql.recent_active(cur, end - timedelta(minutes=settings.merge_minutes))
     near: dict[str, dict[str, int]] = {}
+    recent = end - timedelta(minutes=settings.merge_any_minutes)
+    known: dict[str, bool] = {}
 
     def hops(service: str) -> dict[str, int]:
         if service not in near:
-            try:
-                near[service] = cypher.near(graph, [service], settings.merge_hops) if graph else {service: 0}
-            except GraphUnavailable as exc:
-                log.warning("graph unavailable while merging signals (%s); merging by service and host only", exc)
-                near[service] = {service: 0}
+            near[service] = _near(graph, service, settings.merge_hops)
         return near[service]
 
     for sig in signals:
         target = None
         for incident in active:
             if (sig.service in incident["services"] or (sig.host and sig.host == incident["host"])
+                    or (_opened(incident) >= recent and not _known(graph, sig.service, known)
+                        and not any(_known(graph, s, known) for s in incident["services"]))
                     or any(s in hops(sig.service) for s in incident["services"])):
                 target = incident
                 break
@@ -136,7 +203,8 @@ def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[S
             title = f"{sig.detector.replace('_', ' ')} on {sig.service}" + (f" ({sig.host})" if sig.host else "")
             incident_id = incident_sql.open_incident(cur, title, sig.detector, sig.severity, sig.service, sig.host,
                                                      [sig.service], sig.at - LOOKBACK, sig.at + rates.MINUTE, end)
-            target = {"id": incident_id, "services": [sig.service], "host": sig.host}
+            target = {"id": incident_id, "services": [sig.service], "host": sig.host,
+                      "opened_at": end.isoformat() + "Z"}
             active.append(target)
             result.opened.append(incident_id)
         else:

@@ -42,8 +42,10 @@ def process(series: dict[tuple[datetime, str], tuple[int, int]], states: dict[st
                                         "mean_all": float(total), "last_active": minute.isoformat(),
                                         "rate_when_active": float(total)}
             if minute >= live_from and not in_learning(st, minute, settings):
-                sigma = max(math.sqrt(st["var_err"]), settings.spike_min_sigma)
-                threshold = st["mean_err"] + settings.spike_k * sigma
+                # errors scale with traffic: a busier minute expects more of them (never fewer)
+                scale = max(1.0, total / st["mean_all"]) if st["mean_all"] > 0 else 1.0
+                sigma = max(math.sqrt(st["var_err"] * scale), settings.spike_min_sigma)
+                threshold = st["mean_err"] * scale + settings.spike_k * sigma
                 if errors >= settings.spike_min_count and errors > threshold:
                     signals.append(Signal("error_spike", service, minute, "error",
                                           f"{errors} errors/min on {service}, baseline {st['mean_err']:.1f} "

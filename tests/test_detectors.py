@@ -157,6 +157,73 @@ def test_signals_on_connected_services_merge_and_unrelated_ones_do_not(db, inges
     assert sum(len(r.opened) for r in results) == 2
 
 
+def _restart(minute: float, unit: str = "mariadb.service", host: str = "db-host") -> list[dict]:
+    return [line(minute, "systemd", f"Stopping {unit} - MariaDB 11.8 database server...", host=host),
+            line(minute + 0.2, "systemd", f"{unit}: Deactivated successfully.", host=host),
+            line(minute + 0.3, "systemd", f"Stopped {unit} - MariaDB 11.8 database server.", host=host),
+            line(minute + 0.6, "systemd", f"Started {unit} - MariaDB 11.8 database server.", host=host)]
+
+
+def _refused(start: float, minutes: float, per_minute: int = 30) -> list[dict]:
+    n = int(minutes * per_minute)
+    return [line(start + i / per_minute, "api", f"query {i} failed: (2003) Can't connect to MySQL server on "
+                 "'db-host' (111 Connection refused)", "error") for i in range(n)]
+
+
+def test_a_planned_restart_with_transient_errors_opens_nothing(db, ingest, graph):
+    load_inventory(graph, INVENTORY)
+    for service, host, seed in (("mariadb", "db-host", 4), ("api", "app-host", 5)):
+        ingest(background(range(-120, 30), service=service, host=host, seed=seed))
+    ingest(background(range(-120, 30), service="systemd", per_minute=1, errors=(0, 0), host="db-host", seed=7))
+    ingest(_restart(10) + _refused(10.1, 1.5))
+    results = cycles(db, graph, -1, 25, units={"mariadb.service": "mariadb"})
+    assert fired(results) == []
+    assert incident_sql.listing(db) == []
+    assert sum(len(r.absorbed) for r in results) >= 1          # seen, held through the grace, then let go
+
+
+def test_errors_that_outlast_a_restart_open_an_incident_after_the_grace(db, ingest, graph):
+    load_inventory(graph, INVENTORY)
+    for service, host, seed in (("mariadb", "db-host", 4), ("api", "app-host", 5)):
+        ingest(background(range(-120, 30), service=service, host=host, seed=seed))
+    ingest(_restart(10) + _refused(10.1, 12))                  # a bad upgrade: it never comes back
+    results = cycles(db, graph, -1, 25, units={"mariadb.service": "mariadb"})
+    opened = [r for r in results if r.opened]
+    assert len(opened) == 1 and len(incident_sql.listing(db)) == 1
+    at = T0 + timedelta(minutes=results.index(opened[0]) - 1)
+    grace = timedelta(minutes=SETTINGS.restart_grace_minutes)
+    assert T0 + timedelta(minutes=10) + grace <= at <= T0 + timedelta(minutes=10) + grace + timedelta(minutes=2)
+
+
+def test_the_same_job_at_the_same_hour_yesterday_is_habit_not_news(db, ingest):
+    day = 24 * 60
+    ingest(background(range(-day - 60, 40), service="batch", host="ops-host", per_minute=3, errors=(0, 0)))
+    nightly = lambda start: [line(start + i / 40, "batch", f"backup chunk {i} failed verification, retrying",  # noqa: E731
+                                  "error", "ops-host") for i in range(40 * 6)]
+    ingest(nightly(10 - day) + nightly(10))
+    assert fired(cycles(db, None, -1, 20)) == []
+    ingest([line(25 + i / 40, "batch", f"export {i} failed: permission denied", "error", "ops-host")
+            for i in range(200)])                               # not there yesterday: it fires
+    assert {s.detector for s in fired(cycles(db, None, 21, 30))} & {"error_spike", "new_error_template"}
+
+
+def test_signals_on_services_the_graph_knows_nothing_about_fold_into_one_incident(db, ingest, graph):
+    load_inventory(graph, parse("""
+services:
+  web:    {hosts: [h1]}
+  queue:  {hosts: [h2]}
+  worker: {hosts: [h3]}
+"""))
+    for service, host, seed in (("web", "h1", 1), ("queue", "h2", 2), ("worker", "h3", 3)):
+        ingest(background(range(-120, 30), service=service, host=host, seed=seed))
+    ingest([line(10 + i / 60, "queue", f"publish {i} blocked: disk alarm set", "error", "h2") for i in range(120)])
+    ingest([line(13 + i / 60, "worker", f"job {i} failed: no message received", "error", "h3") for i in range(120)])
+    ingest([line(14 + i / 60, "web", f"request {i} failed: enqueue timed out", "error", "h1") for i in range(120)])
+    cycles(db, graph, -1, 20)
+    incidents = incident_sql.listing(db)
+    assert len(incidents) == 1 and set(incidents[0]["services"]) == {"web", "queue", "worker"}
+
+
 def test_a_cycle_that_fails_leaves_state_as_it_was(db, ingest, monkeypatch):
     """A crash after the incident row was written (in the same transaction) rolls it back
     with the detector state, so the next cycle redoes the same minutes."""

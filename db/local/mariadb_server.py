@@ -151,11 +151,14 @@ def _run_install_db(argv: list[str], what: str) -> None:
 
 
 def server_argv(server: ServerBinary, datadir: Path, port: int, socket_path: Path) -> list[str]:
-    """The full command line: loopback only, own port, socket, data dir, small footprint."""
+    """The full command line: loopback only, own port, socket, data and temp dirs, small
+    footprint. The temp dir is our own: another mariadbd sharing /tmp deletes our temp tables."""
     user = ["--user=root"] if os.geteuid() == 0 else []
+    tmpdir = datadir.parent / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
     return [*server.argv, "--no-defaults", *server.extra, *user,
             f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-            f"--socket={socket_path}", f"--pid-file={datadir.parent / 'mariadbd.pid'}",
+            f"--socket={socket_path}", f"--pid-file={datadir.parent / 'mariadbd.pid'}", f"--tmpdir={tmpdir}",
             "--skip-name-resolve", "--character-set-server=utf8mb4",
             "--innodb-buffer-pool-size=512M", "--innodb-log-file-size=128M",
             "--innodb-flush-log-at-trx-commit=2", "--max-connections=300",
