@@ -46,8 +46,17 @@ def compose(scope: Scope, candidates: list[Candidate], timeline: list[dict], imp
         "related_runbooks": runbooks,
         "window": {"start": incident["window_start"], "end": incident["window_end"]},
         "history_minutes": history,
+        # what was compared with what: the window read (an incident from outside is read up
+        # to now) and its baseline; with short history the window's own minutes are split
+        # at the change point (split_at)
+        "compared": {"baseline_since": _iso(scope.baseline_since), "since": _iso(scope.since),
+                     "until": _iso(scope.until), "split_at": _iso(scope.split_at) if scope.split_at else None},
         "graph_used": scope.graph_ok,
     }
+
+
+def _iso(value) -> str:
+    return value.isoformat() + "Z"
 
 
 def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> str:
@@ -55,6 +64,8 @@ def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> s
              f"**Root cause:** {report['root_cause_hypothesis']}", "",
              f"Confidence {report['confidence']:.2f}. Window {report['window']['start']} .. {report['window']['end']}; "
              f"{report['history_minutes']} min of history before it"
+             + (f" (too little: split at the change point {report['compared']['split_at']})"
+                if report.get("compared", {}).get("split_at") else "")
              + ("" if report["graph_used"] else "; the topology graph was unavailable") + ".", "",
              "## Candidates", ""]
     for i, c in enumerate(report["candidates"], 1):

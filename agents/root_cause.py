@@ -52,6 +52,14 @@ def own_change(scope: Scope) -> dict[str, float]:
     """Each service's measured change, 0..1; a calm service that others' errors (or the
     traces' first errors) blame inherits part of its blamers' change."""
     measured = {n: (v.change.score if v.change is not None else 0.0) for n, v in scope.services.items()}
+    if scope.baseline_since >= scope.since:
+        # no baseline at all, nothing to measure against: what the onset rules saw (new error
+        # templates, catastrophic lines), and where the traces' first errors are
+        erring = sum(scope.error_origins.values())
+        for name, view in scope.services.items():
+            if view.anomalous:
+                origin = scope.error_origins.get(name, 0) / erring if erring else 0.0
+                measured[name] = max(measured[name], 1 - math.exp(-(view.strength + 3 * origin) / SCALE))
     out = dict(measured)
     for name, view in scope.services.items():
         blamers = [measured.get(b, 0.0) for b in view.named_by if b != name]

@@ -185,7 +185,9 @@ def _change_point(db: Database, names: list[str], start: datetime, until: dateti
     series: dict[datetime, dict[tuple[str, int], int]] = {}
     for minute, service, template_id, n in counts.service_template_minutes(db, names, start, until):
         series.setdefault(minute, {})[(service, template_id)] = n
-    return change.change_point(series, start, until)
+    if not series:
+        return None
+    return change.change_point(series, start, min(until, max(series) + MINUTE))   # minutes that have data
 
 
 def _changes(db: Database, scope: Scope) -> None:
@@ -199,6 +201,10 @@ def _changes(db: Database, scope: Scope) -> None:
     window_minutes = max(1.0, (scope.until - scope.since) / MINUTE)
     for name, view in scope.services.items():
         view.change = change.service_change(name, rows[name], base_minutes, window_minutes)
+        if view.layer is not None and not view.anomalous:
+            # the host layer (kernel, drivers, resolver) counts when it fails, not when it warns
+            view.change = change.ServiceChange(name, baseline_lines=view.change.baseline_lines,
+                                               window_lines=view.change.window_lines)
     if scope.baseline_since >= scope.since:
         return
     window = events.trace_events(db, scope.since, scope.until)

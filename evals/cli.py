@@ -100,11 +100,14 @@ def bench_detect(settings, as_json, events_per_day, services):
 @bench.command("investigate")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--runs", default=20, show_default=True)
+@click.option("--services", default=0, show_default=True,
+              help="N > 0: a fleet-wide incident over N services with traces instead of the 5-service cascade")
 @click.pass_obj
-def bench_investigate(settings, as_json, runs):
-    from evals.bench_investigate import run
+def bench_investigate(settings, as_json, runs, services):
+    from evals.bench_investigate import run, run_fleet
 
-    result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services), runs)
+    url, graph_url = settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services)
+    result = run_fleet(url, graph_url, services, runs) if services > 0 else run(url, graph_url, runs)
     _print(result, as_json)
 
 
