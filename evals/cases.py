@@ -17,7 +17,8 @@ from ingest.normalize import parse_timestamp
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 DEFAULT_INVENTORY = Path(__file__).resolve().parent / "inventory.yaml"
 _EXPECT_KEYS = {"incident", "detectors", "root_cause", "impacted", "evidence", "detect_within_s"}
-_CASE_KEYS = {"title", "tags", "window", "expect", "trigger", "notes"}
+_CASE_KEYS = {"title", "tags", "window", "expect", "trigger", "notes", "split"}
+_SPLITS = {"train", "test"}
 
 
 class CaseError(ValueError):
@@ -41,6 +42,7 @@ class Case:
     detect_within_s: float | None = None
     trigger_at: datetime | None = None
     trigger_service: str | None = None
+    split: str | None = None
 
     @property
     def logs(self) -> Path:
@@ -70,6 +72,8 @@ def load(path: Path) -> Case:
     window = raw.get("window") or {}
     if not {"start", "end"} <= set(window):
         raise CaseError(f"{where}: window needs start and end")
+    if raw.get("split") is not None and raw["split"] not in _SPLITS:
+        raise CaseError(f"{where}: split must be one of {sorted(_SPLITS)}")
     root = expect.get("root_cause") or {}
     trigger = raw.get("trigger") or {}
     case = Case(slug=path.name, path=path, title=str(raw.get("title", path.name)), tags=list(raw.get("tags") or []),
@@ -79,7 +83,7 @@ def load(path: Path) -> Case:
                 impacted=list(expect["impacted"]) if "impacted" in expect else None,
                 evidence=list(expect.get("evidence") or []), detect_within_s=expect.get("detect_within_s"),
                 trigger_at=parse_timestamp(str(trigger["at"])) if trigger.get("at") else None,
-                trigger_service=trigger.get("service"))
+                trigger_service=trigger.get("service"), split=raw.get("split"))
     if not case.logs.exists():
         raise CaseError(f"{path}: logs.jsonl is missing")
     if case.start >= case.end:
