@@ -4,10 +4,11 @@ from __future__ import annotations
 import shutil
 import sys
 
-from evals.outsider import mesh
+from evals.outsider import mesh, saas
 from evals.outsider.common import ROOT, write_case
 
 MESH_CASES = 30
+SAAS_CASES = 12
 
 
 def main(argv: list[str]) -> None:
@@ -16,9 +17,13 @@ def main(argv: list[str]) -> None:
         shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True, exist_ok=True)
     used: dict = {}
-    for n in range(1, MESH_CASES + 1):
+    used_saas: dict = {}
+    for n in range(1, MESH_CASES + SAAS_CASES + 1):
         slug = f"ox-{n:02d}"
-        case, recs, inv, meta = mesh.make_case(n, used)
+        if n <= MESH_CASES:
+            case, recs, inv, meta = mesh.make_case(n, used)
+        else:
+            case, recs, inv, meta = saas.make_case(n, used_saas)
         if only and slug not in only:
             continue
         size = write_case(slug, case, recs, inv)

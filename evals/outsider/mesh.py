@@ -848,11 +848,10 @@ def make_case(n: int, used: dict) -> tuple[str, dict, list, dict, dict]:
     if not with_edges:
         tags.append("no-edges")
     tags.append("traces")
-    titles = ["Checkout-path latency and errors reported by users", "Users report slow pages and intermittent failures",
-              "Error rate up at the edge", "Some requests fail or hang", "Support tickets: pages time out or show errors",
-              "Dashboards show elevated latency on the public API", "Intermittent failures reported by a partner integration",
-              "On-call paged: user-facing errors", "Several screens misbehaving since a few minutes",
-              "Customers see wrong or missing data in some views"]
+    titles = ["Users report slow pages and intermittent problems", "Some requests misbehave since a few minutes",
+              "Support tickets about the public API", "On-call paged: user-facing complaints",
+              "Several screens misbehaving", "A partner integration reports problems",
+              "Product team asks what changed in the last minutes", "Complaints from users on the mobile app"]
     title = rng.choice(titles)
     evidence = []
     if root_err and fault == "exception":

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 DOMAINS = {
     "rail": ["ticket", "route", "seat", "train", "travel", "fare", "timetable", "booking", "rebook", "refund",
-             "passenger", "coach", "platform", "delay-info", "voucher", "loyalty", "invoice", "notify",
+             "passenger", "coach", "platform", "station-info", "voucher", "loyalty", "invoice", "notify",
              "consign", "food", "insurance", "payment", "basket", "journey", "pass"],
     "freight": ["parcel", "shipment", "depot", "carrier", "manifest", "tariff", "tracking", "label", "pickup",
                 "customs", "hub-sort", "dispatch", "driver", "vehicle", "slot", "quote", "billing", "claims",
                 "address", "geocode", "eta", "proof", "returns", "pallet", "docks"],
-    "energy": ["meter", "reading", "contract", "tariff", "settlement", "forecast", "grid", "outage", "crew",
+    "energy": ["meter", "reading", "contract", "tariff", "settlement", "forecast", "grid", "feeder", "crew",
                "asset", "workorder", "billing", "payment", "dunning", "customer", "premise", "rates",
-               "market", "balancing", "nomination", "telemetry", "alarm", "schedule", "report", "ledger"],
+               "market", "balancing", "nomination", "telemetry", "substation", "schedule", "report", "ledger"],
     "retail": ["cart", "checkout", "order", "pricing", "promo", "inventory", "warehouse", "fulfilment",
                "shipping", "payment", "fraud", "review", "recommend", "search", "wishlist", "giftcard",
                "loyalty", "store", "returns", "invoice", "tax", "currency", "media", "ads", "session"],
