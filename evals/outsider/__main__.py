@@ -1,0 +1,35 @@
+"""Write evals/cases-outsider/<slug>/ deterministically: `python -m evals.outsider`."""
+from __future__ import annotations
+
+import shutil
+import sys
+
+from evals.outsider import mesh, saas
+from evals.outsider.common import ROOT, write_case
+
+MESH_CASES = 30
+SAAS_CASES = 12
+
+
+def main(argv: list[str]) -> None:
+    only = set(argv)
+    if not only:
+        shutil.rmtree(ROOT, ignore_errors=True)
+    ROOT.mkdir(parents=True, exist_ok=True)
+    used: dict = {}
+    used_saas: dict = {}
+    for n in range(1, MESH_CASES + SAAS_CASES + 1):
+        slug = f"ox-{n:02d}"
+        if n <= MESH_CASES:
+            case, recs, inv, meta = mesh.make_case(n, used)
+        else:
+            case, recs, inv, meta = saas.make_case(n, used_saas)
+        if only and slug not in only:
+            continue
+        size = write_case(slug, case, recs, inv)
+        print(slug, meta["family"], meta["fault"], meta["root"], case["tags"], f"{size / 1e6:.2f}MB", meta["lines"],
+              "impacted", len(meta["impacted"]), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
