@@ -175,10 +175,14 @@ def service_change(service: str, rows: list[tuple[int, str, int, int, str]], bas
 
 
 def change_point(series: dict[datetime, dict[object, int]], start: datetime, end: datetime,
-                 minimum: int = 1) -> datetime | None:
+                 minimum: int = 1, timings: dict[str, list[tuple[datetime, float]]] | None = None,
+                 earliest: datetime | None = None) -> datetime | None:
     """The minute that best splits [start, end) into a before and an after with different
-    rates, over every key's per-minute counts (Poisson likelihood ratio, summed). None when
-    there are fewer than 2 * minimum minutes."""
+    rates, over every key's per-minute counts (Poisson likelihood ratio, summed), plus, from
+    `timings` (service -> (time, ms) samples, e.g. own times in traces), a shift of each
+    service's mean log time (Gaussian likelihood ratio: n/2 log(total var / pooled var)).
+    Splits before `earliest` are not considered. None when there are fewer than 2 * minimum
+    minutes."""
     step = timedelta(minutes=1)
     minutes = []
     m = start.replace(second=0, microsecond=0)
@@ -193,14 +197,36 @@ def change_point(series: dict[datetime, dict[object, int]], start: datetime, end
     def xlogy(x: float, y: float) -> float:
         return x * math.log(y) if x > 0 else 0.0
 
+    logs = {s: sorted((t, math.log1p(max(0.0, ms))) for t, ms in samples)
+            for s, samples in (timings or {}).items() if len(samples) >= 6}
     best, best_at = -1.0, None
     for i in range(minimum, len(minutes) - minimum + 1):
+        if earliest is not None and minutes[i] < earliest.replace(second=0, microsecond=0):
+            continue
         m1, m2 = i, len(minutes) - i
         llr = 0.0
         for values in totals.values():
             a, b = sum(values[:i]), sum(values[i:])
             n = a + b
             llr += xlogy(a, a / m1) + xlogy(b, b / m2) - xlogy(n, n / (m1 + m2))
+        for samples in logs.values():
+            llr += _shift_llr([v for t, v in samples if t < minutes[i]], [v for t, v in samples if t >= minutes[i]])
         if llr > best:
-            best, best_at = llr, minutes[i] if i < len(minutes) else None
+            best, best_at = llr, minutes[i]
     return best_at
+
+
+def _shift_llr(before: list[float], after: list[float]) -> float:
+    """Likelihood ratio of two means against one (equal variance Gaussian), 0 with < 3 a side."""
+    if len(before) < 3 or len(after) < 3:
+        return 0.0
+    both = before + after
+
+    def ss(xs: list[float]) -> float:
+        mean = sum(xs) / len(xs)
+        return sum((x - mean) ** 2 for x in xs)
+    pooled = ss(before) + ss(after)
+    total = ss(both)
+    if pooled <= 1e-12:
+        return 0.0
+    return len(both) / 2 * math.log(total / pooled)

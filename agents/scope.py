@@ -27,6 +27,7 @@ SEVERE = ("error", "critical", "alert", "emergency")
 OUTSIDE = ("manual", "alert")               # incident triggers that are not a detector
 FOLLOW = timedelta(minutes=15)
 SHORT_HISTORY = timedelta(minutes=10)       # less history before the window: find where things changed
+SPLIT_BEFORE = timedelta(minutes=5)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Scope:
     references: dict[str, list[tuple[str, int]]] = field(default_factory=dict)   # named -> [(by, template id)]
     traces: dict[str, "trace_change.TraceChange"] = field(default_factory=dict)  # what traces say changed
     split_at: datetime | None = None          # short history: where the window was split into before/after
+    trace_events: list | None = None          # short history: every traced line from the history's start
 
     def anomalous(self) -> list[ServiceView]:
         return sorted((v for v in self.services.values() if v.anomalous), key=lambda v: (v.onset, v.name))
@@ -116,7 +118,12 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     if history is not None and since - history < SHORT_HISTORY and until - history >= 3 * MINUTE:
         # too little history before the window to compare with: the window's own minutes
         # are split where the services' template mix changed most (agents/change.change_point)
-        split = _change_point(db, names, history, until)
+        # an incident opened from outside was opened soon after what it is about: the split is
+        # looked for in the last SPLIT_BEFORE minutes before its (original) end, or later
+        earliest = history
+        if incident.get("trigger") in OUTSIDE:
+            earliest = max(history, _parse(incident["window_end"]) - SPLIT_BEFORE)
+        split = _change_point(db, scope, names, history, earliest, until)
         if split is not None:
             scope.split_at = split
             since = scope.since = split
@@ -181,13 +188,18 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     return scope
 
 
-def _change_point(db: Database, names: list[str], start: datetime, until: datetime) -> datetime | None:
+def _change_point(db: Database, scope: Scope, names: list[str], start: datetime, earliest: datetime,
+                  until: datetime) -> datetime | None:
+    """The minute where the template mix and the services' own times in traces changed most."""
     series: dict[datetime, dict[tuple[str, int], int]] = {}
     for minute, service, template_id, n in counts.service_template_minutes(db, names, start, until):
         series.setdefault(minute, {})[(service, template_id)] = n
     if not series:
         return None
-    return change.change_point(series, start, min(until, max(series) + MINUTE))   # minutes that have data
+    scope.trace_events = events.trace_events(db, start, until)
+    timings = trace_change.own_times(scope.trace_events)
+    end = min(until, max(series) + MINUTE)                       # minutes that have data
+    return change.change_point(series, start, end, timings=timings, earliest=earliest)
 
 
 def _changes(db: Database, scope: Scope) -> None:
@@ -207,10 +219,17 @@ def _changes(db: Database, scope: Scope) -> None:
                                                window_lines=view.change.window_lines)
     if scope.baseline_since >= scope.since:
         return
-    window = events.trace_events(db, scope.since, scope.until)
+    if scope.trace_events is not None:          # fetched once for the change point
+        starts: dict[str, datetime] = {}
+        for event in scope.trace_events:
+            starts.setdefault(event[0], event[2])
+        window = [e for e in scope.trace_events if starts[e[0]] >= scope.since]
+        baseline = [e for e in scope.trace_events if starts[e[0]] < scope.since]
+    else:
+        window = events.trace_events(db, scope.since, scope.until)
+        baseline = events.trace_events(db, scope.baseline_since, scope.since) if window else []
     if not window:
         return
-    baseline = events.trace_events(db, scope.baseline_since, scope.since)
     scope.traces = trace_change.compare(baseline, window)
     for name, found in scope.traces.items():
         view = scope.services.get(name)

@@ -130,6 +130,19 @@ def per_trace(events: list[Event]) -> tuple[dict[str, float], dict[str, tuple[in
     return own, {s: tuple(p) for s, p in paths.items()}, before
 
 
+def own_times(events: list[Event]) -> dict[str, list[tuple[datetime, float]]]:
+    """service -> (trace start, own ms) for every trace spanning two services or more."""
+    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for trace in _group(events).values():
+        if len({e[1] for e in trace}) < 2:
+            continue
+        start = min(e[2] for e in trace)
+        own, _paths, _ = per_trace(trace)
+        for service, ms in own.items():
+            out[service].append((start, ms))
+    return out
+
+
 def _group(events: list[Event]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = defaultdict(list)
     for event in events:

@@ -1,4 +1,8 @@
-"""Write evals/cases-outsider/<slug>/ deterministically: `python -m evals.outsider`."""
+"""Write evals/cases-outsider/<slug>/ deterministically: `python -m evals.outsider`.
+
+`python -m evals.outsider --dev` writes a development split from the same generator with
+other seeds (evals/cases-outsider-dev/oxd-NN, mesh family only, `split: dev`): cases to tune
+the trace mechanisms on, so the test cases above stay untouched."""
 from __future__ import annotations
 
 import shutil
@@ -11,7 +15,25 @@ MESH_CASES = 30
 SAAS_CASES = 12
 
 
+DEV_ROOT = ROOT.parent / "cases-outsider-dev"
+DEV_CASES = 24
+DEV_SEED = 100
+
+
+def dev() -> None:
+    shutil.rmtree(DEV_ROOT, ignore_errors=True)
+    DEV_ROOT.mkdir(parents=True)
+    used: dict = {}
+    for k in range(1, DEV_CASES + 1):
+        case, recs, inv, meta = mesh.make_case(DEV_SEED + k, used)
+        case["split"] = "dev"
+        size = write_case(f"oxd-{k:02d}", case, recs, inv, DEV_ROOT)
+        print(f"oxd-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
+
+
 def main(argv: list[str]) -> None:
+    if argv == ["--dev"]:
+        return dev()
     only = set(argv)
     if not only:
         shutil.rmtree(ROOT, ignore_errors=True)

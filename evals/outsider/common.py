@@ -53,8 +53,8 @@ class Log:
         return [r for _, _, r in sorted(self.rows, key=lambda x: (x[0], x[1]))]
 
 
-def write_case(slug: str, case: dict, records: list[dict], inventory: dict) -> int:
-    folder = ROOT / slug
+def write_case(slug: str, case: dict, records: list[dict], inventory: dict, root=None) -> int:
+    folder = (root or ROOT) / slug
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "case.yaml", "w") as f:
         yaml.safe_dump(case, f, sort_keys=False, default_flow_style=None, width=110)
