@@ -176,13 +176,13 @@ def service_change(service: str, rows: list[tuple[int, str, int, int, str]], bas
 
 def change_point(series: dict[datetime, dict[object, int]], start: datetime, end: datetime,
                  minimum: int = 1, timings: dict[str, list[tuple[datetime, float]]] | None = None,
-                 earliest: datetime | None = None) -> datetime | None:
+                 earliest: datetime | None = None, latest: datetime | None = None) -> datetime | None:
     """The minute that best splits [start, end) into a before and an after with different
-    rates, over every key's per-minute counts (Poisson likelihood ratio, summed), plus, from
+    mixes, over every key's per-minute counts (multinomial likelihood ratio of the shares), plus, from
     `timings` (service -> (time, ms) samples, e.g. own times in traces), a shift of each
     service's mean log time (Gaussian likelihood ratio: n/2 log(total var / pooled var)).
-    Splits before `earliest` are not considered. None when there are fewer than 2 * minimum
-    minutes."""
+    Splits before `earliest` or after `latest` are not considered. None when there are fewer
+    than 2 * minimum minutes."""
     step = timedelta(minutes=1)
     minutes = []
     m = start.replace(second=0, microsecond=0)
@@ -203,12 +203,18 @@ def change_point(series: dict[datetime, dict[object, int]], start: datetime, end
     for i in range(minimum, len(minutes) - minimum + 1):
         if earliest is not None and minutes[i] < earliest.replace(second=0, microsecond=0):
             continue
-        m1, m2 = i, len(minutes) - i
+        if latest is not None and minutes[i] > latest:
+            continue
+        # the mix, not the rates: how each key's share of all lines differs before and after
+        # (multinomial likelihood ratio), so a busier minute or a partial one changes nothing
         llr = 0.0
-        for values in totals.values():
-            a, b = sum(values[:i]), sum(values[i:])
+        parts = [(sum(v[:i]), sum(v[i:])) for v in totals.values()]
+        big_a, big_b = sum(a for a, _ in parts), sum(b for _, b in parts)
+        if big_a == 0 or big_b == 0:
+            continue
+        for a, b in parts:
             n = a + b
-            llr += xlogy(a, a / m1) + xlogy(b, b / m2) - xlogy(n, n / (m1 + m2))
+            llr += xlogy(a, a / big_a) + xlogy(b, b / big_b) - xlogy(n, n / (big_a + big_b))
         for samples in logs.values():
             llr += _shift_llr([v for t, v in samples if t < minutes[i]], [v for t, v in samples if t >= minutes[i]])
         if llr > best:

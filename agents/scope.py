@@ -120,10 +120,12 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         # are split where the services' template mix changed most (agents/change.change_point)
         # an incident opened from outside was opened soon after what it is about: the split is
         # looked for in the last SPLIT_BEFORE minutes before its (original) end, or later
-        earliest = history
+        earliest, latest = history, None
         if incident.get("trigger") in OUTSIDE:
-            earliest = max(history, _parse(incident["window_end"]) - SPLIT_BEFORE)
-        split = _change_point(db, scope, names, history, earliest, until)
+            opened_for = _parse(incident["window_end"])        # what it was opened about came before this
+            earliest = max(history, opened_for - SPLIT_BEFORE)
+            latest = opened_for.replace(second=0, microsecond=0)
+        split = _change_point(db, scope, names, history, earliest, latest, until)
         if split is not None:
             scope.split_at = split
             since = scope.since = split
@@ -189,7 +191,7 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
 
 
 def _change_point(db: Database, scope: Scope, names: list[str], start: datetime, earliest: datetime,
-                  until: datetime) -> datetime | None:
+                  latest: datetime | None, until: datetime) -> datetime | None:
     """The minute where the template mix and the services' own times in traces changed most."""
     series: dict[datetime, dict[tuple[str, int], int]] = {}
     for minute, service, template_id, n in counts.service_template_minutes(db, names, start, until):
@@ -197,9 +199,9 @@ def _change_point(db: Database, scope: Scope, names: list[str], start: datetime,
     if not series:
         return None
     scope.trace_events = events.trace_events(db, start, until)
-    timings = trace_change.own_times(scope.trace_events)
+    timings = trace_change.step_times(scope.trace_events)
     end = min(until, max(series) + MINUTE)                       # minutes that have data
-    return change.change_point(series, start, end, timings=timings, earliest=earliest)
+    return change.change_point(series, start, end, timings=timings, earliest=earliest, latest=latest)
 
 
 def _changes(db: Database, scope: Scope) -> None:
@@ -236,6 +238,7 @@ def _changes(db: Database, scope: Scope) -> None:
         if view is None:
             continue
         view.change.add("slow", found.slow)
+        view.change.add("gaps", found.gaps)
         view.change.add("paths", 0.8 * found.paths)
         view.change.add("after", 0.6 * found.after)
 

@@ -50,11 +50,14 @@ class TraceChange:
     median_ms: tuple[float, float] | None = None          # baseline, window
     novel: tuple[int, int] | None = None                   # window traces with a new sequence, of n
     after_of: dict[str, int] = field(default_factory=dict)   # caller -> traces diverging after this callee
+    gaps: float = 0.0
+    slowed_gaps: list[tuple[str, str, float, float]] = field(default_factory=list)   # (from, to, base ms, now ms)
     window_traces: int = 0
     baseline_traces: int = 0
 
     def as_dict(self) -> dict:
         return {"service": self.service, "slow": round(self.slow, 2), "paths": round(self.paths, 2),
+                "gaps": round(self.gaps, 2), "slowed_gaps": self.slowed_gaps[:5],
                 "after": round(self.after, 2), "median_ms": self.median_ms, "novel": self.novel,
                 "after_of": self.after_of, "traces": [self.baseline_traces, self.window_traces]}
 
@@ -164,6 +167,67 @@ def _divergence(path: tuple[int, ...], known: set[tuple[int, ...]]) -> int | Non
     return best if best < len(path) else None
 
 
+def step_times(events: list[Event]) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+    """(service of a line, service of the next line) -> (trace start, gap ms) samples."""
+    out: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for trace in _group(events).values():
+        if len({e[1] for e in trace}) < 2:
+            continue
+        ordered = sorted(trace, key=lambda e: e[2])
+        for prev, nxt in zip(ordered, ordered[1:]):
+            out[(prev[1], nxt[1])].append((ordered[0][2], (nxt[2] - prev[2]).total_seconds() * 1e3))
+    return out
+
+
+def transitions(events: list[Event]) -> dict[tuple[str, str], list[float]]:
+    """(service of a line, service of the next line in the same trace) -> the gaps (ms)."""
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for trace in _group(events).values():
+        if len({e[1] for e in trace}) < 2:
+            continue
+        ordered = sorted(trace, key=lambda e: e[2])
+        for prev, nxt in zip(ordered, ordered[1:]):
+            out[(prev[1], nxt[1])].append((nxt[2] - prev[2]).total_seconds() * 1e3)
+    return out
+
+
+def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, tuple[float, list]]:
+    """Which step from one line to the next got slower, and whose it is.
+
+    A gap between two lines of different services is shared by both: a slow callee slows
+    the step from its caller's line to its own and back; a starved service slows the steps
+    after its own lines. So a slowed step says little alone, but the service common to the
+    slowed steps is the one that changed: each service scores the surprise of its slowed
+    steps times the share of all its steps (by window count) that slowed. A caller whose
+    only slow step is the one into the slow callee keeps a small share.
+    -> service -> (score, [(from, to, baseline median, window median)])."""
+    before, now = transitions(baseline), transitions(window)
+    total: Counter = Counter()
+    slowed: Counter = Counter()
+    surprise: dict[str, float] = defaultdict(float)
+    found: dict[str, list] = defaultdict(list)
+    for pair, gaps in now.items():
+        base = before.get(pair, [])
+        if len(base) < 4 or len(gaps) < 2:
+            continue
+        for service in set(pair):
+            total[service] += len(gaps)
+        q90 = sorted(base)[int(0.9 * (len(base) - 1))]
+        base_med, win_med = median(base), median(gaps)
+        if win_med < 1.5 * base_med or win_med - base_med < 2.0:
+            continue
+        above = sum(g > q90 for g in base)
+        s = binomial_upper(sum(g > q90 for g in gaps), len(gaps), (above + 1) / (len(base) + 2))
+        if s < 1.3:
+            continue
+        for service in set(pair):
+            slowed[service] += len(gaps)
+            surprise[service] += s
+            found[service].append((pair[0], pair[1], round(base_med, 1), round(win_med, 1)))
+    return {service: (min(CAP, surprise[service]) * slowed[service] / total[service], found[service])
+            for service in slowed}
+
+
 def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5) -> dict[str, TraceChange]:
     """Per service: how its traces in the window differ from those in the baseline."""
     base_own: dict[str, list[float]] = defaultdict(list)
@@ -218,6 +282,9 @@ def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5) -
             change.novel = (novel[service], seen_in_window[service])
             change.paths = binomial_upper(novel[service], seen_in_window[service], p_new)
         out[service] = change
+    for service, (score, steps) in slowed_transitions(baseline, window).items():
+        change = out.setdefault(service, TraceChange(service))
+        change.gaps, change.slowed_gaps = score, steps
     for callee, callers in after.items():
         if callee not in out:
             continue
