@@ -20,6 +20,10 @@ A service that said nothing at all in the baseline (and had one) is compared wit
 half-line-per-template it could have said unnoticed: a new voice that logs errors in the
 window is a change even though it has no rates of its own.
 
+What the whole fleet changed by (the median service's surprise: a sampling rate, a traffic
+mix, a shared deploy) is no service's own change: a service's score counts what it changed
+beyond that.
+
 Short history widens the prior's effect by itself: with 100 baseline lines a template never
 seen there is expected at about 1 in 200, and a few window lines of it are only mildly
 surprising; with 100,000 baseline lines the same few are very surprising.
@@ -100,14 +104,19 @@ class ServiceChange:
     templates: list[TemplateChange] = field(default_factory=list)   # most surprising first
     baseline_lines: int = 0
     window_lines: int = 0
+    fleet: float = 0.0           # what every service changed by (the median): not this service's own
+
+    @property
+    def own(self) -> float:
+        return max(0.0, self.surprise - self.fleet)
 
     @property
     def score(self) -> float:
-        return 1.0 - math.exp(-self.surprise / SCALE)
+        return 1.0 - math.exp(-self.own / SCALE)
 
     @property
     def changed(self) -> bool:
-        return self.surprise >= CHANGED
+        return self.own >= CHANGED
 
     def top_signal(self) -> str | None:
         return max(self.parts, key=self.parts.get) if self.parts and max(self.parts.values()) > 0 else None
@@ -126,10 +135,23 @@ def combine(surprises: list[float]) -> float:
     return min(CAP, ordered[0] + 0.25 * sum(min(s, 5.0) for s in ordered[1:]))
 
 
+def dispersion(per_minute: list[int]) -> float:
+    """Index of dispersion of per-minute counts (variance / mean, at least 1): how much burstier
+    than Poisson this traffic is. 1 with fewer than 3 minutes to tell."""
+    if len(per_minute) < 3:
+        return 1.0
+    mean = sum(per_minute) / len(per_minute)
+    if mean <= 0:
+        return 1.0
+    var = sum((x - mean) ** 2 for x in per_minute) / (len(per_minute) - 1)
+    return max(1.0, var / mean)
+
+
 def service_change(service: str, rows: list[tuple[int, str, int, int, str]], baseline_minutes: float,
-                   window_minutes: float) -> ServiceChange:
+                   window_minutes: float, burst: float = 1.0) -> ServiceChange:
     """rows: (template id, level, baseline count, window count, template text) of one service,
-    every template seen in either period. Minutes: how long each period is."""
+    every template seen in either period. Minutes: how long each period is. `burst`: the
+    traffic's dispersion (dispersion()); volume is tested on counts scaled down by it."""
     base_total = sum(r[2] for r in rows)
     win_total = sum(r[3] for r in rows)
     out = ServiceChange(service, baseline_lines=base_total, window_lines=win_total)
@@ -169,7 +191,7 @@ def service_change(service: str, rows: list[tuple[int, str, int, int, str]], bas
         p = (base_err + PRIOR) / (base_total + 2 * PRIOR)
         out.parts["errors"] = round(poisson_upper(win_err, win_total * p), 3)
         rate = (base_total + PRIOR) / max(baseline_minutes, 1.0)
-        out.parts["volume"] = round(0.5 * poisson_lower(win_total, rate * window_minutes), 3)
+        out.parts["volume"] = round(0.5 * poisson_lower(int(win_total / burst), rate * window_minutes / burst), 3)
     out.surprise = combine(list(out.parts.values()))
     return out
 

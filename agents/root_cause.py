@@ -161,7 +161,7 @@ def _reasons(scope: Scope, view, name: str, anomalous, dependents, others, host_
     change = view.change
     if change is not None and change.changed:
         signal = change.top_signal()
-        reasons.append(f"its own lines changed most against its baseline (surprise {change.surprise:.1f}, "
+        reasons.append(f"its own lines changed against its baseline (surprise {change.own:.1f} beyond the fleet's, "
                        f"led by {signal})")
         for row in change.templates[:3]:
             if row.surprise < 1:

@@ -213,14 +213,18 @@ def _changes(db: Database, scope: Scope) -> None:
         rows[service].append((template_id, level, base, win, text))
     base_minutes = max(0.0, (scope.since - scope.baseline_since) / MINUTE)
     window_minutes = max(1.0, (scope.until - scope.since) / MINUTE)
+    bursts = {name: change.dispersion(view.baseline_total) for name, view in scope.services.items()}
+    known = sorted(b for n, b in bursts.items() if len(scope.services[n].baseline_total) >= 3)
+    usual = known[len(known) // 2] if known else 1.0
     for name, view in scope.services.items():
-        view.change = change.service_change(name, rows[name], base_minutes, window_minutes)
+        burst = max(bursts[name], usual)      # a short or quiet baseline borrows the fleet's burstiness
+        view.change = change.service_change(name, rows[name], base_minutes, window_minutes, burst)
         if view.layer is not None and not view.anomalous:
             # the host layer (kernel, drivers, resolver) counts when it fails, not when it warns
             view.change = change.ServiceChange(name, baseline_lines=view.change.baseline_lines,
                                                window_lines=view.change.window_lines)
     if scope.baseline_since >= scope.since:
-        return
+        return _fleet_offset(scope)
     if scope.trace_events is not None:          # fetched once for the change point
         starts: dict[str, datetime] = {}
         for event in scope.trace_events:
@@ -231,7 +235,7 @@ def _changes(db: Database, scope: Scope) -> None:
         window = events.trace_events(db, scope.since, scope.until)
         baseline = events.trace_events(db, scope.baseline_since, scope.since) if window else []
     if not window:
-        return
+        return _fleet_offset(scope)
     scope.traces = trace_change.compare(baseline, window)
     for name, found in scope.traces.items():
         view = scope.services.get(name)
@@ -241,6 +245,19 @@ def _changes(db: Database, scope: Scope) -> None:
         view.change.add("gaps", found.gaps)
         view.change.add("paths", 0.8 * found.paths)
         view.change.add("after", 0.6 * found.after)
+    _fleet_offset(scope)
+
+
+def _fleet_offset(scope: Scope) -> None:
+    """The median surprise of the services that logged in both periods: the fleet's change."""
+    both = sorted(v.change.surprise for v in scope.services.values()
+                  if v.change is not None and v.change.baseline_lines and v.change.window_lines)
+    if len(both) < 5:
+        return
+    fleet = both[len(both) // 2]
+    for view in scope.services.values():
+        if view.change is not None:
+            view.change.fleet = fleet
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:
