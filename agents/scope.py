@@ -236,7 +236,9 @@ def _changes(db: Database, scope: Scope) -> None:
         baseline = events.trace_events(db, scope.baseline_since, scope.since) if window else []
     if not window:
         return _fleet_offset(scope)
-    scope.traces = trace_change.compare(baseline, window)
+    novel = {(name, t.template_id): t.surprise for name, view in scope.services.items()
+             for t in view.change.templates[:5] if t.kind in ("new", "rise") and t.surprise >= 1.0}
+    scope.traces = trace_change.compare(baseline, window, changed_templates=novel)
     for name, found in scope.traces.items():
         view = scope.services.get(name)
         if view is None:
@@ -245,6 +247,7 @@ def _changes(db: Database, scope: Scope) -> None:
         view.change.add("gaps", found.gaps)
         view.change.add("paths", 0.8 * found.paths)
         view.change.add("after", 0.6 * found.after)
+        view.change.add("before", 0.6 * found.before_new)
     _fleet_offset(scope)
 
 

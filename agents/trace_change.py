@@ -51,6 +51,8 @@ class TraceChange:
     novel: tuple[int, int] | None = None                   # window traces with a new sequence, of n
     after_of: dict[str, int] = field(default_factory=dict)   # caller -> traces diverging after this callee
     gaps: float = 0.0
+    before_new: float = 0.0                                 # changed lines of others come right after its own
+    before_new_of: dict[str, int] = field(default_factory=dict)
     slowed_gaps: list[tuple[str, str, float, float]] = field(default_factory=list)   # (from, to, base ms, now ms)
     window_traces: int = 0
     baseline_traces: int = 0
@@ -58,6 +60,7 @@ class TraceChange:
     def as_dict(self) -> dict:
         return {"service": self.service, "slow": round(self.slow, 2), "paths": round(self.paths, 2),
                 "gaps": round(self.gaps, 2), "slowed_gaps": self.slowed_gaps[:5],
+                "before_new": round(self.before_new, 2), "before_new_of": self.before_new_of,
                 "after": round(self.after, 2), "median_ms": self.median_ms, "novel": self.novel,
                 "after_of": self.after_of, "traces": [self.baseline_traces, self.window_traces]}
 
@@ -228,7 +231,37 @@ def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, 
             for service in slowed}
 
 
-def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5) -> dict[str, TraceChange]:
+def follows(window: list[Event], novel: dict[tuple[str, int], float]) -> dict[str, tuple[float, dict[str, int]]]:
+    """Whose lines the changed lines come right after. `novel`: (service, template id) ->
+    its surprise, for templates that appeared or rose in the window. A caller that takes
+    another path because of what a callee returned logs its new lines right after the
+    callee's: when most of a service's changed lines follow one other service's lines, that
+    other service gets the change's surprise, in proportion.
+    -> service -> (score, {follower: lines})."""
+    after: dict[str, Counter] = defaultdict(Counter)
+    seen: Counter = Counter()
+    for trace in _group(window).values():
+        ordered = sorted(trace, key=lambda e: e[2])
+        for prev, event in zip(ordered, ordered[1:]):
+            if (event[1], event[3]) not in novel:
+                continue
+            seen[event[1]] += 1
+            if prev[1] != event[1]:
+                after[prev[1]][event[1]] += 1
+    strength: dict[str, float] = defaultdict(float)
+    for (service, _t), surprise in novel.items():
+        strength[service] = max(strength[service], surprise)
+    out = {}
+    for callee, followers in after.items():
+        score = max((n / seen[f]) * strength[f] for f, n in followers.items() if seen[f] >= 3) \
+            if any(seen[f] >= 3 for f in followers) else 0.0
+        if score > 0:
+            out[callee] = (score, dict(followers))
+    return out
+
+
+def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5,
+            changed_templates: dict[tuple[str, int], float] | None = None) -> dict[str, TraceChange]:
     """Per service: how its traces in the window differ from those in the baseline."""
     base_own: dict[str, list[float]] = defaultdict(list)
     base_paths: dict[str, Counter] = defaultdict(Counter)
@@ -285,6 +318,9 @@ def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5) -
     for service, (score, steps) in slowed_transitions(baseline, window).items():
         change = out.setdefault(service, TraceChange(service))
         change.gaps, change.slowed_gaps = score, steps
+    for callee, (score, followers) in follows(window, changed_templates or {}).items():
+        change = out.setdefault(callee, TraceChange(callee))
+        change.before_new, change.before_new_of = score, followers
     for callee, callers in after.items():
         if callee not in out:
             continue

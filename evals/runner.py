@@ -9,6 +9,7 @@ reports with the case's `expect`.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -136,6 +137,9 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
             result.naive_rank = next((i for i, c in enumerate(naive, 1) if _matches(c, case)), None)
     except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
         result.error = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("DEVMESH_EVAL_TRACEBACK"):
+            import traceback
+            traceback.print_exc()
     finally:
         db.close()
         graph.drop()
