@@ -75,9 +75,12 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
     floor = 1 - math.exp(-CHANGED / SCALE)
     changed = {n for n, c in changes.items() if c >= floor}
     anomalous = scope.anomalous()
-    if not anomalous and not changed:
+    # nothing stands out: still name the few that changed most (an operator asked; a weak
+    # ranking with low confidence says more than none)
+    weakest = sorted((n for n, c in changes.items() if c > 0), key=lambda n: -changes[n])[:3]
+    if not anomalous and not changed and not weakest:
         return []
-    names = {v.name for v in anomalous} | changed
+    names = {v.name for v in anomalous} | changed | set(weakest)
     for name in list(names):                                 # what they depend on is a suspect too
         names |= scope.upstream.get(name, set()) & set(scope.services)
     names |= set(scope.references) & set(scope.services)     # and what their errors name
@@ -119,7 +122,10 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
         parts = {
             "change": mine,
             "explains": explains,
-            "quiet": 0.0 if below else 1.0,
+            # how little of its change what it depends on could explain: a dependency that changed
+            # at least half as much explains all of it, one that barely changed explains little
+            "quiet": 1.0 - max((min(1.0, 2 * changes[o] / mine) for o in below), default=0.0) if mine > 0 else
+            (0.0 if below else 1.0),
             "onset": 1 / (1 + (first - earliest) / MINUTE / 2) if first and mine > 0 else 0.0,
             "host": min(1.0, len({p for p, _, _ in host_hits}) / 2),
             "named": len(view.named_by - {name}) / len(others) if others else 0.0,

@@ -69,10 +69,15 @@ def test_a_hub_that_itself_fails_ranks_first_over_its_complaining_dependents():
 
 
 def test_the_graph_alone_lifts_nothing():
-    # no service changed: a hub everything depends on is still not a candidate
+    # no service changed: a hub everything depends on gains nothing from it, and the
+    # ranking says it is unsure
     upstream = {f"api-{i}": {"hub"} for i in range(5)}
     views = {name: _steady(CALM, 60) for name in [*upstream, "hub"]}
-    assert root_cause.rank(_scope(views, upstream)) == []
+    ranked = root_cause.rank(_scope(views, upstream))
+    assert all(c.parts["explains"] == 0.0 for c in ranked)
+    hub = [c.score for c in ranked if c.service == "hub"]
+    assert not hub or hub[0] <= min(c.score for c in ranked if c.service != "hub") + 1e-12
+    assert root_cause.confidence(ranked) <= 0.1
 
 
 def test_traffic_rising_in_proportion_is_not_a_change():
