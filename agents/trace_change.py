@@ -9,8 +9,8 @@ excludes what its callees took: a callee slowed by CPU starvation or by a networ
 shows up in its own time, not in its callers'.
 
 Per service, the baseline's traces are compared with the window's:
-- slow: the share of window traces whose own time exceeds the baseline's 90th percentile,
-  against the share expected (binomial surprise), when the median also grew;
+- slow: the window's own times against the baseline's (one-sided Mann-Whitney), when the
+  median also grew;
 - paths: the share of window traces in which the service's template sequence was never
   seen in the baseline, against the baseline's own rate of novel sequences (Good-Turing:
   traces whose sequence occurs once), so a service whose paths always vary is not flagged;
@@ -82,6 +82,28 @@ def binomial_upper(k: int, n: int, p: float) -> float:
     top = max(logs)
     total = top + math.log(sum(math.exp(v - top) for v in logs))
     return min(CAP, max(0.0, -total / math.log(10)))
+
+
+def slower(before: list[float], now: list[float]) -> float:
+    """-log10 of the one-sided Mann-Whitney p-value that `now` runs longer than `before`
+    (normal approximation, ties count half): uses every sample, and one outlier in a short
+    baseline cannot hide a slowdown the way a percentile threshold can."""
+    n1, n2 = len(now), len(before)
+    if n1 < 2 or n2 < 2:
+        return 0.0
+    ordered = sorted(before)
+    import bisect
+    u = 0.0
+    for x in now:
+        lo, hi = bisect.bisect_left(ordered, x), bisect.bisect_right(ordered, x)
+        u += lo + 0.5 * (hi - lo)
+    mean = n1 * n2 / 2
+    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    z = (u - mean - 0.5) / sd
+    if z <= 0:
+        return 0.0
+    p = 0.5 * math.erfc(z / math.sqrt(2))
+    return min(CAP, -math.log10(max(p, 1e-300)))
 
 
 def _parents(spans: dict[str, tuple[datetime, datetime]]) -> dict[str, str]:
@@ -215,12 +237,10 @@ def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, 
             continue
         for service in set(pair):
             total[service] += len(gaps)
-        q90 = sorted(base)[int(0.9 * (len(base) - 1))]
         base_med, win_med = median(base), median(gaps)
         if win_med < 1.5 * base_med or win_med - base_med < 2.0:
             continue
-        above = sum(g > q90 for g in base)
-        s = binomial_upper(sum(g > q90 for g in gaps), len(gaps), (above + 1) / (len(base) + 2))
+        s = slower(base, gaps)
         if s < 1.3:
             continue
         for service in set(pair):
@@ -300,13 +320,10 @@ def compare(baseline: list[Event], window: list[Event], min_baseline: int = 5,
                              baseline_traces=len(base_own.get(service, [])))
         before, now = base_own.get(service, []), win_own.get(service, [])
         if len(before) >= min_baseline and len(now) >= 3:
-            q90 = sorted(before)[int(0.9 * (len(before) - 1))]
             base_med, win_med = median(before), median(now)
             change.median_ms = (round(base_med, 1), round(win_med, 1))
             if win_med >= 1.3 * base_med and win_med - base_med >= 5.0:
-                above = sum(ms > q90 for ms in before)
-                p = (above + 1) / (len(before) + 2)
-                change.slow = binomial_upper(sum(ms > q90 for ms in now), len(now), p)
+                change.slow = slower(before, now)
         known = base_paths.get(service)
         if known and sum(known.values()) >= min_baseline and seen_in_window[service]:
             total = sum(known.values())
