@@ -89,8 +89,10 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         opened: list[tuple[int, object]] = []
         units = services.names()
         minute, triggered = case.start, False
-        while minute <= case.end:
-            if case.trigger_at and not triggered and minute >= case.trigger_at:
+        # the clock ticks each minute from the window's start; a trigger inside the last
+        # minute still opens, at the window's end
+        while minute <= case.end or (case.trigger_at and not triggered and minute - MINUTE < case.end):
+            if case.trigger_at and not triggered and (minute >= case.trigger_at or minute > case.end):
                 with db.transaction() as cur:
                     incident_id = incident_sql.open_incident(
                         cur, f"opened from outside: {case.trigger_service or 'whole fleet'}", "manual", "error",
