@@ -227,20 +227,26 @@ def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, 
     only slow step is the one into the slow callee keeps a small share.
     -> service -> (score, [(from, to, baseline median, window median)])."""
     before, now = transitions(baseline), transitions(window)
+    # a step seen too rarely before (trace sampling, a short history) is compared with every
+    # step of its kind (between two services, or within one), at half the weight
+    pooled = {kind: sorted(g for pair, gaps in before.items() if (pair[0] == pair[1]) == kind for g in gaps)
+              for kind in (True, False)}
     total: Counter = Counter()
     slowed: Counter = Counter()
     surprise: dict[str, float] = defaultdict(float)
     found: dict[str, list] = defaultdict(list)
     for pair, gaps in now.items():
-        base = before.get(pair, [])
-        if len(base) < 4 or len(gaps) < 2:
+        base, weight = before.get(pair, []), 1.0
+        if len(base) < 4:
+            base, weight = pooled[pair[0] == pair[1]], 0.5
+        if len(base) < 20 and weight < 1 or len(gaps) < 2:
             continue
         for service in set(pair):
             total[service] += len(gaps)
         base_med, win_med = median(base), median(gaps)
         if win_med < 1.5 * base_med or win_med - base_med < 2.0:
             continue
-        s = slower(base, gaps)
+        s = slower(base, gaps) * weight
         if s < 1.3:
             continue
         for service in set(pair):
