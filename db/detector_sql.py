@@ -86,3 +86,20 @@ def templates_seen(cur, template_ids: list[int], service: str, since: datetime, 
                 f"({', '.join('?' * len(template_ids))}) AND service = ? AND bucket >= ? AND bucket < ?",
                 (*template_ids, service, since, until))
     return int(cur.fetchone()[0])
+
+
+def habits(cur, since: datetime, quiet_from: datetime, until: datetime, min_minutes: int
+           ) -> list[tuple[str, int, str, int, int]]:
+    """Templates a service logged in at least `min_minutes` of the minutes [since, quiet_from)
+    and not once in [quiet_from, until), from services that did log in [quiet_from, until):
+    (service, template id, text, minutes present, lines before)."""
+    cur.execute(
+        "SELECT c.service, c.template_id, t.template, COUNT(DISTINCT c.bucket), SUM(c.count) "
+        "FROM template_counts c JOIN log_templates t ON t.id = c.template_id "
+        "WHERE c.bucket >= ? AND c.bucket < ? "
+        "AND c.service IN (SELECT DISTINCT service FROM template_counts WHERE bucket >= ? AND bucket < ?) "
+        "AND NOT EXISTS (SELECT 1 FROM template_counts r WHERE r.service = c.service "
+        "AND r.template_id = c.template_id AND r.bucket >= ? AND r.bucket < ?) "
+        "GROUP BY c.service, c.template_id HAVING COUNT(DISTINCT c.bucket) >= ?",
+        (since, quiet_from, quiet_from, until, quiet_from, until, min_minutes))
+    return [(s, int(t), text, int(m), int(n)) for s, t, text, m, n in cur.fetchall()]

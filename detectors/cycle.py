@@ -95,6 +95,12 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
     signals += [s for s in patterns.correlation(sql.active_in(cur, end - window, end), units, at, window)
                 if not learning(s.service)]
 
+    quiet_from = end - timedelta(minutes=settings.stopped_minutes)
+    habit_from = quiet_from - timedelta(minutes=settings.habit_minutes)
+    if live_from >= end - rates.MINUTE and (sql.first_bucket(cur) or end) <= habit_from:
+        signals += patterns.stopped(sql.habits(cur, habit_from, quiet_from, end,
+                                               int(settings.habit_share * settings.habit_minutes)),
+                                    at, settings.habit_minutes, settings.stopped_minutes, learning)
     signals, held, absorbed = _hold(cur, graph, settings, signals, meta.get("held", []), units, end)
     cooldowns = meta.get("cooldown", {})
     kept = []
@@ -130,7 +136,8 @@ def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Si
     those still happening when it ends go on; habitual ones (same time yesterday) are dropped.
     -> (signals that go on, signals still waiting, signals absorbed)."""
     grace = timedelta(minutes=settings.restart_grace_minutes)
-    services, hosts = quiet.maintenance(sql.active_minutes(cur, end - grace, end), units)
+    lookback = grace + timedelta(minutes=settings.stopped_minutes)
+    services, hosts = quiet.maintenance(sql.active_minutes(cur, end - lookback, end), units)
     history_from = sql.first_bucket(cur)
     going, waiting, absorbed = [], {}, []
     for row in held:
@@ -148,6 +155,9 @@ def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Si
         until = quiet.holds(sig, services, hosts, set(_near(graph, sig.service, 1)), grace)
         if until is None or until <= sig.at:
             going.append(sig)
+            continue
+        if until == datetime.max:
+            absorbed.append(sig)
             continue
         key = (sig.detector, sig.service)
         row = quiet.as_dict(sig, until)

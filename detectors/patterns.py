@@ -1,5 +1,7 @@
 """Template detectors over the live minutes: a new ERROR-or-worse template, catastrophic
-primitives from the catalogue, and correlation (OOM on a host, then restarts on it)."""
+primitives from the catalogue, correlation (OOM on a host, then restarts on it), and a
+habit that stopped (a template a service logged nearly every minute, gone while the
+service goes on talking: a consumer that stopped consuming, a job that stopped running)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -59,4 +61,23 @@ def correlation(recent: list[tuple], units: dict[str, str], at: datetime, window
             out.append(Signal("correlation", target, at, "critical",
                               f"{target} restarted on {host} after an OOM kill there", host, sorted(set(template_ids)),
                               {"host": host, "cause": "oom_kill", "window_minutes": window.total_seconds() / 60}))
+    return out
+
+
+def stopped(rows: list[tuple[str, int, str, int, int]], at: datetime, habit_minutes: int, quiet_minutes: int,
+            learning) -> list[Signal]:
+    """rows: db.detector_sql.habits. One signal per service, naming every template it stopped."""
+    per: dict[str, list[tuple[int, str, int, int]]] = {}
+    for service, template_id, text, minutes, lines in rows:
+        if not learning(service):
+            per.setdefault(service, []).append((template_id, text, minutes, lines))
+    out = []
+    for service, gone in sorted(per.items()):
+        gone.sort(key=lambda g: -g[3])
+        template_id, text, minutes, lines = gone[0]
+        out.append(Signal("stopped", service, at, "warning",
+                          f"{service} stopped logging {len(gone)} line(s) it logged in {minutes} of the last "
+                          f"{habit_minutes} minutes ({lines} lines), none for {quiet_minutes} min: {text[:160]}",
+                          template_ids=[g[0] for g in gone[:10]],
+                          detail={"templates": len(gone), "quiet_minutes": quiet_minutes}))
     return out

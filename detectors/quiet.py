@@ -47,11 +47,18 @@ def maintenance(rows: list[tuple[datetime, str, str, int, str, int]], units: dic
 
 def holds(sig: Signal, services: dict[str, datetime], hosts: dict[str, datetime], neighbours: set[str],
           grace: timedelta) -> datetime | None:
-    """Until when this signal waits (None: it goes on now)."""
+    """Until when this signal waits (None: it goes on now). `services`: the last lifecycle
+    minute of each service over the lookback (grace + the stopped detector's quiet minutes).
+    A line that stopped after a restart or an upgrade is most likely the new version's
+    wording: a stopped signal with a lifecycle anywhere in the lookback waits forever, i.e.
+    is absorbed (returned as datetime.max); other signals wait for the grace after it."""
     if sig.severity == "critical":
         return None
     times = [services[s] for s in {sig.service, *neighbours} if s in services]
-    return max(times) + grace if times else None
+    if sig.detector == "stopped":
+        return datetime.max if times else None
+    recent = [t for t in times if t >= sig.at - grace]
+    return max(recent) + grace if recent else None
 
 
 def still_happening(cur, held: dict, since: datetime, until: datetime, min_errors: int) -> bool:

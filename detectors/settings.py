@@ -20,5 +20,8 @@ class DetectorSettings(BaseSettings):
     merge_minutes: int = 20           # signals on graph-connected services within this join one incident
     merge_hops: int = 2               # "connected": within this many dependency hops, or sharing a host
     correlation_minutes: int = 10     # OOM on a host, then restarts on it within this long -> one signal
+    habit_minutes: int = 60           # stopped: a template present in >= habit_share of these minutes ...
+    habit_share: float = 0.95
+    stopped_minutes: int = 5          # ... and absent this long, while its service still logs
     merge_any_minutes: int = 10       # one fault, one incident: any signal this soon after an opening joins it
     restart_grace_minutes: int = 3    # signals this close to a stop/start/upgrade wait; still there after -> go on

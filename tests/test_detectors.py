@@ -224,6 +224,35 @@ services:
     assert len(incidents) == 1 and set(incidents[0]["services"]) == {"web", "queue", "worker"}
 
 
+def _worker(minutes: range, consuming_until: float, wording: str = "consumed job {} from queue orders") -> list[dict]:
+    out = []
+    for m in minutes:
+        out.append(line(m + 0.9, "batch", f"heartbeat ok, queue depth {m % 7}", host="ops-host"))
+        if m < consuming_until:
+            out += [line(m + i / 6, "batch", wording.format(m * 6 + i), host="ops-host") for i in range(6)]
+    return out
+
+
+def test_a_habit_that_stops_while_the_service_talks_on_is_a_signal(db, ingest):
+    ingest(_worker(range(-120, 30), consuming_until=10))          # from 10:00 it only says heartbeat
+    results = cycles(db, None, -1, 25)
+    stopped = fired(results, "stopped")
+    assert [s.service for s in stopped] == ["batch"]
+    assert T0 + timedelta(minutes=10 + SETTINGS.stopped_minutes - 1) <= stopped[0].at \
+        <= T0 + timedelta(minutes=10 + SETTINGS.stopped_minutes + 1)
+    assert len(incident_sql.listing(db)) == 1
+
+
+def test_a_line_that_changes_wording_after_a_restart_is_not_a_stopped_habit(db, ingest):
+    ingest(_worker(range(-120, 10), consuming_until=10))
+    ingest([line(10.1, "systemd", "Stopping batch.service - order consumer...", host="ops-host"),
+            line(10.3, "systemd", "Started batch.service - order consumer.", host="ops-host")])
+    ingest(_worker(range(10, 30), consuming_until=30, wording="job {} consumed (queue=orders)"))   # v2 wording
+    results = cycles(db, None, -1, 25, units={"batch.service": "batch"})
+    assert fired(results, "stopped") == [] and incident_sql.listing(db) == []
+    assert any(s.detector == "stopped" for r in results for s in r.absorbed)
+
+
 def test_a_cycle_that_fails_leaves_state_as_it_was(db, ingest, monkeypatch):
     """A crash after the incident row was written (in the same transaction) rolls it back
     with the detector state, so the next cycle redoes the same minutes."""
