@@ -97,8 +97,10 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
         return hosts
 
     def depends_on(other: str, name: str) -> bool:
-        """`other` sits above `name` (graph, traces, or the host layer under its failing hosts)."""
-        if name not in scope.upstream.get(other, set()):
+        """`other` sits above `name` (graph, traces, or the host layer under its failing hosts).
+        Two services that each reach the other (a cycle in the edges, or traces read both
+        ways) say nothing about which is beneath: neither is."""
+        if name not in scope.upstream.get(other, set()) or other in scope.upstream.get(name, set()):
             return False
         view = scope.services[name]
         return view.layer is None or bool(reach(other) & (view.anomalous_hosts or view.hosts))
