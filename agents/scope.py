@@ -26,6 +26,7 @@ HOST_LAYER = {"kernel": 0, "driver": 1, "resolver": 2}
 SEVERE = ("error", "critical", "alert", "emergency")
 OUTSIDE = ("manual", "alert")               # incident triggers that are not a detector
 FOLLOW = timedelta(minutes=15)
+FOLLOW_OPENED = timedelta(minutes=2)
 SHORT_HISTORY = timedelta(minutes=10)       # less history before the window: find where things changed
 SPLIT_BEFORE = timedelta(minutes=5)
 
@@ -89,10 +90,13 @@ def _parse(ts: str) -> datetime:
 def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict],
            baseline_minutes: int = 240, matcher=None, now: datetime | None = None) -> Scope:
     """`matcher`: finds the inventory services a log line names (retrieval.enrich.ReferenceMatcher).
-    `now`: the investigation's clock. An incident opened from outside (a person, an alert) has
-    no detector widening its window, so it is read up to now (at most FOLLOW past its end)."""
+    `now`: the investigation's clock. An incident opened from outside (a person, an alert) about
+    the present has no detector widening its window, so it is read up to now (at most FOLLOW
+    past its end); one opened about a past window (`devmesh investigate --at`) is read as asked."""
     since, until = _parse(incident["window_start"]), _parse(incident["window_end"])
-    if now is not None and incident.get("trigger") in OUTSIDE and incident.get("status") != "resolved":
+    opened = _parse(incident["opened_at"]) if incident.get("opened_at") else until
+    if (now is not None and incident.get("trigger") in OUTSIDE and incident.get("status") != "resolved"
+            and until >= opened - FOLLOW_OPENED):     # opened about "now", not about a window in the past
         until = max(until, min(now, until + FOLLOW))
     focus = sorted(set(incident["services"]) | ({incident["service"]} if incident["service"] else set()))
     scope = Scope(incident, since, until, since, 0)
