@@ -14,14 +14,18 @@ def test_top_level_packages_resolve_to_this_repo():
 
 
 def test_no_sql_outside_db():
-    """Every SQL statement lives in db/ (STYLE.md)."""
+    """Every SQL statement lives in db/ (STYLE.md). Not ours, so not checked: the outsider
+    generator (SQL there is PostgreSQL's log text) and the fault lab's own test software."""
     import re
 
     pattern = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE TABLE)\b .*\b(FROM|VALUES|SET|\()")
+    others = (("evals", "outsider"), ("evals", "lab", "services"))
     offenders = []
     for path in REPO.glob("*/**/*.py"):
         rel = path.relative_to(REPO)
         if rel.parts[0] in ("db", "tests", ".venv") or rel.parts[0].startswith("."):
+            continue
+        if any(rel.parts[:len(o)] == o for o in others):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if pattern.search(line):
