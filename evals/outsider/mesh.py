@@ -15,7 +15,7 @@ from evals.outsider import formats as F
 from evals.outsider.common import Log, alnum, dt, hexid, iso_z, ms_of
 from evals.outsider.formats import clf_time
 from evals.outsider.names import (AUTH_NAMES, DOMAINS, GATEWAY_NAMES, HUB_NAMES, NODE_STYLES, ORGS, PREFIXES,
-                                  SUFFIXES, UA)
+                                  SUFFIXES)
 
 FAULTS = ["cpu", "delay", "exception", "wrong-return"]
 
@@ -224,15 +224,15 @@ class Mesh:
                 ("java.lang.IllegalStateException", f"{cls} in unexpected state: PENDING_REVIEW"),
                 ("org.hibernate.LazyInitializationException", f"could not initialize proxy [{self.org}.{s.noun.replace('-', '')}.domain.{cls}#{r.randint(100, 9999)}] - no Session"),
                 ("java.lang.ArithmeticException", "/ by zero"),
-                ("com.fasterxml.jackson.databind.exc.MismatchedInputException", f"Cannot deserialize value of type `java.math.BigDecimal` from Array value (token `JsonToken.START_ARRAY`)"),
+                ("com.fasterxml.jackson.databind.exc.MismatchedInputException", "Cannot deserialize value of type `java.math.BigDecimal` from Array value (token `JsonToken.START_ARRAY`)"),
                 ("java.util.NoSuchElementException", "No value present"),
-                ("org.springframework.dao.InvalidDataAccessResourceUsageException", f"could not extract ResultSet; SQL [n/a]; nested exception is org.hibernate.exception.SQLGrammarException: could not extract ResultSet"),
+                ("org.springframework.dao.InvalidDataAccessResourceUsageException", "could not extract ResultSet; SQL [n/a]; nested exception is org.hibernate.exception.SQLGrammarException: could not extract ResultSet"),
             ])
         if s.lang == "go":
             return r.choice([("panic", "runtime error: invalid memory address or nil pointer dereference"),
                               ("panic", "runtime error: index out of range [3] with length 3"),
                               ("error", "json: cannot unmarshal string into Go struct field .amount of type float64"),
-                              ("error", f"sql: Scan error on column index 2, name \"valid_to\": unsupported Scan, storing driver.Value type <nil> into type *time.Time")])
+                              ("error", "sql: Scan error on column index 2, name \"valid_to\": unsupported Scan, storing driver.Value type <nil> into type *time.Time")])
         if s.lang == "node":
             return r.choice([("TypeError", "Cannot read properties of undefined (reading 'amount')"),
                              ("TypeError", "Cannot destructure property 'id' of 'undefined' as it is undefined."),
@@ -323,7 +323,7 @@ class Mesh:
                 return "request completed", {"method": method, "path": path, "status": st, "duration": round(d / 1000, 6)}, f"http/middleware.go:{60 + v}", None
             if lang == "node":
                 return "request completed", {"req": {"id": k["rid"], "method": method, "url": path}, "res": {"statusCode": st}, "responseTime": int(d)}, "", None
-            return "request_finished", {"method": method, "path": path, "status": st, "duration_ms": round(d, 1)}, f"app.middleware", None
+            return "request_finished", {"method": method, "path": path, "status": st, "duration_ms": round(d, 1)}, "app.middleware", None
         if kind == "access":  # gunicorn access log line (python)
             return (f"10.{k['ip']} - - [{clf_time(k['at'])}] \"{k['method']} {k['path']} HTTP/1.1\" {k['status']} {k['size']} \"-\" \"{k['ua']}\""), {}, "gunicorn.access", None
         if kind in ("timeout", "http5xx", "cbopen"):
@@ -634,7 +634,7 @@ class Mesh:
                     self.emit(log, c, t_done + 0.4, "warning", "client_abort", {"trace": cctx.get("trace"), "span": hexid(r, 16)} if cctx.get("trace") else {},
                               thread=f"http-nio-{c.port}-exec-{r.randint(1, 200)}")
             if e.cb:
-                was_open = e.open_until > 0
+                _was_open = e.open_until > 0
                 e.hist.append(outcome != "ok")
                 if len(e.hist) >= 6 and sum(e.hist) / len(e.hist) >= 0.5 and e.open_until < t_back:
                     e.open_until = t_back + e.cb_open_ms

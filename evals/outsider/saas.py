@@ -254,7 +254,7 @@ class Fleet:
         cid = r.randint(1000, 999999)
         ctx = f'client: {ip}, server: {self.product}.example, request: "{method} {path} HTTP/1.1"'
         if host is None or (dead is None and self.is_down(host, t)):
-            h = dead
+            _h = dead
             if self.sock:
                 self.nginx_err(t + 1, "error", f'*{cid} connect() to unix:/run/{self.app_name}/gunicorn.sock failed (111: Connection refused) while connecting to upstream, {ctx}, upstream: "{up_url}", host: "{self.product}.example"')
             else:
@@ -517,7 +517,7 @@ class Fleet:
             return
         self.last_oom[host] = t
         rss = r.randint(1800000, 3100000)
-        self.raw(t - 30, host, "kernel", "warning", f"gunicorn invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0")
+        self.raw(t - 30, host, "kernel", "warning", "gunicorn invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0")
         self.raw(t - 20, host, "kernel", "info", f"oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/{self.app_unit},task=gunicorn,pid={pid},uid=1001")
         self.raw(t - 10, host, "kernel", "error", f"Out of memory: Killed process {pid} (gunicorn) total-vm:{rss + 400000}kB, anon-rss:{rss}kB, file-rss:{r.randint(1000, 9000)}kB, shmem-rss:0kB, UID:1001 pgtables:{rss // 500}kB oom_score_adj:0")
         self.gunicorn(t + 200, host, "error", f"Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?")
@@ -625,7 +625,7 @@ class Fleet:
             nw = w + 100 + k
             self.gunicorn(t0 - 200 + k, h, "info", f"Booting worker with pid: {nw}", pid=self.gpid[h])
             self.gunicorn(t0 - 150 + k * 2, h, "info", f"Worker exiting (pid: {w})", pid=w)
-            tb = [f"Traceback (most recent call last):",
+            tb = ["Traceback (most recent call last):",
                   f'  File "/srv/{self.product}/venv/lib/python3.11/site-packages/gunicorn/arbiter.py", line 609, in spawn_worker',
                   "    worker.init_process()", f'  File "/srv/{self.product}/venv/lib/python3.11/site-packages/gunicorn/workers/base.py", line 134, in init_process',
                   "    self.load_wsgi()", f'  File "/srv/{self.product}/{self.product}/settings.py", line {r.randint(30, 90)}, in <module>',
@@ -653,7 +653,7 @@ class Fleet:
 
     def sc_silent_worker(self, t0, end):
         r = self.rng
-        node = f"rabbit@{self.mq.split('.')[0]}"
+        _node = f"rabbit@{self.mq.split('.')[0]}"
         to = self.consumer_timeout
         if t0 + to < end:
             c = f"{self.ip[self.worker_host]}:{r.randint(32768, 60999)} -> {self.ip[self.mq]}:5672"
@@ -711,9 +711,9 @@ class Fleet:
     def backup_night(self, t):
         r = self.rng
         h = self.db
-        pid = r.randint(10000, 90000)
+        _pid = r.randint(10000, 90000)
         self.raw(t, h, "CRON", "info", "pam_unix(cron:session): session opened for user postgres(uid=110) by (uid=0)")
-        self.raw(t + 900, h, "CRON", "info", f"(postgres) CMD (/usr/local/bin/db-backup.sh >> /var/log/db-backup.log 2>&1)")
+        self.raw(t + 900, h, "CRON", "info", "(postgres) CMD (/usr/local/bin/db-backup.sh >> /var/log/db-backup.log 2>&1)")
         dur = r.uniform(420000, 720000)
         self.raw(t + 2000, h, "db-backup", "info", f"starting pg_dump of {self.db_name} to /backup/{self.db_name}-{dt(t).strftime('%Y%m%d')}.dump")
         self.raw(t + dur * 0.7, h, "db-backup", "info", f"dump finished: {r.randint(2000, 9000)} MB in {int(dur * 0.7 / 1000)} s")
@@ -761,7 +761,7 @@ class Fleet:
             uu(ts + 9100, "info", "Writing dpkg log to /var/log/unattended-upgrades/unattended-upgrades-dpkg.log")
             m = ts + 12000
             for p, a, b in names:
-                d = dt(m).strftime("%Y-%m-%d %H:%M:%S")
+                _d = dt(m).strftime("%Y-%m-%d %H:%M:%S")
                 for txt in [f"upgrade {p}:amd64 {a} {b}", f"status half-configured {p}:amd64 {a}", f"status unpacked {p}:amd64 {a}",
                             f"status half-installed {p}:amd64 {a}", f"status unpacked {p}:amd64 {b}", f"configure {p}:amd64 {b} <none>",
                             f"status half-configured {p}:amd64 {b}", f"status installed {p}:amd64 {b}"]:
