@@ -26,7 +26,7 @@ from agents.change import CHANGED, SCALE
 
 BASE, EXPLAINS, QUIET = 0.4, 0.35, 0.25
 WEIGHTS = {"onset": 0.1, "host": 0.08, "named": 0.05}
-BLAMED = 0.7                     # a calm service named in others' errors inherits this share of their change
+BLAMED = 0.85                     # a calm service named in others' errors inherits this share of their change
 
 
 @dataclass
