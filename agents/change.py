@@ -20,9 +20,9 @@ A service that said nothing at all in the baseline (and had one) is compared wit
 half-line-per-template it could have said unnoticed: a new voice that logs errors in the
 window is a change even though it has no rates of its own.
 
-What the whole fleet changed by (the median service's surprise: a sampling rate, a traffic
-mix, a shared deploy) is no service's own change: a service's score counts what it changed
-beyond that.
+What the whole fleet changed by (the lower quartile of the services' surprises: a sampling
+rate, a traffic mix, a shared deploy) is no service's own change: a service's score counts
+what it changed beyond that.
 
 Short history widens the prior's effect by itself: with 100 baseline lines a template never
 seen there is expected at about 1 in 200, and a few window lines of it are only mildly
@@ -104,7 +104,7 @@ class ServiceChange:
     templates: list[TemplateChange] = field(default_factory=list)   # most surprising first
     baseline_lines: int = 0
     window_lines: int = 0
-    fleet: float = 0.0           # what every service changed by (the median): not this service's own
+    fleet: float = 0.0           # what the whole fleet changed by (lower quartile): not this service's own
 
     @property
     def own(self) -> float:

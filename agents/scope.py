@@ -256,12 +256,14 @@ def _changes(db: Database, scope: Scope) -> None:
 
 
 def _fleet_offset(scope: Scope) -> None:
-    """The median surprise of the services that logged in both periods: the fleet's change."""
+    """What the fleet as a whole changed by: the lower quartile of the surprises of the
+    services that logged in both periods (a shift every service shows, such as a sampling
+    rate or a traffic mix, survives it; a cascade through most of a small fleet does not)."""
     both = sorted(v.change.surprise for v in scope.services.values()
                   if v.change is not None and v.change.baseline_lines and v.change.window_lines)
     if len(both) < 5:
         return
-    fleet = both[len(both) // 2]
+    fleet = both[len(both) // 4]
     for view in scope.services.values():
         if view.change is not None:
             view.change.fleet = fleet
