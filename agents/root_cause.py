@@ -61,8 +61,15 @@ def own_change(scope: Scope) -> dict[str, float]:
                 origin = scope.error_origins.get(name, 0) / erring if erring else 0.0
                 measured[name] = max(measured[name], 1 - math.exp(-(view.strength + 3 * origin) / SCALE))
     out = dict(measured)
+    # errors that name a service blame it; a trace whose first error is a timeout after calls
+    # to several callees suspects each of them, so that blame is split among them
+    suspects: dict[str, int] = {}
+    for name, view in scope.services.items():
+        for b in view.suspected_by - {name}:
+            suspects[b] = suspects.get(b, 0) + 1
     for name, view in scope.services.items():
         blamers = [measured.get(b, 0.0) for b in view.named_by if b != name]
+        blamers += [measured.get(b, 0.0) / suspects[b] for b in view.suspected_by if b != name]
         if blamers and view.anomalous:
             out[name] = max(out[name], BLAMED * max(blamers))
         if view.anomalous and (view.catastrophic or view.silent_since):   # known failure lines, or silence
@@ -130,7 +137,7 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
             (0.0 if below else 1.0),
             "onset": 1 / (1 + (first - earliest) / MINUTE / 2) if first and mine > 0 else 0.0,
             "host": min(1.0, len({p for p, _, _ in host_hits}) / 2),
-            "named": len(view.named_by - {name}) / len(others) if others else 0.0,
+            "named": len((view.named_by | view.suspected_by) - {name}) / len(others) if others else 0.0,
         }
         score = mine * (BASE + EXPLAINS * parts["explains"] + QUIET * parts["quiet"]) + sum(
             WEIGHTS[k] * parts[k] for k in WEIGHTS)

@@ -46,6 +46,7 @@ class ServiceView:
     silent_since: datetime | None = None
     type: str = "service"
     named_by: set[str] = field(default_factory=set)                # anomalous services whose errors name it
+    suspected_by: set[str] = field(default_factory=set)            # ... whose traces' first errors follow a call to it
     signal_at: datetime | None = None                             # first detector signal about it
     anomalous_hosts: set[str] = field(default_factory=set)         # where its anomaly shows
     change: "change.ServiceChange | None" = None                  # what changed, measured (agents/change.py)
@@ -289,7 +290,7 @@ def _trace_suspects(db: Database, scope: Scope) -> None:
             if caller == origin and traces_seen >= 2 and target is not None and not target.anomalous:
                 target.onset, target.strength = view.onset, max(target.strength, 2.0)
                 target.anomalous_hosts |= target.hosts
-                target.named_by.add(origin)
+                target.suspected_by.add(origin)
 
 
 def _slowdowns(db: Database, scope: Scope) -> None:
