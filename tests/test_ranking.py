@@ -151,3 +151,29 @@ def test_traces_blame_the_callee_after_which_its_callers_change_course():
     found = trace_change.compare(baseline, window)
     assert found["cart"].paths > 5 and found["prices"].paths == 0.0
     assert found["prices"].after > 5 and found["prices"].after_of == {"cart": 15}
+
+
+def test_errors_that_name_a_calm_dependency_make_it_the_suspect():
+    # the database logs nothing (its port refuses); the API's errors name it
+    upstream = {"api": {"db"}, "web": {"api", "db"}}
+    views = {"api": _failing(60), "web": _failing(20), "db": _steady(CALM, 60)}
+    scope = _scope(views, upstream)
+    scope.services["db"].named_by.add("api")
+    scope.services["db"].onset = T0 + M                       # what the reference step sets
+    assert root_cause.rank(scope)[0].service == "db"
+
+
+def test_a_timeout_after_calls_to_several_callees_splits_its_suspicion():
+    # a caller whose traces' first errors are timeouts after calling five callees: only the
+    # callee that itself changed (its own lines) ranks first, not the four calm ones
+    callees = [f"leaf-{i}" for i in range(5)]
+    upstream = {"mid": set(callees)}
+    views = {"mid": _failing(80), **{c: _steady(CALM, 60) for c in callees}}
+    slow = _steady(CALM, 60)
+    views["leaf-3"] = slow + [(8, "warning", 0, 5, "slow query took <DURATION>")]
+    scope = _scope(views, upstream)
+    for c in callees:
+        scope.services[c].suspected_by.add("mid")
+        scope.services[c].onset = T0 + M
+    ranked = root_cause.rank(scope)
+    assert ranked[0].service == "leaf-3", [(c.service, round(c.score, 3)) for c in ranked]
