@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test services services-stop migrate install sysdeps clean
+.PHONY: run test services services-stop migrate install sysdeps clean lab-deps
 
 run: migrate
 	$(DEVMESH) load-inventory
@@ -48,6 +48,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# The fault lab's software (`devmesh lab record`, evals/README.md); `make test` does not need it.
+LAB_PACKAGES := nginx redis-server stress-ng nftables nodejs iproute2 util-linux
+lab-deps:
+	@missing=""; for p in $(LAB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing lab packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; \
+		else echo "need root (or sudo) to apt-get install:$$missing" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@for s in nginx redis-server; do \
+		if command -v systemctl >/dev/null && systemctl is-active -q $$s 2>/dev/null; then \
+			echo "note: the distribution's $$s service is running; the lab starts its own on 127.0.1.x"; fi; done
 
 clean: services-stop
 	rm -rf $(VENV) .devmesh

@@ -332,6 +332,7 @@ COMMANDS = {
     "bench": ("evals.cli:bench", "Benchmarks; each prints one JSON object last."),
     "demo": ("evals.cli:demo",
             "Replay a golden case into a running server: history now, then the fault, time-compressed."),
+    "lab": ("evals.lab.cli:lab", "Fault lab: record dev cases from real software with one injected fault each."),
     "local-llm": ("evals.cli:local_llm_cmd",
                  "The pinned small model for tests and evals (Qwen2.5-Coder-0.5B on llama.cpp's server)."),
 }

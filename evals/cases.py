@@ -5,6 +5,7 @@ nothing here (or anywhere in the product) knows any case by name.
 """
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,7 +47,10 @@ class Case:
 
     @property
     def logs(self) -> Path:
-        return self.path / "logs.jsonl"
+        """logs.jsonl, or logs.jsonl.gz (large recorded sets are kept compressed)."""
+        plain = self.path / "logs.jsonl"
+        packed = self.path / "logs.jsonl.gz"
+        return packed if packed.exists() and not plain.exists() else plain
 
     @property
     def inventory(self) -> Path:
@@ -54,7 +58,8 @@ class Case:
         return own if own.exists() else DEFAULT_INVENTORY
 
     def records(self) -> list[dict]:
-        with open(self.logs, encoding="utf-8") as fh:
+        opener = gzip.open if self.logs.suffix == ".gz" else open
+        with opener(self.logs, "rt", encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
 
 
@@ -85,7 +90,7 @@ def load(path: Path) -> Case:
     if case.split not in SPLITS:
         raise CaseError(f"{where}: split must be one of {', '.join(SPLITS)}, not {case.split!r}")
     if not case.logs.exists():
-        raise CaseError(f"{path}: logs.jsonl is missing")
+        raise CaseError(f"{path}: logs.jsonl (or logs.jsonl.gz) is missing")
     if case.start >= case.end:
         raise CaseError(f"{where}: window start must be before its end")
     return case
