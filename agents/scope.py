@@ -11,13 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from db import counts, events
+from db import counts
 from db import graph as cypher
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
-from agents import change, clues, trace_change
+from agents import clues, measured
 from detectors.catalogue import match
+
+if TYPE_CHECKING:
+    from agents import change, trace_change
 
 MINUTE = timedelta(minutes=1)
 # the host layer, by inventory `type`: what every other service on the same host runs on.
@@ -130,7 +134,7 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
             opened_for = _parse(incident["window_end"])        # what it was opened about came before this
             earliest = max(history, opened_for - SPLIT_BEFORE)
             latest = opened_for.replace(second=0, microsecond=0)
-        split = _change_point(db, scope, names, history, earliest, latest, until)
+        split = measured.change_point(db, scope, names, history, earliest, latest, until)
         if split is not None:
             scope.split_at = split
             since = scope.since = split
@@ -191,83 +195,8 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
         _references(db, scope, matcher)
     _trace_suspects(db, scope)
     _slowdowns(db, scope)
-    _changes(db, scope)
+    measured.measure(db, scope)
     return scope
-
-
-def _change_point(db: Database, scope: Scope, names: list[str], start: datetime, earliest: datetime,
-                  latest: datetime | None, until: datetime) -> datetime | None:
-    """The minute where the template mix and the services' own times in traces changed most."""
-    series: dict[datetime, dict[tuple[str, int], int]] = {}
-    for minute, service, template_id, n in counts.service_template_minutes(db, names, start, until):
-        series.setdefault(minute, {})[(service, template_id)] = n
-    if not series:
-        return None
-    scope.trace_events = events.trace_events(db, start, until)
-    timings = trace_change.step_times(scope.trace_events)
-    end = min(until, max(series) + MINUTE)                       # minutes that have data
-    return change.change_point(series, start, end, timings=timings, earliest=earliest, latest=latest)
-
-
-def _changes(db: Database, scope: Scope) -> None:
-    """Each service's measured change (agents/change.py) and, where lines carry trace ids,
-    what its traces say (agents/trace_change.py)."""
-    rows: dict[str, list] = {name: [] for name in scope.services}
-    for service, template_id, level, base, win, text in counts.template_profile(
-            db, sorted(scope.services), scope.baseline_since, scope.since, scope.until):
-        rows[service].append((template_id, level, base, win, text))
-    base_minutes = max(0.0, (scope.since - scope.baseline_since) / MINUTE)
-    window_minutes = max(1.0, (scope.until - scope.since) / MINUTE)
-    bursts = {name: change.dispersion(view.baseline_total) for name, view in scope.services.items()}
-    known = sorted(b for n, b in bursts.items() if len(scope.services[n].baseline_total) >= 3)
-    usual = known[len(known) // 2] if known else 1.0
-    for name, view in scope.services.items():
-        burst = max(bursts[name], usual)      # a short or quiet baseline borrows the fleet's burstiness
-        view.change = change.service_change(name, rows[name], base_minutes, window_minutes, burst)
-        if view.layer is not None and not view.anomalous:
-            # the host layer (kernel, drivers, resolver) counts when it fails, not when it warns
-            view.change = change.ServiceChange(name, baseline_lines=view.change.baseline_lines,
-                                               window_lines=view.change.window_lines)
-    if scope.baseline_since >= scope.since:
-        return _fleet_offset(scope)
-    if scope.trace_events is not None:          # fetched once for the change point
-        starts: dict[str, datetime] = {}
-        for event in scope.trace_events:
-            starts.setdefault(event[0], event[2])
-        window = [e for e in scope.trace_events if starts[e[0]] >= scope.since]
-        baseline = [e for e in scope.trace_events if starts[e[0]] < scope.since]
-    else:
-        window = events.trace_events(db, scope.since, scope.until)
-        baseline = events.trace_events(db, scope.baseline_since, scope.since) if window else []
-    if not window:
-        return _fleet_offset(scope)
-    novel = {(name, t.template_id): t.surprise for name, view in scope.services.items()
-             for t in view.change.templates[:5] if t.kind in ("new", "rise") and t.surprise >= 1.0}
-    scope.traces = trace_change.compare(baseline, window, changed_templates=novel)
-    for name, found in scope.traces.items():
-        view = scope.services.get(name)
-        if view is None:
-            continue
-        view.change.add("slow", found.slow)
-        view.change.add("gaps", found.gaps)
-        view.change.add("paths", 0.8 * found.paths)
-        view.change.add("after", 0.6 * found.after)
-        view.change.add("before", 0.6 * found.before_new)
-    _fleet_offset(scope)
-
-
-def _fleet_offset(scope: Scope) -> None:
-    """What the fleet as a whole changed by: the lower quartile of the surprises of the
-    services that logged in both periods (a shift every service shows, such as a sampling
-    rate or a traffic mix, survives it; a cascade through most of a small fleet does not)."""
-    both = sorted(v.change.surprise for v in scope.services.values()
-                  if v.change is not None and v.change.baseline_lines and v.change.window_lines)
-    if len(both) < 5:
-        return
-    fleet = both[len(both) // 4]
-    for view in scope.services.values():
-        if view.change is not None:
-            view.change.fleet = fleet
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:

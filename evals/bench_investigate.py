@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from db import incidents as incident_sql
@@ -70,14 +71,36 @@ def fleet(services: int, t0: datetime, hours: float = 4.0, fault_minutes: int = 
     return inventory, records, culprit
 
 
+@contextmanager
+def _scratch(url: DBUrl, graph_url: str, prefix: str):
+    """A scratch database and graph, dropped afterwards."""
+    scratch_url = scratch.create_database(url, prefix)
+    db = Database(scratch_url)
+    graph = Graph(graph_url, f"devmesh_bench_{scratch_url.database}")
+    try:
+        yield db, graph
+    finally:
+        db.close()
+        graph.drop()
+        graph.close()
+        scratch.drop_database(scratch_url)
+
+
+def _time(incident: int, context: Context, runs: int) -> tuple[list[float], str | None]:
+    timings, root = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        state = investigate(incident, context)
+        timings.append((time.perf_counter() - start) * 1e3)
+        root = state["report"]["root_cause_service"]
+    return timings, root
+
+
 def run_fleet(url: DBUrl, graph_url: str, services: int, runs: int = 10) -> dict:
     t0 = datetime(2026, 3, 2, 12, 0)
     text, records, culprit = fleet(services, t0)
     inventory = parse(text)
-    scratch_url = scratch.create_database(url, "benchfleet")
-    db = Database(scratch_url)
-    graph = Graph(graph_url, f"devmesh_bench_{scratch_url.database}")
-    try:
+    with _scratch(url, graph_url, "benchfleet") as (db, graph):
         load_inventory(graph, inventory)
         for _ in Ingestor(db, services=ServiceMap(inventory)).ingest_stream(
                 records[i:i + 5000] for i in range(0, len(records), 5000)):
@@ -86,27 +109,14 @@ def run_fleet(url: DBUrl, graph_url: str, services: int, runs: int = 10) -> dict
         with db.transaction() as cur:
             incident = incident_sql.open_incident(cur, "whole fleet", "manual", "error", None, None, [],
                                                   until - timedelta(minutes=15), until, until)
-        timings, root = [], None
-        for _ in range(runs):
-            start = time.perf_counter()
-            state = investigate(incident, Context(db, graph, now=lambda: until))
-            timings.append((time.perf_counter() - start) * 1e3)
-            root = state["report"]["root_cause_service"]
-    finally:
-        db.close()
-        graph.drop()
-        graph.close()
-        scratch.drop_database(scratch_url)
+        timings, root = _time(incident, Context(db, graph, now=lambda: until), runs)
     return {"services": services, "lines": len(records), "runs": runs, "root_cause": root, "expected": culprit,
             "p50_ms": _pct(timings, 50), "p95_ms": _pct(timings, 95)}
 
 
 def run(url: DBUrl, graph_url: str, runs: int = 20) -> dict:
     inventory = parse(CASCADE_INVENTORY)
-    scratch_url = scratch.create_database(url, "benchinv")
-    db = Database(scratch_url)
-    graph = Graph(graph_url, f"devmesh_bench_{scratch_url.database}")
-    try:
+    with _scratch(url, graph_url, "benchinv") as (db, graph):
         load_inventory(graph, inventory)
         Ingestor(db, services=ServiceMap(inventory)).ingest(cascade())
         incident = None
@@ -116,15 +126,5 @@ def run(url: DBUrl, graph_url: str, runs: int = 20) -> dict:
             incident = incident or (opened[0] if opened else None)
         if incident is None:
             raise RuntimeError("the seeded cascade opened no incident")
-        timings, root = [], None
-        for _ in range(runs):
-            start = time.perf_counter()
-            state = investigate(incident, Context(db, graph))
-            timings.append((time.perf_counter() - start) * 1e3)
-            root = state["report"]["root_cause_service"]
-    finally:
-        db.close()
-        graph.drop()
-        graph.close()
-        scratch.drop_database(scratch_url)
+        timings, root = _time(incident, Context(db, graph), runs)
     return {"runs": runs, "root_cause": root, "p50_ms": _pct(timings, 50), "p95_ms": _pct(timings, 95)}
