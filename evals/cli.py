@@ -161,12 +161,13 @@ def _table(summary: dict) -> str:
 @click.option("--cases", "cases_dir", default=None, type=click.Path(file_okay=False), help="default: evals/cases")
 @click.option("--case", "only", default=None, help="one case by its folder name")
 @click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
+@click.option("--jobs", default=2, show_default=True, help="cases replayed at once (worker processes; 1 with --llm)")
 @click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
               help="an LLM runs the investigation agents and writes each report's narrative (the ranking stays): "
                    "ollama/openai from DEVMESH_LLM_*, local = the pinned small model on llama.cpp (see README)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def eval_cmd(ctx, cases_dir, only, split, llm, as_json):
+def eval_cmd(ctx, cases_dir, only, split, jobs, llm, as_json):
     """Replay golden incidents and score detection, root cause, impact and evidence."""
     if ctx.invoked_subcommand:
         return
@@ -192,7 +193,7 @@ def eval_cmd(ctx, cases_dir, only, split, llm, as_json):
                 click.echo(f"  {r.slug}: rank={r.rank} incidents={r.incidents}{cost}", err=True)
             summary = run(cases, settings.db.resolved(settings.services)[0],
                           settings.graph.resolved_url(settings.services), progress=None if as_json else progress,
-                          llm=model, structured=llm_settings.structured, usage=usage)
+                          llm=model, structured=llm_settings.structured, usage=usage, jobs=jobs)
     except local_llm.LocalModelUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary) if as_json else _table(summary))

@@ -263,9 +263,26 @@ def _llm_summary(results: list[CaseResult], rca: list[CaseResult]) -> dict:
     }
 
 
+def _run_one(args: tuple) -> CaseResult:
+    case, url, graph_url = args
+    return run_case(case, url, graph_url)
+
+
 def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None, structured: bool = False,
-        usage=None) -> dict:
+        usage=None, jobs: int = 1) -> dict:
+    """`jobs` > 1 replays that many cases at once in worker processes (each case has its own
+    scratch database and graph, so they never meet); with an LLM, one at a time."""
     results = []
+    if jobs > 1 and llm is None and len(cases) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(cases)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            for result in pool.map(_run_one, [(case, url, graph_url) for case in cases]):
+                results.append(result)
+                if progress:
+                    progress(result)
+        return summarize(results)
     for case in cases:
         results.append(run_case(case, url, graph_url, llm=llm, structured=structured, usage=usage))
         if progress:

@@ -21,12 +21,12 @@ LOWER_IS_BETTER = {"false_incidents", "mean_time_to_detect_s"}
 
 @pytest.fixture(scope="module")
 def summary(base_urls, services):
-    return run(discover(), base_urls[0], GraphSettings().resolved_url(services))
+    return run(discover(), base_urls[0], GraphSettings().resolved_url(services), jobs=2)
 
 
 @pytest.fixture(scope="module")
 def outsider(base_urls, services):
-    return run(discover(EVALS / "cases-outsider"), base_urls[0], GraphSettings().resolved_url(services))
+    return run(discover(EVALS / "cases-outsider"), base_urls[0], GraphSettings().resolved_url(services), jobs=2)
 
 
 def _floor(summary: dict, metric: str, floor: float) -> None:
