@@ -70,7 +70,9 @@ def test_ships_every_entry_once_with_fields_mapped(server, db, tmp_path):
 
 
 def test_server_killed_mid_way_every_entry_arrives_exactly_once(server, db, tmp_path):
-    n = 3000
+    # enough entries that the shipper cannot be done by the time the server dies (at 3,000 a
+    # fast server took them all before the kill, and no retry ever happened)
+    n = 20000
     journal = write_journal(tmp_path / "j.journal", entries(n))
     log = open(tmp_path / "shipper.err", "w")
     shipper = subprocess.Popen([sys.executable, "-m", "shipper", "--url", server.url, "--file", str(journal),
