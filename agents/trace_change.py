@@ -34,14 +34,6 @@ MAX_PATH = 24
 
 
 @dataclass
-class TraceView:
-    service: str
-    own_ms: list[float] = field(default_factory=list)
-    paths: list[tuple[int, ...]] = field(default_factory=list)
-    first_template: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass
 class TraceChange:
     service: str
     slow: float = 0.0
@@ -158,19 +150,6 @@ def per_trace(events: list[Event]) -> tuple[dict[str, float], dict[str, tuple[in
     return own, {s: tuple(p) for s, p in paths.items()}, before
 
 
-def own_times(events: list[Event]) -> dict[str, list[tuple[datetime, float]]]:
-    """service -> (trace start, own ms) for every trace spanning two services or more."""
-    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    for trace in _group(events).values():
-        if len({e[1] for e in trace}) < 2:
-            continue
-        start = min(e[2] for e in trace)
-        own, _paths, _ = per_trace(trace)
-        for service, ms in own.items():
-            out[service].append((start, ms))
-    return out
-
-
 def _group(events: list[Event]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = defaultdict(list)
     for event in events:
@@ -206,14 +185,7 @@ def step_times(events: list[Event]) -> dict[tuple[str, str], list[tuple[datetime
 
 def transitions(events: list[Event]) -> dict[tuple[str, str], list[float]]:
     """(service of a line, service of the next line in the same trace) -> the gaps (ms)."""
-    out: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for trace in _group(events).values():
-        if len({e[1] for e in trace}) < 2:
-            continue
-        ordered = sorted(trace, key=lambda e: e[2])
-        for prev, nxt in zip(ordered, ordered[1:]):
-            out[(prev[1], nxt[1])].append((nxt[2] - prev[2]).total_seconds() * 1e3)
-    return out
+    return {pair: [ms for _t, ms in samples] for pair, samples in step_times(events).items()}
 
 
 def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, tuple[float, list]]:

@@ -137,7 +137,7 @@ def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Si
     -> (signals that go on, signals still waiting, signals absorbed)."""
     grace = timedelta(minutes=settings.restart_grace_minutes)
     lookback = grace + timedelta(minutes=settings.stopped_minutes)
-    services, hosts = quiet.maintenance(sql.active_minutes(cur, end - lookback, end), units)
+    services = quiet.maintenance(sql.active_minutes(cur, end - lookback, end), units)
     history_from = sql.first_bucket(cur)
     going, waiting, absorbed = [], {}, []
     for row in held:
@@ -152,7 +152,7 @@ def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Si
         if quiet.habitual(cur, sig, history_from):
             absorbed.append(sig)
             continue
-        until = quiet.holds(sig, services, hosts, set(_near(graph, sig.service, 1)), grace)
+        until = quiet.holds(sig, services, set(_near(graph, sig.service, 1)), grace)
         if until is None or until <= sig.at:
             going.append(sig)
             continue

@@ -30,23 +30,20 @@ SEASON = timedelta(minutes=30)
 
 
 def maintenance(rows: list[tuple[datetime, str, str, int, str, int]], units: dict[str, str]
-                ) -> tuple[dict[str, datetime], dict[str, datetime]]:
-    """rows: sql.active_minutes. -> (service -> last lifecycle minute, host -> last lifecycle
-    minute). A lifecycle line counts for its own service and for every unit it names."""
+                ) -> dict[str, datetime]:
+    """rows: sql.active_minutes. -> service -> last lifecycle minute. A lifecycle line counts
+    for its own service and for every unit it names."""
     services: dict[str, datetime] = {}
-    hosts: dict[str, datetime] = {}
-    for minute, service, host, _tid, text, _n in rows:
+    for minute, service, _host, _tid, text, _n in rows:
         if not LIFECYCLE.search(text):
             continue
         named = {units[t] for t in (w.lower().strip(".,:;()[]'\"") for w in text.split()) if t in units}
         for name in {service, *named}:
             services[name] = max(services.get(name, minute), minute)
-        hosts[host] = max(hosts.get(host, minute), minute)
-    return services, hosts
+    return services
 
 
-def holds(sig: Signal, services: dict[str, datetime], hosts: dict[str, datetime], neighbours: set[str],
-          grace: timedelta) -> datetime | None:
+def holds(sig: Signal, services: dict[str, datetime], neighbours: set[str], grace: timedelta) -> datetime | None:
     """Until when this signal waits (None: it goes on now). `services`: the last lifecycle
     minute of each service over the lookback (grace + the stopped detector's quiet minutes).
     A line that stopped after a restart or an upgrade is most likely the new version's
