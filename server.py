@@ -54,6 +54,7 @@ _SETTINGS = {"server": _server_settings, "services": "db.settings:ServicesSettin
              "topology": "retrieval.topology:TopologySettings", "detect": "detectors.settings:DetectorSettings",
              "investigate": "graphs.worker:InvestigationSettings", "notify": "agents.notify:NotifySettings",
              "loki": "ingest.loki:LokiSettings", "retention": "ingest.retention:RetentionSettings",
+             "learn": "ingest.merging:LearnSettings",
              "prometheus": "retrieval.prometheus:PrometheusSettings", "llm": "agents.llm:LLMSettings"}
 
 
@@ -132,6 +133,7 @@ def create_app(settings: AppSettings | None = None):
     from ingest.embedders import build_embedder
     from ingest.embedding import EmbeddingWorker
     from ingest.http import router as ingest_router
+    from ingest.merging import MergeMap, TemplateLearner
     from ingest.pipeline import Ingestor
     from ingest.retention import prune as prune_old
     from ingest.telemetry import Metrics
@@ -173,7 +175,7 @@ def create_app(settings: AppSettings | None = None):
         app.state.embedder = build_embedder(settings.embed)
         app.state.llm = build_chat_model(settings.llm)
         app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
-        app.state.ingestor = Ingestor(app.state.db, settings.ingest)
+        app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s))
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()
         app.state.embed_worker.start()
@@ -219,9 +221,13 @@ def create_app(settings: AppSettings | None = None):
         app.state.retention = Periodic("retention", settings.retention.interval_s,
                                        lambda: prune_old(app.state.db, settings.retention))
         app.state.retention.start()
+        app.state.learner = Periodic("template-learning", settings.learn.interval_s,
+                                     TemplateLearner(app.state.db, app.state.ingestor.merges).run)
+        app.state.learner.start()
         try:
             yield
         finally:
+            app.state.learner.stop()
             app.state.retention.stop()
             app.state.detectors.stop()
             app.state.investigations.stop()
@@ -316,7 +322,7 @@ COMMANDS = {
     "services": ("db.cli:services", "Start, stop and inspect the local MariaDB and FalkorDB."),
     "import": ("ingest.cli:import_", "Import logs: files (JSON lines, journalctl -o json, syslog) or a Loki server."),
     "embed": ("ingest.cli:embed", "Embed templates that have no vector yet for the configured model (resumable)."),
-    "parse": ("ingest.cli:parse", "Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."),
+    "parse": ("ingest.cli:parse", "Template stdin's lines: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."),
     "prune": ("ingest.cli:prune", "Delete old events and rollups in small chunks; drop templates nothing refers to."),
     "ship": ("server:ship", "Ship journald entries to a DevMesh server (`devmesh ship --help`)."),
     "load-inventory": ("retrieval.cli:load_inventory_cmd",

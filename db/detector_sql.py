@@ -33,8 +33,8 @@ def active_in(cur, since: datetime, until: datetime) -> list[tuple[str, str, int
 
 def new_templates(cur, since: datetime, until: datetime, min_rank: int = ERROR_RANK) -> list[tuple[int, str, str]]:
     """(template id, text, level) first seen in [since, until) at min_rank or worse."""
-    cur.execute("SELECT id, template, level FROM log_templates WHERE first_seen >= ? AND first_seen < ? "
-                "AND level + 0 >= ?", (since, until, min_rank))
+    cur.execute("SELECT id, template, level FROM log_templates t WHERE first_seen >= ? AND first_seen < ? "
+                "AND level + 0 >= ? AND NOT EXISTS (SELECT 1 FROM template_merges m WHERE m.from_id = t.id)", (since, until, min_rank))
     return [(i, t, lv) for i, t, lv in cur.fetchall()]
 
 

@@ -40,12 +40,14 @@ def missing(db: Database, table: str, limit: int, after_id: int = 0) -> list[tup
     """Templates with no vector in `table`, in id order after `after_id` (resumable)."""
     return db.fetchall(f"SELECT t.id, t.template FROM log_templates t LEFT JOIN `{table}` e "
                        "ON e.template_id = t.id WHERE e.template_id IS NULL AND t.id > ? "
+                       "AND NOT EXISTS (SELECT 1 FROM template_merges m WHERE m.from_id = t.id) "
                        "ORDER BY t.id LIMIT ?", (after_id, limit))
 
 
 def count_missing(db: Database, table: str) -> int:
     return db.fetchone(f"SELECT COUNT(*) FROM log_templates t LEFT JOIN `{table}` e "
-                       "ON e.template_id = t.id WHERE e.template_id IS NULL")[0]
+                       "ON e.template_id = t.id WHERE e.template_id IS NULL "
+                       "AND NOT EXISTS (SELECT 1 FROM template_merges m WHERE m.from_id = t.id)")[0]
 
 
 def store(db: Database, table: str, rows: list[tuple[int, bytes]]) -> None:

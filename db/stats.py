@@ -11,7 +11,7 @@ def count_events(db: Database) -> int:
 
 
 def counts(db: Database) -> dict[str, int | bool]:
-    templates = db.fetchone("SELECT COUNT(*) FROM log_templates")[0]
+    templates = db.fetchone("SELECT COUNT(*) FROM log_templates t WHERE NOT EXISTS (SELECT 1 FROM template_merges m WHERE m.from_id = t.id)")[0]
     estimate = db.fetchone("SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES "
                            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'log_events'")
     estimate = int(estimate[0]) if estimate else 0

@@ -16,7 +16,7 @@ from db.pool import Database
 from db.settings import DBUrl
 from evals.workload import records
 from ingest.pipeline import IngestSettings, Ingestor, process_batch
-from ingest.templates import template_for
+from ingest.templates import clear_caches
 
 
 def run(url: DBUrl, settings: IngestSettings, lines: int = 50_000, batch_size: int = 1000) -> dict:
@@ -25,12 +25,12 @@ def run(url: DBUrl, settings: IngestSettings, lines: int = 50_000, batch_size: i
     scratch_url = scratch.create_database(url, "bench")
     db = Database(scratch_url)
     try:
-        template_for.cache_clear()
+        clear_caches()
         start = time.perf_counter()
         prepared = [process_batch(b) for b in batches]
         prepare_s = time.perf_counter() - start
 
-        template_for.cache_clear()
+        clear_caches()
         start = time.perf_counter()
         for _ in Ingestor(db, settings).ingest_stream(batches):
             pass
@@ -38,7 +38,7 @@ def run(url: DBUrl, settings: IngestSettings, lines: int = 50_000, batch_size: i
         del prepared
 
         # the same lines again, one request at a time (HTTP's shape), into a second database
-        template_for.cache_clear()
+        clear_caches()
         sequential_url = scratch.create_database(url, "bench")
         sequential_db = Database(sequential_url)
         try:

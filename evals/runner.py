@@ -26,6 +26,7 @@ from evals.cases import Case
 from evals.naive import rank as naive_rank
 from graphs.investigate import Context, investigate
 from ingest.inventory import load as load_inventory_file
+from ingest.merging import TemplateLearner
 from ingest.pipeline import Ingestor
 from ingest.service_map import ServiceMap
 from retrieval.topology import load_inventory
@@ -86,6 +87,7 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         ingestor = Ingestor(db, services=services)
         for _ in ingestor.ingest_stream(records[i:i + 2000] for i in range(0, len(records), 2000)):
             pass
+        TemplateLearner(db, ingestor.merges).run()        # as the server's learning job would have by now
         opened: list[tuple[int, object]] = []
         units = services.names()
         minute, triggered = case.start, False

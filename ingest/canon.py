@@ -119,6 +119,11 @@ def _hint(pattern: str):
     return re.compile(pattern).search
 
 
+def _both(quick, exact):
+    """A guard in two stages: a substring test in C first, the regex only when it passes."""
+    return lambda t: quick(t) and exact(t) is not None
+
+
 def _typed(name: str):
     regex = dict((p, r) for p, r in _SPAN_RES)[f"<{name}>"]
     return _sub(regex, f"<{name}>")
@@ -126,31 +131,73 @@ def _typed(name: str):
 
 # (guard, step): a step runs only when its cheap guard says it could match; the guards
 # are what makes canonicalization fast, the steps are what makes it right
-_STEPS = [
-    (lambda t: "://" in t, _typed("URL")),
-    (lambda t: "@" in t, _typed("EMAIL")),
-    (lambda t: "-" in t, _typed("UUID")),
-    (lambda t: "'" in t or '"' in t, lambda t: _QUOTED.sub(_quoted, t)),
-    (lambda t: "=" in t, _sub(_KV, r"\1\2<*>")),
-    (_hint(r"\d:\d\d|\d{4}[-/]\d\d"), _typed("TS")),
-    (_hint(r"[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:"), _typed("MAC")),
-    (_hint(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:"), _typed("IP")),
-    (lambda t: "/" in t or "\\" in t, _typed("PATH")),
-    (lambda t: "." in t, _sub(_DOMAIN, "<HOST>")),
-    (_has_digit, _mask_digit_tokens),
-    (lambda t: "user" in t or "User" in t or "USER" in t or "for " in t, lambda t: _USER.sub(_mask_user, t)),
-    (lambda t: "true" in t or "false" in t or "null" in t or "TRUE" in t or "FALSE" in t or "True" in t
+_NAMED_STEPS = [
+    ("url", lambda t: "://" in t, _typed("URL")),
+    ("email", lambda t: "@" in t, _typed("EMAIL")),
+    ("uuid", lambda t: "-" in t, _typed("UUID")),
+    ("quoted", lambda t: "'" in t or '"' in t, lambda t: _QUOTED.sub(_quoted, t)),
+    ("key_value", lambda t: "=" in t, _sub(_KV, r"\1\2<*>")),
+    ("timestamp", _both(lambda t: ":" in t or "-" in t or "/" in t, _hint(r"\d:\d\d|\d{4}[-/]\d\d")), _typed("TS")),
+    ("mac", _both(lambda t: ":" in t, _hint(r"[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:")), _typed("MAC")),
+    ("ip", _both(lambda t: "." in t or ":" in t, _hint(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]*:")), _typed("IP")),
+    ("path", lambda t: "/" in t or "\\" in t, _typed("PATH")),
+    ("domain", lambda t: "." in t, _sub(_DOMAIN, "<HOST>")),
+    ("digit_tokens", _has_digit, _mask_digit_tokens),
+    ("user", lambda t: "user" in t or "User" in t or "USER" in t or "for " in t, lambda t: _USER.sub(_mask_user, t)),
+    ("bool", lambda t: "true" in t or "false" in t or "null" in t or "TRUE" in t or "FALSE" in t or "True" in t
      or "False" in t or "NULL" in t or "Null" in t, _sub(_BOOL, "<*>")),
-    (lambda t: "()" in t, _sub(_EMPTY_PARENS, "(<*>)")),
+    ("empty_parens", lambda t: "()" in t, _sub(_EMPTY_PARENS, "(<*>)")),
 ]
+_STEPS = [(guard, step) for _, guard, step in _NAMED_STEPS]
+# rules that know one family of formats (rule 3 above); `devmesh bench parse` reports what
+# each changes on every dataset, and the learned layer (ingest/learn.py) with them all off
+FAMILY_RULES = ("quoted", "key_value", "domain", "user", "bool", "empty_parens")
 
 
-def canonicalize(message: str) -> str:
+def steps_without(names) -> list:
+    """The step list with the named rules left out (for measuring what a rule is worth)."""
+    unknown = set(names) - {n for n, _, _ in _NAMED_STEPS}
+    if unknown:
+        raise ValueError(f"unknown canon rules: {sorted(unknown)}")
+    return [(guard, step) for name, guard, step in _NAMED_STEPS if name not in names]
+
+
+# Every rule treats the digits 1-9 alike and names 0 only in "0x": two messages that differ
+# only in which digits they hold give the same template whenever that template keeps no
+# digit. So a message is looked up by its digit shape first (most lines of a statement
+# share one), and canonicalized only when that shape is new.
+_DIGIT_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")     # bytes.translate runs in C
+_SHAPES: dict[bytes, str] = {}
+SHAPE_CACHE_MAX = 50_000          # entries; with SHAPE_MAX_LEN, at most ~50 MB whatever clients send
+SHAPE_MAX_LEN = 1024              # longer messages are canonicalized each time
+
+
+def canonicalize(message: str, steps: list | None = None) -> str:
     """The template of `message` (typed placeholders, single spaces)."""
+    if steps is not None or len(message) > SHAPE_MAX_LEN or "0x" in message or "0X" in message:
+        return _canonicalize(message, steps)
+    shape = message.encode("utf-8", "surrogatepass").translate(_DIGIT_SHAPE)
+    found = _SHAPES.get(shape)
+    if found is None:
+        found = _canonicalize(message, None)
+        if _CORE_HAS_DIGIT.search(found) is None:
+            if len(_SHAPES) >= SHAPE_CACHE_MAX:
+                _SHAPES.clear()
+            _SHAPES[shape] = found
+    return found
+
+
+def clear_caches() -> None:
+    """Forget the digit shapes seen (benchmarks measure a cold start)."""
+    _SHAPES.clear()
+    canonicalize_cached.cache_clear()
+
+
+def _canonicalize(message: str, steps: list | None) -> str:
     text = message.strip()
     if "  " in text or "\t" in text or "\n" in text or "\r" in text:
         text = _SPACE.sub(" ", text)
-    for guard, step in _STEPS:
+    for guard, step in steps or _STEPS:
         if guard(text):
             text = step(text)
     return text

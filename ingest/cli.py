@@ -59,13 +59,22 @@ def embed(settings, backfill, batch_size):
 
 
 @click.command()
-def parse():
-    """Template each stdin line: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database."""
-    from ingest.templates import template_of
+@click.option("--stream", is_flag=True, help="line by line, masks only (no learned variables; constant memory)")
+def parse(stream):
+    """Template stdin's lines: prints TEMPLATE_ID<TAB>TEMPLATE per line, no database.
+
+    Reads the whole input first and learns variables across its lines as the server's
+    learner would (ingest/learn.py); --stream prints each line's masked template at once."""
+    from ingest.templates import learned_templates_of, template_of
 
     out = sys.stdout
-    for line in sys.stdin:
-        template_id, template = template_of(line.rstrip("\n"))
+    if stream:
+        for line in sys.stdin:
+            template_id, template = template_of(line.rstrip("\n"))
+            out.write(f"{template_id}\t{template}\n")
+        return
+    lines = [line.rstrip("\n") for line in sys.stdin]
+    for template_id, template in learned_templates_of(lines):
         out.write(f"{template_id}\t{template}\n")
 
 

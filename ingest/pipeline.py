@@ -24,15 +24,16 @@ from typing import Callable, Iterable, Iterator
 import mariadb
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from db import counts, events, templates
+from db import counts, events, merges, templates
 from db.pool import Database
 from ingest.canon import CANON_VERSION
+from ingest.merging import MergeMap
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
 from ingest.service_map import ServiceMap
 from ingest.templates import Template, template_for
 
 log = logging.getLogger(__name__)
-_RETRYABLE = {1205, 1213}          # lock wait timeout, deadlock: the whole batch is retried
+_RETRYABLE = {1020, 1205, 1213}    # row changed under our snapshot, lock wait timeout, deadlock: batch retried
 
 
 class _Vanished(Exception):
@@ -112,8 +113,10 @@ class Ingestor:
     """Writes prepared batches; keeps a bounded cache of template ids known to be stored."""
 
     def __init__(self, db: Database, settings: IngestSettings | None = None,
-                 services: ServiceMap | None = None):
+                 services: ServiceMap | None = None, merges: MergeMap | None = None):
         self.db = db
+        self.merges = merges if merges is not None else MergeMap()   # learned templates (ingest/merging.py)
+        self._merges_loaded = False
         self.services = services            # replaced whole when the inventory is reloaded
         self.settings = settings or IngestSettings()
         self.canon_version = CANON_VERSION
@@ -141,9 +144,10 @@ class Ingestor:
                               unmapped=batch.unmapped)
         if not batch.records:
             return result
+        stored, new_merges = self._stored_templates(batch.templates)
         for attempt in range(4):
             try:
-                accepted, new_ids, refused = self._write_once(batch, final=attempt == 3)
+                accepted, new_ids, refused = self._write_once(batch, stored, new_merges, final=attempt == 3)
                 break
             except _Vanished as exc:
                 log.info("ingest batch: %s; retrying (%d)", exc, attempt + 1)
@@ -158,33 +162,58 @@ class Ingestor:
         result.rejected = sorted([*result.rejected, *refused], key=lambda r: r["index"])
         result.new_templates = len(new_ids)
         result.new_template_ids = sorted(new_ids)
-        for template_id in {t.id for t in batch.templates}:
+        for template_id in {t.id for t in batch.templates} | {t.id for t in stored}:
             self._remember(template_id)
         if new_ids and self.on_new_templates:
             self.on_new_templates(result.new_template_ids)
         return result
 
-    def _write_once(self, batch: PreparedBatch, final: bool = True) -> tuple[int, set[int], list[dict]]:
+    def _stored_templates(self, canon: list[Template]) -> tuple[list[Template], list[tuple[int, int]]]:
+        """Each record's template as stored: its canon template, or the learned one covering
+        it; plus the merges matched now (canon ids no merge row names yet)."""
+        if not self._merges_loaded:
+            self.merges.load(self.db)
+            self._merges_loaded = True
+        else:
+            self.merges.refresh(self.db)
+        if not len(self.merges) and not self.merges.has_patterns():
+            return canon, []
+        by_id: dict[int, Template] = {}
+        new: list[tuple[int, int]] = []
+        for t in canon:
+            if t.id not in by_id:
+                target, fresh = self.merges.resolve(t)
+                by_id[t.id] = target
+                if fresh:
+                    new.append((t.id, target.id))
+        return [by_id[t.id] for t in canon], new
+
+    def _write_once(self, batch: PreparedBatch, stored: list[Template], new_merges: list[tuple[int, int]],
+                    final: bool = True) -> tuple[int, set[int], list[dict]]:
         """(rows inserted, new template ids, records the database refused). A row INSERT IGNORE
         skipped is a duplicate only when its log_hash is stored. Anything else IGNORE
         downgraded is first taken as a concurrency effect (a writer racing us on the same
         rows): the transaction is rolled back and redone; on the last attempt those records
         are rejected with a reason (a value MariaDB's checks refuse), never a silent "duplicate"."""
         by_id: dict[int, Template] = {t.id: t for t in batch.templates}
+        by_id.update((t.id, t) for t in stored)
+        merged = {t.id for t, s in zip(batch.templates, stored) if s.id != t.id}
         with self.db.transaction() as cur:
             unknown = [tid for tid in by_id if tid not in self._known]
             new_ids: set[int] = set()
-            if unknown:
-                first = _first_seen(batch)
+            if unknown:          # canon rows too (the learner's set), and a learned row pruned since
+                first = _first_seen(batch.records, batch.templates)
+                first.update(_first_seen(batch.records, stored))
                 new_ids = templates.insert_new(cur, [
                     (tid, by_id[tid].canon_hash, by_id[tid].template, first[tid][1], first[tid][0],
-                     first[tid][0], by_id[tid].canon_version) for tid in unknown])
+                     first[tid][0], by_id[tid].canon_version) for tid in unknown]) - merged
+            merges.add_new(cur, new_merges)
             inserted = set(events.insert_events(cur, [
                 (digest, r.ts, r.host, r.service, r.source, r.level, r.message, r.trace_id, r.span_id,
                  r.event_type, r.error_code, r.meta_json(), t.id)
-                for r, digest, t in zip(batch.records, batch.hashes, batch.templates)]))
+                for r, digest, t in zip(batch.records, batch.hashes, stored)]))
             if inserted:
-                stats, rollups = _aggregate(batch, inserted)
+                stats, rollups = _aggregate(batch.records, batch.hashes, stored, inserted)
                 templates.add_stats(cur, [(tid, by_id[tid].canon_hash, by_id[tid].template, *s,
                                            by_id[tid].canon_version) for tid, s in stats.items()])
                 counts.add(cur, [(*key, n) for key, n in rollups.items()])
@@ -209,20 +238,20 @@ class Ingestor:
 
 
 
-def _first_seen(batch: PreparedBatch) -> dict[int, tuple[datetime, str]]:
+def _first_seen(records: list[Record], templates_: list[Template]) -> dict[int, tuple[datetime, str]]:
     out: dict[int, tuple[datetime, str]] = {}
-    for record, template in zip(batch.records, batch.templates):
+    for record, template in zip(records, templates_):
         seen = out.get(template.id)
         if seen is None or record.ts < seen[0]:
             out[template.id] = (record.ts, record.level)
     return out
 
 
-def _aggregate(batch: PreparedBatch, inserted: set[bytes]):
+def _aggregate(records: list[Record], hashes: list[bytes], templates_: list[Template], inserted: set[bytes]):
     """Per template: (level, first, last, count); per minute key: count. New rows only."""
     stats: dict[int, list] = {}
     rollups: dict[tuple, int] = {}
-    for record, digest, template in zip(batch.records, batch.hashes, batch.templates):
+    for record, digest, template in zip(records, hashes, templates_):
         if digest not in inserted:
             continue
         s = stats.get(template.id)

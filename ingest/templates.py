@@ -27,14 +27,52 @@ def template_key(typed: str) -> tuple[int, bytes]:
     return int.from_bytes(digest[:8], "big") >> 11, digest
 
 
-@lru_cache(maxsize=200_000)
+CACHED_MAX_LEN = 1024              # longer lines are templated each time (memory stays bounded)
+
+
 def template_for(message: str) -> Template:
     """The template of a message (cached: identical lines are common)."""
+    return _template_cached(message) if len(message) <= CACHED_MAX_LEN else _template(message)
+
+
+def _template(message: str) -> Template:
     typed = canonicalize(message)
     template_id, digest = template_key(typed)
     return Template(template_id, digest, typed)
 
 
+_template_cached = lru_cache(maxsize=200_000)(_template)
+
+
+def clear_caches() -> None:
+    """Cold start (benchmarks): forget templated lines and digit shapes."""
+    from ingest.canon import clear_caches as clear_canon
+
+    _template_cached.cache_clear()
+    clear_canon()
+
+
 def template_of(message: str) -> tuple[int, str]:
     t = template_for(message)
     return t.id, t.template
+
+
+def learned_templates_of(messages: list[str]) -> list[tuple[int, str]]:
+    """(template id, template) per message with the learned layer over these messages alone
+    (ingest/learn.py): what the database would hold once the learner ran over them."""
+    from ingest.learn import display_text, learn
+
+    canon = [template_for(m) for m in messages]
+    typed: dict[str, list[str]] = {}
+    for t in canon:
+        typed.setdefault(generic(t.template), []).append(t.template)
+    learned = learn(typed)
+    members: dict[str, list[str]] = {}
+    for g, target in learned.items():
+        members.setdefault(target, []).extend(typed[g])
+    final = {g: (template_key(target)[0], display_text(target, members[target])) for g, target in learned.items()}
+    out = []
+    for t in canon:
+        hit = final.get(generic(t.template))
+        out.append(hit if hit is not None else (t.id, t.template))
+    return out

@@ -31,6 +31,17 @@ def test_parse_writes_one_line_per_input_line_in_order():
     assert ids == [template_of(line)[0] for line in lines]
 
 
+def test_parse_learns_word_variables_across_the_input_unless_streaming():
+    lines = [f"{p} - proxy.example.net:5070 close, {n} bytes sent" for n, p in
+             enumerate(["chrome.exe", "firefox.exe", "dropbox.exe", "chrome.exe"])]
+    learned = run(["parse"], stdin="\n".join(lines) + "\n")
+    streamed = run(["parse", "--stream"], stdin="\n".join(lines) + "\n")
+    assert learned.returncode == streamed.returncode == 0, learned.stderr + streamed.stderr
+    learned_ids = {r.split("\t", 1)[0] for r in learned.stdout.splitlines()}
+    assert len(learned_ids) == 1 and learned.stdout.splitlines()[0].split("\t", 1)[1].startswith("<*> - ")
+    assert len({r.split("\t", 1)[0] for r in streamed.stdout.splitlines()}) == 3
+
+
 def test_import_reads_json_lines_journal_exports_and_syslog(db_urls, db, tmp_path):
     wire = tmp_path / "wire.jsonl"
     wire.write_text(json.dumps({"timestamp": "2026-01-20T10:00:00Z", "host": "a", "service": "api",
