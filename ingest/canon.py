@@ -14,6 +14,10 @@ The rules, in order (each version is frozen once released; change = new CANON_VE
    `user`/`for ... from` (sshd, PAM); domain names; quoted values; booleans and null.
 Typed placeholders (`<IP>`, `<NUM>`...) keep templates readable; `generic()` maps them to
 `<*>` for comparison with the log-parsing literature.
+
+Rule 3 knows families of formats (FAMILY_RULES); `devmesh bench parse` reports what each
+changes on every dataset. Variables no rule can know (a word that varies) are found across
+lines by the learned layer on top of this one (ingest/learn.py, ingest/merging.py).
 """
 from __future__ import annotations
 

@@ -60,18 +60,29 @@ def constants(tokens: Iterable[str]) -> int:
     return sum(1 for t in tokens if STAR not in t)
 
 
-def learn(templates: Iterable[str], min_values: int = MIN_VALUES, subsume: bool = True) -> dict[str, str]:
+def learn(templates: Iterable[str], min_values: int = MIN_VALUES, subsume: bool = True,
+          cache: dict | None = None) -> dict[str, str]:
     """generic canon template -> learned template, for those that change (the rest map to
-    themselves). Input templates are in generic form (`<*>` placeholders, single spaces)."""
+    themselves). Input templates are in generic form (`<*>` placeholders, single spaces).
+    Token counts are learned apart; `cache` (a dict the caller keeps between runs) skips a
+    token count whose templates did not change since the last run."""
     by_length: dict[int, list[list[str]]] = defaultdict(list)
     for text in sorted(set(templates)):
         tokens = text.split(" ")
         by_length[len(tokens)].append(tokens)
     out: dict[str, str] = {}
     for length, members in sorted(by_length.items()):
-        for tokens, learned in zip(members, _learn_group(members, length, min_values, subsume)):
-            if learned != tokens:
-                out[" ".join(tokens)] = " ".join(learned)
+        key = (length, min_values, subsume)
+        stamp = frozenset(" ".join(t) for t in members)
+        if cache is not None and key in cache and cache[key][0] == stamp:
+            out.update(cache[key][1])
+            continue
+        changed = {" ".join(tokens): " ".join(learned)
+                   for tokens, learned in zip(members, _learn_group(members, length, min_values, subsume))
+                   if learned != tokens}
+        if cache is not None:
+            cache[key] = (stamp, changed)
+        out.update(changed)
     return out
 
 

@@ -115,6 +115,7 @@ class TemplateLearner:
     def __init__(self, db: Database, merges: MergeMap | None = None):
         self.db = db
         self.merges = merges
+        self._learned: dict = {}            # per token count: the last run's input and result
 
     def run(self) -> LearnResult:
         start = time.perf_counter()
@@ -143,7 +144,7 @@ class TemplateLearner:
             g = generic(text)
             typed_by_generic[g].append(text)
             ids_by_generic[g] = template_id
-        learned = learn(typed_by_generic)
+        learned = learn(typed_by_generic, cache=self._learned)
         groups: dict[str, list[str]] = defaultdict(list)
         for g, target in learned.items():
             groups[target].append(g)

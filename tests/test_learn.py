@@ -110,3 +110,12 @@ def test_learning_is_monotone_on_real_templates():
             for t, target in learn(part).items():
                 groups.setdefault(target, set()).add(full.get(t, t))
             assert all(len(targets) == 1 for targets in groups.values())
+
+
+def test_a_cached_run_learns_what_a_fresh_one_does():
+    cache: dict = {}
+    first = [f"worker {w} restarted after <*> s" for w in ("io", "net")] + ["disk <*> full"]
+    assert learn(first, cache=cache) == learn(first) == {}
+    more = [*first, "worker gc restarted after <*> s", "disk <*> almost full"]
+    assert learn(more, cache=cache) == learn(more)
+    assert len(set(learn(more, cache=cache).values())) == 1
