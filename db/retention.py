@@ -52,4 +52,7 @@ def prune_templates(db: Database, last_seen_before: datetime, keep: set[int], ve
             for table in vector_tables:
                 cur.execute(f"DELETE FROM `{table}` WHERE template_id IN ({marks})", ids)
             cur.execute(f"DELETE FROM log_templates WHERE id IN ({marks})", ids)
+            # merges from or to a forgotten template go with it (a line that comes back is
+            # matched or learned again)
+            cur.execute(f"DELETE FROM template_merges WHERE from_id IN ({marks}) OR to_id IN ({marks})", ids + ids)
     return len(doomed)

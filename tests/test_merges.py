@@ -131,3 +131,22 @@ def test_merges_under_concurrent_ingest_lose_and_double_nothing(db):
     assert runs >= 2
     assert _totals(db) == {"events": 2000, "rollups": 2000, "counts": 2000, "left_on_merged": 0}
     assert len(_event_templates(db)) == 1
+
+
+def test_retention_forgets_merges_with_their_templates_and_lines_come_back_clean(db):
+    from datetime import datetime, timedelta
+
+    from ingest.retention import RetentionSettings, prune
+
+    ingestor = Ingestor(db)
+    ingestor.ingest(_records(PROGRAMS[:3], 0, 30))
+    TemplateLearner(db, ingestor.merges).run()
+    later = datetime(2026, 1, 20) + timedelta(days=400)
+    pruned = prune(db, RetentionSettings(), now=later)
+    assert pruned["templates"] == 4                         # three canon rows and the learned one
+    assert db.fetchone("SELECT COUNT(*) FROM template_merges")[0] == 0
+    fresh = Ingestor(db)
+    fresh.ingest(_records(PROGRAMS[:3], 10**7, 30))
+    TemplateLearner(db, fresh.merges).run()
+    assert len(_event_templates(db)) == 1
+    assert _totals(db) == {"events": 30, "rollups": 30, "counts": 30, "left_on_merged": 0}
