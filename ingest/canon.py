@@ -8,7 +8,8 @@ online clusterer such as Drain gives order-dependent templates; see ARCHITECTURE
 The rules, in order (each version is frozen once released; change = new CANON_VERSION):
 1. typed spans: URLs, emails, UUIDs, timestamps, MACs, IPv6, IPv4 (`<IP>:<NUM>` keeps the
    port apart), hex, paths, durations, numbers;
-2. any token still holding a digit is an identifier (`blk_-42`, `attempt_14_0020_m_3`,
+2. a number with its unit is one value (`2.7 KB` -> `<SIZE>`, `12 ms` -> `<DURATION>`,
+   version 2), a bound belongs to its number (`<1`, `>=5`); any token still holding a digit is an identifier (`blk_-42`, `attempt_14_0020_m_3`,
    `node-7.example`, `CPU#1`): its alphanumeric core becomes `<ID>`;
 3. known formats: `key=value` / `key: value` / `key = value` values; the word after
    `user`/`for ... from` (sshd, PAM); domain names; quoted values; booleans and null.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-CANON_VERSION = 1
+CANON_VERSION = 2
 PLACEHOLDER = re.compile(r"<(?:[A-Z]+|\*)>")
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
@@ -60,9 +61,11 @@ _EMPTY_PARENS = re.compile(r"(?<![^\s=:])\(\)")        # an empty value, not a c
 
 # a token still holding a digit: keep its leading/trailing punctuation, mask the core
 _EDGES = re.compile(r"^([(\[{'\"]*)(.*?)([)\]}'\",;:.!?]*)$")
+_COMPARED = re.compile(r"[<>~]=?(?=[\d.])")          # "<1", ">=5", "~3": the bound is part of the value
 _CORE_HAS_DIGIT = re.compile(r"\d")
 _PURE_NUMBER = re.compile(r"[-+]?\d+(?:[.,:]\d+)*%?$")
 _SIZE_UNIT = re.compile(r"(?:[KMGTP]i?B|[kKMGTP]|B|bytes)$")
+_TIME_UNIT = re.compile(r"(?:ns|us|µs|ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?)$")
 _WITH_UNIT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMGTP]|B|bytes|ns|us|µs|ms|s|sec|secs|m|min|mins|h|hr|hrs)$")
 _HEX_TOKEN = re.compile(r"0[xX][0-9a-fA-F]+$|(?=[0-9a-f]*[a-f])[0-9a-f]{8,}$")
 _KV = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)(=| = )([^\s,;'\"()\[\]{}=]+)")
@@ -81,12 +84,17 @@ def _mask_digit_tokens(text: str) -> str:
         if not _CORE_HAS_DIGIT.search(token):
             continue
         lead, core, trail = _EDGES.match(token).groups()
+        compared = _COMPARED.match(core)
+        if compared:
+            core = core[compared.end():]
         if "<" in core:                                     # e.g. "<IP>:50010"
             core = _NUM_RE.sub("<NUM>", core)
         elif _PURE_NUMBER.match(core):
             unit = _EDGES.match(tokens[i + 1]).groups() if i + 1 < len(tokens) else None
             if unit and not unit[0] and _SIZE_UNIT.match(unit[1]):
                 core, trail, tokens[i + 1] = "<SIZE>", trail + unit[2], ""   # "2.7 KB," -> "<SIZE>,"
+            elif unit and not unit[0] and not trail and _TIME_UNIT.match(unit[1]):
+                core, trail, tokens[i + 1] = "<DURATION>", unit[2], ""       # "5 sec" -> "<DURATION>"
             else:
                 core = "<NUM>"
         elif _WITH_UNIT.match(core):

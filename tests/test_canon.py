@@ -27,7 +27,26 @@ CASES = [
     ("isScreenOn true", "isScreenOn <*>"),
     ("reverse mapping for ns1.example.net failed", "reverse mapping for <HOST> failed"),
     ("Out of memory: Killed process 4242 (python3)", "Out of memory: Killed process <NUM> (<ID>)"),
+    ("order 7 stored in 12 ms", "order <NUM> stored in <DURATION>"),
+    ("close, lifetime <1 sec", "close, lifetime <DURATION>"),
+    ("close, lifetime 00:02", "close, lifetime <NUM>"),
+    ("queue depth >=500 items", "queue depth <NUM> items"),
 ]
+
+
+def test_a_value_is_one_slot_whatever_its_unit_or_bound():
+    """A duration written "<1 sec" and one written "00:02" fill the same slot (one token)."""
+    assert generic(canonicalize("lifetime <1 sec, 0 bytes")) == generic(canonicalize("lifetime 00:02, 0 bytes"))
+
+
+def test_lines_of_the_same_digit_shape_share_the_cached_template_only_when_it_holds_no_digit():
+    from ingest import canon
+
+    canon.clear_caches()
+    assert canonicalize("worker 12 took 15 ms") == "worker <NUM> took <DURATION>"
+    assert canonicalize("worker 34 took 99 ms") == "worker <NUM> took <DURATION>"
+    assert canonicalize("saw 0x1f then 12") == "saw <HEX> then <NUM>"
+    assert canonicalize("saw 1x1f then 12") == "saw <ID> then <NUM>"      # "0x" is the one digit a rule names
 
 
 @pytest.mark.parametrize("message, template", CASES)
