@@ -129,10 +129,11 @@ def create_app(settings: AppSettings | None = None):
     from graphs.investigate import Context as InvestigationContext
     from graphs.worker import InvestigationPool
     from ingest.background import Periodic
-    from ingest.body_limit import BodyLimit
+    from ingest.body_limit import BodyLimit, path_token
     from ingest.embedders import build_embedder
     from ingest.embedding import EmbeddingWorker
     from ingest.http import router as ingest_router
+    from ingest.journal_upload import router as journal_router
     from ingest.merging import MergeMap, TemplateLearner
     from ingest.pipeline import Ingestor
     from ingest.retention import prune as prune_old
@@ -258,6 +259,9 @@ def create_app(settings: AppSettings | None = None):
         if tokens and request.url.path not in ("/health",):
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
+            in_path = path_token(request.url.path)       # systemd-journal-upload: the token in its URL
+            if in_path is not None and not header:
+                scheme, token = "bearer", in_path
             if scheme.lower() != "bearer" or token.strip() not in tokens:
                 return JSONResponse(error_body(
                     "unauthorized", "missing or invalid bearer token",
@@ -275,6 +279,7 @@ def create_app(settings: AppSettings | None = None):
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
     app.include_router(ingest_router)
+    app.include_router(journal_router)
     app.include_router(search_router)
     app.include_router(graph_router)
     app.include_router(incidents_router)

@@ -7,7 +7,7 @@ Light (no third-party imports): the CLI imports it when reading settings.
 """
 from __future__ import annotations
 
-from ingest.body_limit import RECEIVERS
+from ingest.body_limit import is_receiver
 
 SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
 READ_POSTS = {"/chat", "/analyze"}
@@ -29,7 +29,7 @@ def parse_tokens(text: str) -> dict[str, set[str]]:
 
 
 def required_scope(method: str, path: str) -> str:
-    if method == "POST" and path in RECEIVERS:
+    if method == "POST" and is_receiver(path):
         return "ingest"
     if method in ("GET", "HEAD") or (method == "POST" and path in READ_POSTS):
         return "read"

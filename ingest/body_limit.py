@@ -9,7 +9,19 @@ from __future__ import annotations
 import json
 
 # the receivers: they read their own bodies with their own limit (graphs/auth.py: the ingest scope)
-RECEIVERS = frozenset({"/ingest/logs", "/loki/api/v1/push", "/v1/logs", "/alerts/alertmanager"})
+RECEIVERS = frozenset({"/ingest/logs", "/loki/api/v1/push", "/v1/logs", "/alerts/alertmanager", "/upload"})
+
+
+def path_token(path: str) -> str | None:
+    """The token of `/journal/TOKEN/upload` (systemd-journal-upload sends no header)."""
+    parts = path.split("/")
+    if len(parts) == 4 and parts[0] == "" and parts[1] == "journal" and parts[3] == "upload" and parts[2]:
+        return parts[2]
+    return None
+
+
+def is_receiver(path: str) -> bool:
+    return path in RECEIVERS or path_token(path) is not None
 
 
 def _body(limit: int) -> bytes:
@@ -28,7 +40,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("path") in RECEIVERS:
+        if scope["type"] != "http" or is_receiver(scope.get("path") or ""):
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > self.limit:
