@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 DEVMESH := $(BIN)/devmesh
-SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote prometheus
+SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote prometheus rsyslog
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

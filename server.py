@@ -54,7 +54,7 @@ _SETTINGS = {"server": _server_settings, "services": "db.settings:ServicesSettin
              "topology": "retrieval.topology:TopologySettings", "detect": "detectors.settings:DetectorSettings",
              "investigate": "graphs.worker:InvestigationSettings", "notify": "agents.notify:NotifySettings",
              "loki": "ingest.loki:LokiSettings", "retention": "ingest.retention:RetentionSettings",
-             "learn": "ingest.merging:LearnSettings",
+             "learn": "ingest.merging:LearnSettings", "syslog": "ingest.syslog:SyslogSettings",
              "prometheus": "retrieval.prometheus:PrometheusSettings", "llm": "agents.llm:LLMSettings"}
 
 
@@ -225,9 +225,21 @@ def create_app(settings: AppSettings | None = None):
         app.state.learner = Periodic("template-learning", settings.learn.interval_s,
                                      TemplateLearner(app.state.db, app.state.ingestor.merges).run)
         app.state.learner.start()
+        app.state.syslog = None
+        if settings.syslog.listen:
+            from ingest.syslog import SyslogListener
+
+            app.state.syslog = SyslogListener(settings.syslog, app.state.ingestor.ingest)
+            await app.state.syslog.start()
+            metrics.gauges({"devmesh_syslog_messages": (
+                "Syslog messages by outcome", lambda: {(("outcome", k),): getattr(app.state.syslog.stats, k)
+                                                       for k in ("received", "accepted", "duplicates", "rejected",
+                                                                 "dropped")})})
         try:
             yield
         finally:
+            if app.state.syslog is not None:
+                await app.state.syslog.stop()
             app.state.learner.stop()
             app.state.retention.stop()
             app.state.detectors.stop()

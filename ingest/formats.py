@@ -37,7 +37,8 @@ def from_syslog(line: str, default_host: str | None, now: datetime | None = None
     m = _RFC5424.match(line)
     if m:
         record = {"timestamp": m["ts"], "host": m["host"] if m["host"] != "-" else default_host,
-                  "service": m["app"] if m["app"] != "-" else None, "message": m["msg"], "source": "syslog"}
+                  "service": m["app"] if m["app"] != "-" else None, "source": "syslog",
+                  "message": m["msg"].lstrip()}   # rsyslog's %msg% of a BSD line keeps the space after "tag:"
         record["level"] = str(int(m["pri"]) % 8)
         return record
     m = _RFC3164.match(line)
