@@ -140,6 +140,7 @@ def create_app(settings: AppSettings | None = None):
     from ingest.telemetry import Metrics
     from retrieval.graph_http import router as graph_router
     from retrieval.http import router as search_router
+    from retrieval.loki_read import router as loki_read_router
     from retrieval.topology import TopologyState
 
     settings = settings or AppSettings()
@@ -293,6 +294,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(ingest_router)
     app.include_router(journal_router)
     app.include_router(search_router)
+    app.include_router(loki_read_router)
     app.include_router(graph_router)
     app.include_router(incidents_router)
     app.include_router(alerts_router)

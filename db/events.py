@@ -44,11 +44,12 @@ class EventFilter:
     until: datetime | None = None
     q: str | None = None
     template_id: list[int] | None = None
+    source: list[str] | None = None
 
     def where(self) -> tuple[list[str], list]:
         clauses, params = [], []
         for column, values in (("service", self.service), ("host", self.host),
-                               ("level", self.level), ("template_id", self.template_id)):
+                               ("level", self.level), ("template_id", self.template_id), ("source", self.source)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
@@ -75,6 +76,36 @@ def query_events(db: Database, flt: EventFilter, limit: int,
     rows = db.fetchall(f"SELECT {_READ} FROM log_events {where} ORDER BY ts DESC, id DESC LIMIT ?",
                        [*params, limit])
     return [_event(r) for r in rows]
+
+
+def scan(db: Database, flt: EventFilter, limit: int, oldest_first: bool = False,
+         after: tuple[datetime, int] | None = None) -> list[tuple]:
+    """(id, ts, host, service, level, source, message) in time order, keyset after `after`
+    (the Loki read API pages through these and filters labels and lines itself)."""
+    clauses, params = flt.where()
+    if after:
+        op = ">" if oldest_first else "<"
+        clauses.append(f"(ts {op} ? OR (ts = ? AND id {op} ?))")
+        params.extend([after[0], after[0], after[1]])
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    order = "ASC" if oldest_first else "DESC"
+    return db.fetchall(f"SELECT id, ts, host, service, level, source, message FROM log_events {where} "
+                       f"ORDER BY ts {order}, id {order} LIMIT ?", [*params, limit])
+
+
+def label_values(db: Database, label: str, since: datetime, until: datetime, limit: int = 1000) -> list[str]:
+    """Distinct values of one record label (host, service, level, source) in a time range."""
+    if label not in ("host", "service", "level", "source"):
+        raise ValueError(label)
+    rows = db.fetchall(f"SELECT DISTINCT {label} FROM log_events WHERE ts >= ? AND ts < ? ORDER BY 1 LIMIT ?",
+                       (since, until, limit))
+    return [str(r[0]) for r in rows]
+
+
+def series(db: Database, since: datetime, until: datetime, limit: int = 5000) -> list[tuple]:
+    """Distinct (host, service, level, source) in a time range."""
+    return db.fetchall("SELECT DISTINCT host, service, level, source FROM log_events WHERE ts >= ? AND ts < ? "
+                       "LIMIT ?", (since, until, limit))
 
 
 def examples(db: Database, template_ids: list[int], per_template: int,

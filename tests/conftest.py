@@ -2,6 +2,7 @@
 needs one (created, migrated, dropped), and an app wired to it with the hashing embedder."""
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db import local
+from db.local import MariaDBInstance
 from db.migrate import migrate
 from db.pool import Database
 from db.settings import DBSettings, DBUrl, GraphSettings, ServicesSettings
@@ -137,3 +139,27 @@ def local_llm():
     # to the default 1024 costs about a minute a reply on 2 CPU threads
     yield local.settings(url, max_tokens=192)
     server.__exit__(None, None, None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def instance(services, tmp_path):
+    """A throwaway mariadbd of the test's own (the managed binary, its own data dir and port),
+    migrated, to stop and start without disturbing other tests: (instance, url)."""
+    if DBSettings().url:
+        pytest.skip("DEVMESH_DB_URL points at an external MariaDB; no local binary to run a second one")
+    inst = MariaDBInstance(tmp_path / "mariadb", _free_port(), services.cache_dir, services.mariadbd)
+    inst.start()
+    creds = {"app_user": "devmesh", "app_password": "pw-outage", "ro_user": "devmesh_ro", "ro_password": "pw-ro"}
+    inst.provision(creds)
+    url = DBUrl("devmesh", "pw-outage", "127.0.0.1", inst.port, "devmesh")
+    db = Database(url)
+    migrate(db)
+    db.close()
+    yield inst, url
+    inst.stop()

@@ -5,42 +5,16 @@ port) so stopping it does not disturb the other tests.
 """
 from __future__ import annotations
 
-import socket
-
 import pytest
 from fastapi.testclient import TestClient
 
 import server
-from db.local import MariaDBInstance
-from db.migrate import migrate
 from db.pool import Database, DatabaseUnavailable
-from db.settings import DBSettings, DBUrl
+from db.settings import DBSettings
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import Ingestor
 from retrieval.topology import TopologySettings
 from tests.conftest import NO_INVENTORY, record
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def instance(services, tmp_path):
-    if DBSettings().url:
-        pytest.skip("DEVMESH_DB_URL points at an external MariaDB; no local binary to run a second one")
-    inst = MariaDBInstance(tmp_path / "mariadb", free_port(), services.cache_dir, services.mariadbd)
-    inst.start()
-    creds = {"app_user": "devmesh", "app_password": "pw-outage", "ro_user": "devmesh_ro", "ro_password": "pw-ro"}
-    inst.provision(creds)
-    url = DBUrl("devmesh", "pw-outage", "127.0.0.1", inst.port, "devmesh")
-    db = Database(url)
-    migrate(db)
-    db.close()
-    yield inst, url
-    inst.stop()
 
 
 def test_database_down_gives_503_then_recovers_without_loss(instance):

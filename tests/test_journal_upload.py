@@ -12,7 +12,6 @@ from db.pool import Database
 from evals.live import LiveServer
 from ingest.journal_upload import ExportFormatError, ExportParser
 from shipper.export import export_format, write_journal
-from tests.test_db_outage import instance  # noqa: F401 - a MariaDB of this test's own, to stop
 from tests.test_shipper import BOOT, count, entries, final_stats, ship
 
 UPLOADERS = ("/lib/systemd/systemd-journal-upload", "/usr/lib/systemd/systemd-journal-upload")

@@ -9,7 +9,6 @@ import pytest
 
 from evals.live import LiveServer, free_port, wait_until
 from ingest.syslog import FrameError, Framer
-from tests.test_db_outage import instance  # noqa: F401 - a MariaDB of this test's own, to stop
 
 
 @pytest.fixture
