@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 import server
 from db.settings import GraphSettings
 from tests.conftest import make_settings, record
-from tests.test_db_outage import free_port
+from evals.live import free_port
 
 
 def test_health_is_ok_with_both_databases(client):
