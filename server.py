@@ -230,7 +230,8 @@ def create_app(settings: AppSettings | None = None):
         if settings.syslog.listen:
             from ingest.syslog import SyslogListener
 
-            app.state.syslog = SyslogListener(settings.syslog, app.state.ingestor.ingest)
+            app.state.syslog = SyslogListener(settings.syslog, app.state.ingestor.ingest,
+                                              lambda result: metrics.ingested("syslog", result))
             await app.state.syslog.start()
             metrics.gauges({"devmesh_syslog_messages": (
                 "Syslog messages by outcome", lambda: {(("outcome", k),): getattr(app.state.syslog.stats, k)

@@ -201,3 +201,16 @@ def severe_by_service(db: Database, baseline_since: datetime, since: datetime, u
         "WHERE level + 0 >= 4 AND bucket >= ? AND bucket < ? GROUP BY service, host",
         [since, since, baseline_since.replace(second=0, microsecond=0), until])
     return [(s, h, int(b), int(w)) for s, h, b, w in rows]
+
+
+def pattern_minutes(db: Database, services: list[str] | None, hosts: list[str] | None, levels: list[str] | None,
+                    since: datetime, until: datetime, limit: int = 200_000) -> list[tuple]:
+    """(bucket, service, host, level, template_id, template, count) rollup rows in [since, until)."""
+    clauses, params = ["c.bucket >= ?", "c.bucket < ?"], [since.replace(second=0, microsecond=0), until]
+    for column, values in (("c.service", services), ("c.host", hosts), ("c.level", levels)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    return db.fetchall("SELECT c.bucket, c.service, c.host, c.level, c.template_id, t.template, c.count "
+                       "FROM template_counts c JOIN log_templates t ON t.id = c.template_id WHERE "
+                       + " AND ".join(clauses) + " LIMIT ?", [*params, limit])

@@ -142,6 +142,7 @@ async def receive(request: Request) -> PlainTextResponse:
                            "format, as systemd-journal-upload sends it)")
     ingestor = request.app.state.ingestor
     parser = ExportParser()
+    metrics = request.app.state.metrics
     pending: list = []
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
 
@@ -150,6 +151,7 @@ async def receive(request: Request) -> PlainTextResponse:
         pending.clear()
         if batch:
             result = await run_in_threadpool(ingestor.ingest, batch)
+            request.app.state.metrics.ingested("journal-upload", result)
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["rejected"] += len(result.rejected)
@@ -158,6 +160,8 @@ async def receive(request: Request) -> PlainTextResponse:
         async for chunk in request.stream():
             records, errors = to_records(parser.feed(chunk))
             totals["rejected"] += len(errors)
+            if errors:
+                metrics.rejected("journal entry without a timestamp", len(errors))
             pending.extend(records)
             if len(pending) >= BATCH:
                 await flush()

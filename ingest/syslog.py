@@ -113,9 +113,10 @@ class SyslogStats:
 class SyslogListener:
     """TCP + UDP servers on one address, feeding `ingest(records)` (the Ingestor, off-loop)."""
 
-    def __init__(self, settings: SyslogSettings, ingest):
+    def __init__(self, settings: SyslogSettings, ingest, on_result=None):
         self.settings = settings
         self.ingest = ingest
+        self.on_result = on_result          # e.g. Metrics.ingested("syslog", result)
         self.stats = SyslogStats()
         self._pending: list[dict] = []
         self._paused: set[asyncio.Transport] = set()
@@ -178,6 +179,8 @@ class SyslogListener:
                     continue
                 delay = 0.5
                 del self._pending[:len(batch)]
+                if self.on_result is not None:
+                    self.on_result(result)
                 self.stats.accepted += result.accepted
                 self.stats.duplicates += result.duplicates
                 for rejected in result.rejected:

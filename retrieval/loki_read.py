@@ -17,8 +17,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from db import events
+from db import counts, events
 from db.events import EventFilter
+from ingest.canon import generic
 from ingest.normalize import RecordError, parse_timestamp
 from retrieval.logql import LABELS, LogQLError, LogQuery, MetricQuery, parse, parse_duration
 
@@ -246,3 +247,40 @@ async def series(request: Request, match: list[str] = Query(default=[], alias="m
         if not selectors or any(s.keeps(labels, "") for s in selectors):
             found.append(labels)
     return {"status": "success", "data": found}
+
+
+def _patterns(db, log: LogQuery, since: datetime, until: datetime, step: float) -> list[dict]:
+    rows = counts.pattern_minutes(db, log.equal("service"), log.equal("host"), log.equal("level"), since, until,
+                                  SCAN_MAX + 1)
+    if len(rows) > SCAN_MAX:
+        raise BadRequest(f"more than {SCAN_MAX} pattern samples; narrow the selector or the time range")
+    samples: dict[tuple[int, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    origin = since.replace(tzinfo=timezone.utc).timestamp()
+    for bucket, service, host, level, template_id, template, n in rows:
+        if not log.keeps({"host": host, "service": service, "level": level, "source": ""}, ""):
+            continue
+        at = bucket.replace(tzinfo=timezone.utc).timestamp()
+        slot = int(origin + ((at - origin) // step) * step)
+        samples[(template_id, template)][slot] += int(n)
+    out = [{"pattern": generic(text).replace("<*>", "<_>"), "samples": [[t, n] for t, n in sorted(by.items())]}
+           for (_, text), by in samples.items()]
+    return sorted(out, key=lambda p: -sum(n for _, n in p["samples"]))
+
+
+@router.get("/patterns")
+async def patterns(request: Request, query: str = "", start: str | None = None, end: str | None = None,
+                   step: str | None = None):
+    """Loki's patterns API, backed by our templates (placeholders as `<_>`), counted from the
+    minute rollups: samples are [unix seconds, count] per step."""
+    try:
+        parsed = parse(query)
+        if not isinstance(parsed, LogQuery) or parsed.filters:
+            raise BadRequest("patterns take a stream selector only, e.g. {service=\"api\"}")
+        if any(m.label == "source" for m in parsed.matchers):
+            raise BadRequest("patterns are counted per host, service and level; the source label is not kept there")
+        since, until = _range(start, end)
+        width = max(60.0, _step(step, since, until))                  # rollups are per minute
+        result = await run_in_threadpool(_patterns, request.app.state.db_ro, parsed, since, until, width)
+    except (LogQLError, BadRequest) as exc:
+        return _bad(f"parse error: {exc}" if isinstance(exc, LogQLError) else str(exc))
+    return {"status": "success", "data": result}

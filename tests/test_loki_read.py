@@ -91,3 +91,34 @@ def test_bad_parameters_are_400s(client):
     assert _range(client, '{service="api"}', start="yesterday").status_code == 400
     assert _range(client, '{service="api"}', limit=0).status_code == 400
     assert _range(client, 'count_over_time({service="api"}[1m])', step="0.0001").status_code == 400
+
+
+def test_patterns_are_our_templates_with_samples_per_step(client):
+    _seed(client)
+    r = client.get("/loki/api/v1/patterns", params={"query": '{service="api", level="error"}',
+                                                    "start": str(START * 10**9), "end": str((START + 120) * 10**9),
+                                                    "step": "60s"})
+    assert r.status_code == 200
+    (pattern,) = r.json()["data"]
+    assert pattern["pattern"] == "GET <_> <_> timeout in <_>"
+    assert pattern["samples"] == [[START, 6], [START + 60, 6]]
+    assert client.get("/loki/api/v1/patterns", params={"query": '{service="api"} |= "x"'}).status_code == 400
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_devmesh_exposes(client):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parent.parent / "grafana" / "devmesh-dashboard.json").read_text())
+    client.get("/health")                                       # one request, so per-route series exist
+    text = client.get("/metrics").text
+    exposed = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)", text, re.M):      # declared even before a sample
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}.get(kind, ("",))
+        exposed |= {name + suffix for suffix in suffixes} | {name}
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"\b(devmesh_[a-z_]+)", target["expr"])}
+    assert asked
+    optional = {"devmesh_syslog_messages"}                      # only with DEVMESH_SYSLOG_LISTEN
+    assert asked - optional <= exposed, sorted(asked - optional - exposed)
