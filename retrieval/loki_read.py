@@ -135,9 +135,9 @@ def _matrix(db, query: MetricQuery, start: datetime, end: datetime, step: float)
             if ts <= points[i]:
                 series[key][i] += 1
     out = []
-    for key, counts in sorted(series.items()):
+    for key, per_point in sorted(series.items()):
         values = [[round(p.replace(tzinfo=timezone.utc).timestamp(), 3), _number(n, query, span)]
-                  for p, n in zip(points, counts) if n]
+                  for p, n in zip(points, per_point) if n]
         if values:
             out.append({"metric": dict(key), "values": values})
     return out
