@@ -175,7 +175,9 @@ def create_app(settings: AppSettings | None = None):
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
-        app.state.llm = build_chat_model(settings.llm)
+        from agents.llm import LLMMetrics
+
+        app.state.llm = build_chat_model(settings.llm, [LLMMetrics(metrics, settings.llm.model)])
         app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
         app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s))
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)

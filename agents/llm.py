@@ -2,6 +2,8 @@
 server, vLLM, LM Studio) through langchain-openai, or none (deterministic mode)."""
 from __future__ import annotations
 
+import time
+
 import re
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -51,6 +53,36 @@ class UsageCounter(BaseCallbackHandler):
 
     def snapshot(self) -> dict:
         return {"calls": self.calls, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+
+class LLMMetrics(BaseCallbackHandler):
+    """Each model call's duration, outcome and tokens into /metrics (ingest/telemetry.Metrics)."""
+
+    def __init__(self, metrics, model: str):
+        self.metrics, self.model = metrics, model or "unknown"
+        self._started: dict = {}
+
+    def on_llm_start(self, serialized, prompts, *, run_id, **kwargs) -> None:
+        self._started[run_id] = time.perf_counter()
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs) -> None:
+        self._started[run_id] = time.perf_counter()
+
+    def on_llm_end(self, response, *, run_id, **kwargs) -> None:
+        tokens_in = tokens_out = 0
+        for generations in response.generations:
+            for g in generations:
+                usage = getattr(getattr(g, "message", None), "usage_metadata", None) or {}
+                tokens_in += usage.get("input_tokens", 0)
+                tokens_out += usage.get("output_tokens", 0)
+        self._observe(run_id, True, tokens_in, tokens_out)
+
+    def on_llm_error(self, error, *, run_id, **kwargs) -> None:
+        self._observe(run_id, False, 0, 0)
+
+    def _observe(self, run_id, ok: bool, tokens_in: int, tokens_out: int) -> None:
+        start = self._started.pop(run_id, None)
+        self.metrics.llm_observed(self.model, time.perf_counter() - start if start else 0.0, ok, tokens_in, tokens_out)
 
 
 def build_chat_model(settings: LLMSettings, callbacks: list | None = None):

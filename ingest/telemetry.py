@@ -44,8 +44,20 @@ class Metrics:
                                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.investigation = Histogram("devmesh_investigation_seconds", "Investigation duration",
                                        registry=self.registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 10, 30))
+        self.llm_calls = Counter("devmesh_llm_calls", "LLM calls by model and outcome", ["model", "outcome"],
+                                 registry=self.registry)
+        self.llm_tokens = Counter("devmesh_llm_tokens", "LLM tokens by model, input or output", ["model", "kind"],
+                                  registry=self.registry)
+        self.llm_seconds = Histogram("devmesh_llm_call_seconds", "LLM call duration by model", ["model"],
+                                     registry=self.registry, buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
         self.http = Histogram("devmesh_http_request_seconds", "HTTP request duration", ["route", "method", "status"],
                               registry=self.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+
+    def llm_observed(self, model: str, seconds: float, ok: bool, input_tokens: int, output_tokens: int) -> None:
+        self.llm_calls.labels(model, "ok" if ok else "error").inc()
+        self.llm_seconds.labels(model).observe(seconds)
+        self.llm_tokens.labels(model, "input").inc(input_tokens)
+        self.llm_tokens.labels(model, "output").inc(output_tokens)
 
     def ingested(self, source: str, result) -> None:
         self.records.labels("accepted", source).inc(result.accepted)

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 import respx
 
 from agents.llm import LLMSettings, build_chat_model
@@ -307,3 +308,23 @@ def test_configured_patterns_are_masked_and_bad_ones_refused_at_start(db):
     assert "(try 1)" not in sent and "([REDACTED])" in sent and result.redactions >= 9   # 3 custom + 6 built-in
     with pytest.raises(ValidationError, match="not a regular expression"):
         LLMSettings(mask_patterns=["(unclosed"])
+
+
+@respx.mock
+def test_each_model_call_reaches_metrics_with_its_tokens_and_outcome():
+    from agents.llm import LLMMetrics
+    from ingest.telemetry import Metrics
+
+    metrics = Metrics()
+    respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[ndjson("fine"), httpx.Response(500, json={"error": "boom"})])
+    model = build_chat_model(LLMSettings(backend="ollama", url=OLLAMA, model="qwen-test", timeout_s=5),
+                             [LLMMetrics(metrics, "qwen-test")])
+    model.invoke("hello")
+    with pytest.raises(Exception):
+        model.invoke("again")
+    value = metrics.registry.get_sample_value
+    assert value("devmesh_llm_calls_total", {"model": "qwen-test", "outcome": "ok"}) == 1
+    assert value("devmesh_llm_calls_total", {"model": "qwen-test", "outcome": "error"}) == 1
+    assert value("devmesh_llm_tokens_total", {"model": "qwen-test", "kind": "input"}) == 412
+    assert value("devmesh_llm_tokens_total", {"model": "qwen-test", "kind": "output"}) == 37
+    assert value("devmesh_llm_call_seconds_count", {"model": "qwen-test"}) == 2
