@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import click
 
@@ -135,12 +135,15 @@ def create_app(settings: AppSettings | None = None):
     from ingest.http import router as ingest_router
     from ingest.journal_upload import router as journal_router
     from ingest.merging import MergeMap, TemplateLearner
+    from ingest.syslog import start as start_syslog
     from ingest.pipeline import Ingestor
     from ingest.retention import prune as prune_old
     from ingest.telemetry import Metrics
     from retrieval.graph_http import router as graph_router
     from retrieval.http import router as search_router
     from retrieval.loki_read import router as loki_read_router
+    from retrieval.enrich import refresh_now
+    from retrieval.prometheus import from_settings as prometheus_from
     from retrieval.topology import TopologyState
 
     settings = settings or AppSettings()
@@ -192,13 +195,14 @@ def create_app(settings: AppSettings | None = None):
                                              app.state.topology.follow)
         app.state.inventory_watch.start()
         app.state.enrichment = Periodic("graph-enrichment", settings.topology.infer_interval_s,
-                                        lambda: _refresh_inferred(app.state, settings))
+                                        lambda: refresh_now(app.state.db, app.state.graph, app.state.topology.inventory,
+                                                            settings.topology.infer_window_s))
         app.state.enrichment.start()
         app.state.notifier = Notifier(settings.notify)
         app.state.investigations = InvestigationPool(
             InvestigationContext(app.state.db, app.state.graph, app.state.notifier,
                                  settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
-                                 _prometheus(settings.prometheus), settings.prometheus.max_services,
+                                 prometheus_from(settings.prometheus), settings.prometheus.max_services,
                                  app.state.llm, app.state.db_ro, settings.llm.structured, settings.llm.max_rounds,
                                  tuple(settings.llm.mask_patterns)),
             settings.investigate)
@@ -228,17 +232,7 @@ def create_app(settings: AppSettings | None = None):
         app.state.learner = Periodic("template-learning", settings.learn.interval_s,
                                      TemplateLearner(app.state.db, app.state.ingestor.merges).run)
         app.state.learner.start()
-        app.state.syslog = None
-        if settings.syslog.listen:
-            from ingest.syslog import SyslogListener
-
-            app.state.syslog = SyslogListener(settings.syslog, app.state.ingestor.ingest,
-                                              lambda result: metrics.ingested("syslog", result))
-            await app.state.syslog.start()
-            metrics.gauges({"devmesh_syslog_messages": (
-                "Syslog messages by outcome", lambda: {(("outcome", k),): getattr(app.state.syslog.stats, k)
-                                                       for k in ("received", "accepted", "duplicates", "rejected",
-                                                                 "dropped")})})
+        app.state.syslog = await start_syslog(settings.syslog, app.state.ingestor, metrics)
         try:
             yield
         finally:
@@ -305,24 +299,6 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(status_router)
 
     return app
-
-
-def _refresh_inferred(state, settings: AppSettings) -> dict | None:
-    from retrieval.enrich import refresh_inferred
-
-    inventory = state.topology.inventory
-    if inventory is None:
-        return None
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    return refresh_inferred(state.db, state.graph, inventory, now, timedelta(seconds=settings.topology.infer_window_s))
-
-
-def _prometheus(settings):
-    from retrieval.prometheus import Prometheus, load_queries
-
-    if not settings.url:
-        return None
-    return Prometheus(settings.url, load_queries(settings.queries), settings.timeout_s)
 
 
 def _detect(state, settings: AppSettings, now: datetime):

@@ -19,6 +19,7 @@ over TLS or a trusted network, since a URL lands in proxies' logs.
 """
 from __future__ import annotations
 
+import logging
 import struct
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ from db.pool import DatabaseUnavailable
 from ingest.normalize import RecordError
 
 router = APIRouter(tags=["ingest"])
+log = logging.getLogger(__name__)
 
 MAX_FIELD_BYTES = 8 * 1024 * 1024        # one value (journald's own ceiling for a field is 64 MiB; ours is 8)
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
@@ -177,7 +179,7 @@ async def receive(request: Request) -> PlainTextResponse:
             return _plain(400, str(exc))
         return _plain(503, "MariaDB is unavailable; nothing after the last committed batch was stored, "
                            "send again", **{"Retry-After": "5"})
-    request.app.state.journal_upload = totals
+    log.info("journal upload: %d entries, %s", parser.entries, totals)
     return _plain(202, "OK.")
 
 

@@ -133,6 +133,8 @@ class TemplateLearner:
         if self.merges is not None:
             self.merges.load(self.db)
         result.seconds = time.perf_counter() - start
+        if result.merged or result.leftovers:
+            log.info("template learning: %s", result.as_dict())
         return result
 
     def _learn(self, result: LearnResult) -> None:

@@ -229,3 +229,15 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             return
         if message.strip():
             self.listener.take(message, addr[0] if addr else "unknown")
+
+
+async def start(settings: SyslogSettings, ingestor, metrics) -> SyslogListener | None:
+    """The server's listener when DEVMESH_SYSLOG_LISTEN is set (else None), its outcomes in /metrics."""
+    if not settings.listen:
+        return None
+    listener = SyslogListener(settings, ingestor.ingest, lambda result: metrics.ingested("syslog", result))
+    await listener.start()
+    metrics.gauges({"devmesh_syslog_messages": (
+        "Syslog messages by outcome", lambda: {(("outcome", k),): getattr(listener.stats, k)
+                                               for k in ("received", "accepted", "duplicates", "rejected", "dropped")})})
+    return listener

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from db import counts, events
 from db import graph as cypher
@@ -136,6 +136,13 @@ def infer_edges(db: Database, inv: Inventory, since: datetime, until: datetime,
                 "last_seen": int(until.timestamp()), "reason": f"trace: {caller} calls {callee} in {n} traces"})
             edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - min(0.9, 0.3 + 0.05 * n)))
     return sorted(edges.values(), key=lambda e: (e["source"], e["target"]))
+
+
+def refresh_now(db: Database, graph: Graph, inv: Inventory | None, window_s: float) -> dict[str, int] | None:
+    """The server's periodic job: refresh_inferred over the last `window_s`, when an inventory is loaded."""
+    if inv is None:
+        return None
+    return refresh_inferred(db, graph, inv, datetime.now(timezone.utc).replace(tzinfo=None), timedelta(seconds=window_s))
 
 
 def refresh_inferred(db: Database, graph: Graph, inv: Inventory, now: datetime,

@@ -36,6 +36,13 @@ class PrometheusSettings(BaseSettings):
     max_services: int = 5
 
 
+def from_settings(settings) -> "Prometheus | None":
+    """The client the server's investigations use, or None when no Prometheus is configured."""
+    if not settings.url:
+        return None
+    return Prometheus(settings.url, load_queries(settings.queries), settings.timeout_s)
+
+
 def load_queries(path: Path | None) -> dict[str, dict[str, str]]:
     if path is None:
         return DEFAULT_QUERIES
