@@ -107,10 +107,13 @@ def test_merges_under_concurrent_ingest_lose_and_double_nothing(db):
     again; after a last run every line is counted once, under the learned template."""
     writers = [Ingestor(db, merges=MergeMap(refresh_s=0)) for _ in range(2)]
     errors: list[BaseException] = []
+    learned_once = threading.Event()        # half the batches wait for a learning run: merges meet writes
 
     def write(k: int) -> None:
         try:
             for batch in range(25):
+                if batch == 12:
+                    assert learned_once.wait(60), "the learner never ran"
                 programs = [f"app{k}{batch % 7}.exe", *PROGRAMS]
                 writers[k].ingest(_records(programs, 10_000 * k + 40 * batch, 40, host=f"pc{k}"))
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -123,12 +126,13 @@ def test_merges_under_concurrent_ingest_lose_and_double_nothing(db):
     runs = 0
     while any(t.is_alive() for t in threads):
         learner.run()
+        learned_once.set()
         runs += 1
     for t in threads:
         t.join()
     assert not errors, errors
     learner.run()
-    assert runs >= 2
+    assert runs >= 1
     assert _totals(db) == {"events": 2000, "rollups": 2000, "counts": 2000, "left_on_merged": 0}
     assert len(_event_templates(db)) == 1
 
