@@ -166,6 +166,17 @@ def _covered(tokens_of: dict[int, list[str]], sizes: dict[int, int]) -> list[tup
     return out
 
 
+def learned_groups(typed: dict[str, list[str]], cache: dict | None = None) -> dict[str, tuple[list[str], str]]:
+    """generic canon template -> its typed forms, learned: each learned template (generic
+    text) -> (the generic canon templates it covers, its display text). Used by the server's
+    learner and by `devmesh parse` alike."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for g, target in learn(typed, cache=cache).items():
+        members[target].append(g)
+    return {target: (gs, display_text(target, [t for g in gs for t in typed[g]]))
+            for target, gs in sorted(members.items())}
+
+
 class LearnedIndex:
     """Learned templates by token count, to match a new canon template at ingest the way
     the next learning run would (the most general covering pattern first)."""

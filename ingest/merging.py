@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from db import merges as sql
 from db.pool import Database
 from ingest.canon import CANON_VERSION, generic
-from ingest.learn import LearnedIndex, display_text, learn
+from ingest.learn import LearnedIndex, learned_groups
 from ingest.templates import Template, template_key
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,10 @@ class TemplateLearner:
             g = generic(text)
             typed_by_generic[g].append(text)
             ids_by_generic[g] = template_id
-        learned = learn(typed_by_generic, cache=self._learned)
-        groups: dict[str, list[str]] = defaultdict(list)
-        for g, target in learned.items():
-            groups[target].append(g)
+        groups = learned_groups(typed_by_generic, cache=self._learned)
         current = sql.mapping(self.db)
         result.learned_templates = len(groups)
-        for target_text, members in sorted(groups.items()):
+        for target_text, (members, display) in groups.items():
             target_id, digest = template_key(target_text)
             member_ids = sorted({ids_by_generic[g] for g in members} - {target_id})
             # ids whose counts move now: canon ids not yet under a learned template, and
@@ -160,7 +157,6 @@ class TemplateLearner:
             moving = sorted({current.get(i, i) for i in member_ids if current.get(i) != target_id} - {target_id})
             if not moving:
                 continue
-            display = display_text(target_text, [t for g in members for t in typed_by_generic[g]])
 
             def merge(cur, moving=moving, member_ids=member_ids, target_id=target_id, digest=digest,
                       display=display) -> int:

@@ -60,17 +60,14 @@ def template_of(message: str) -> tuple[int, str]:
 def learned_templates_of(messages: list[str]) -> list[tuple[int, str]]:
     """(template id, template) per message with the learned layer over these messages alone
     (ingest/learn.py): what the database would hold once the learner ran over them."""
-    from ingest.learn import display_text, learn
+    from ingest.learn import learned_groups
 
     canon = [template_for(m) for m in messages]
     typed: dict[str, list[str]] = {}
     for t in canon:
         typed.setdefault(generic(t.template), []).append(t.template)
-    learned = learn(typed)
-    members: dict[str, list[str]] = {}
-    for g, target in learned.items():
-        members.setdefault(target, []).extend(typed[g])
-    final = {g: (template_key(target)[0], display_text(target, members[target])) for g, target in learned.items()}
+    final = {g: (template_key(target)[0], display)
+             for target, (members, display) in learned_groups(typed).items() for g in members}
     out = []
     for t in canon:
         hit = final.get(generic(t.template))
