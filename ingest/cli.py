@@ -10,6 +10,26 @@ import click
 # each command imports what it needs when it runs: `devmesh parse` must start at once
 
 
+def _ingestor(settings, db):
+    """The Ingestor a server would write with: the fleet's inventory maps services (the one
+    published in MariaDB, else DEVMESH_INVENTORY's file), learned templates resolve."""
+    from ingest.inventory import InventoryError
+    from ingest.merging import MergeMap
+    from ingest.pipeline import Ingestor
+    from ingest.service_map import fleet_map
+
+    try:
+        services, source = fleet_map(db, settings.topology.inventory)
+    except InventoryError as exc:
+        raise click.ClickException("the inventory is invalid, so services could not be mapped as the server "
+                                   "maps them; fix it (or point DEVMESH_INVENTORY at a good one):\n"
+                                   + "\n".join(exc.problems)) from None
+    if services is None:
+        click.echo(f"note: no inventory ({settings.topology.inventory} not found, none published): "
+                   "services keep the names the lines carry", err=True)
+    return Ingestor(db, settings.ingest, services=services, merges=MergeMap(settings.learn.refresh_s))
+
+
 class _FilesByDefault(click.Group):
     """`devmesh import FILE...` and `devmesh import loki ...`: unknown first words are files."""
 
@@ -34,10 +54,9 @@ def import_files_cmd(settings, files, host, service, batch_size):
     """Import JSON lines, `journalctl -o json` exports or syslog lines through the pipeline."""
     from db.pool import Database
     from ingest.importer import import_files
-    from ingest.pipeline import Ingestor
 
     db = Database(settings.db.resolved(settings.services)[0])
-    totals = import_files(Ingestor(db, settings.ingest), files, batch_size=batch_size,
+    totals = import_files(_ingestor(settings, db), files, batch_size=batch_size,
                           default_host=host, default_service=service)
     click.echo(json.dumps(totals))
 
@@ -110,7 +129,6 @@ def import_loki(settings, url, query, since, until, tenant, limit, state_path):
 
     from db.pool import Database
     from ingest.loki_import import pull
-    from ingest.pipeline import Ingestor
     from ingest.normalize import RecordError, parse_timestamp
     from ingest.normalize import parse_duration
 
@@ -124,7 +142,7 @@ def import_loki(settings, url, query, since, until, tenant, limit, state_path):
     state = state_path or settings.services.cache_dir / f"loki-import-{key}.json"
     db = Database(settings.db.resolved(settings.services)[0])
     try:
-        totals = pull(Ingestor(db, settings.ingest), url, query, start, end, state, tenant, limit, settings.loki)
+        totals = pull(_ingestor(settings, db), url, query, start, end, state, tenant, limit, settings.loki)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(totals))

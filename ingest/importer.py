@@ -14,7 +14,7 @@ def import_files(ingestor: Ingestor, files: list[Path], batch_size: int = 1000,
                  default_host: str | None = None, default_service: str | None = None,
                  progress: bool = True) -> dict:
     totals = {"files": len(files), "lines": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-              "new_templates": 0, "errors": []}
+              "new_templates": 0, "unmapped": 0, "errors": []}
 
     def note(error: str) -> None:
         totals["rejected"] += 1
@@ -52,6 +52,7 @@ def import_files(ingestor: Ingestor, files: list[Path], batch_size: int = 1000,
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["new_templates"] += result.new_templates
+            totals["unmapped"] += result.unmapped
             path, numbers = origins[index]
             for rej in result.rejected:
                 note(f"{path}:{numbers[rej['index']]}: {rej['error']}")

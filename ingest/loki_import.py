@@ -30,7 +30,7 @@ def pull(ingestor: Ingestor, url: str, query: str, since: datetime, until: datet
         saved = json.loads(state.read_text())
         if saved.get("query") == query and saved.get("url") == url:
             start = max(start, int(saved["next_ns"]))
-    totals = {"pages": 0, "lines": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    totals = {"pages": 0, "lines": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "unmapped": 0}
     bar = tqdm(total=max(0, end - start) // 1_000_000_000, unit="s", desc="loki", disable=not progress)
     first = start
     while start < end:
@@ -61,6 +61,7 @@ def pull(ingestor: Ingestor, url: str, query: str, since: datetime, until: datet
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["rejected"] += len(result.rejected)
+            totals["unmapped"] += result.unmapped
         bar.update((newest - start) // 1_000_000_000)
         # a full page may end mid-nanosecond: restart at the newest timestamp (duplicates are dropped)
         next_start = newest if len(records) >= limit and newest > start else newest + 1

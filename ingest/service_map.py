@@ -3,13 +3,21 @@
 Looked up in order: the service's name, an alias, a unit (with or without `.service`),
 case-insensitively. When several services claim a unit, the one on the record's host wins.
 Records that map to nothing keep their raw service name and are counted as unmapped.
+
+Every way in maps with the same inventory: the server follows the one published in MariaDB
+(retrieval/topology.TopologyState), and `devmesh import` takes that one too (`fleet_map`),
+else the inventory file it is configured with.
 """
 from __future__ import annotations
 
 import threading
 from collections import Counter
 
-from ingest.inventory import Inventory
+from pathlib import Path
+
+from db import inventory as inventory_sql
+from db.pool import Database
+from ingest.inventory import Inventory, load, parse
 
 _SUFFIXES = (".service", ".scope", ".socket", ".timer")
 
@@ -64,3 +72,15 @@ class ServiceMap:
         with self._lock:
             return {"records": sum(self.unmapped.values()),
                     "services": [{"service": s, "records": n} for s, n in self.unmapped.most_common(top)]}
+
+
+def fleet_map(db: Database, path: Path | None) -> tuple[ServiceMap | None, str | None]:
+    """(the service map a server of this database maps with now, where its inventory came
+    from): the inventory published in MariaDB (what every server follows), else the file at
+    `path`; (None, None) when there is neither. A bad file raises InventoryError."""
+    published = inventory_sql.current(db)
+    if published is not None:
+        return ServiceMap(parse(published["body"], published["source"])), published["source"]
+    if path is None or not Path(path).exists():
+        return None, None
+    return ServiceMap(load(path)), str(path)

@@ -60,7 +60,8 @@ def test_import_reads_json_lines_journal_exports_and_syslog(db_urls, db, tmp_pat
     assert (totals["lines"], totals["accepted"], totals["rejected"]) == (5, 4, 1)
     assert "wire.jsonl:2" in totals["errors"][0]
     rows = dict(db.fetchall("SELECT service, level FROM log_events"))
-    assert rows == {"api": "info", "mariadb.service": "error", "nginx": "info", "ollama": "notice"}
+    # mapped through the default inventory (the repo's), as the server maps (issue 24)
+    assert rows == {"api": "info", "mariadb": "error", "nginx": "info", "ollama-gpu1": "notice"}
     again = json.loads(run(["import", str(wire), str(journal), str(syslog)], env=env).stdout.strip().splitlines()[-1])
     assert (again["accepted"], again["duplicates"]) == (0, 4)
 
