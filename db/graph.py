@@ -196,7 +196,10 @@ def services(graph: Graph) -> list[dict]:
 
 
 def neighborhood(graph: Graph, name: str, depth: int = 1) -> dict:
-    """Nodes and edges within `depth` hops of a Service or Host (either direction)."""
+    """Nodes and edges within `depth` hops of a Service or Host (either direction). Nodes are
+    named by `name` (services, hosts) or `id` (templates and incidents: numbers; runbooks), so
+    ordering compares them as text (issue 24: sorting ints beside strings was a 500 as soon as
+    an incident linked its templates); each edge names its ends' labels too."""
     rows = graph.read(
         f"MATCH (n) WHERE (n:Service OR n:Host) AND n.name = $name "
         f"MATCH p = (n)-[*1..{_depth(depth)}]-(m) UNWIND relationships(p) AS r WITH DISTINCT r "
@@ -210,11 +213,14 @@ def neighborhood(graph: Graph, name: str, depth: int = 1) -> dict:
     edges = []
     for a_label, a, kind, b_label, b, props in rows:
         nodes.update({(a_label, a), (b_label, b)})
-        edges.append({"source": a, "target": b, "type": kind, "inferred": bool(props.get("inferred")),
+        edges.append({"source": a, "target": b, "type": kind, "source_label": a_label, "target_label": b_label,
+                      "inferred": bool(props.get("inferred")),
                       "owned": bool(props.get("owned")), "confidence": props.get("confidence"),
                       "reason": props.get("reason") or "", "evidence": list(props.get("evidence") or [])})
-    return {"node": name, "nodes": [{"label": lbl, "name": n} for lbl, n in sorted(nodes)],
-            "edges": sorted(edges, key=lambda e: (e["source"], e["type"], e["target"]))}
+    ordered = sorted(nodes, key=lambda node: (node[0], str(node[1])))
+    return {"node": name, "nodes": [{"label": lbl, "name": n} for lbl, n in ordered],
+            "edges": sorted(edges, key=lambda e: (e["source_label"], str(e["source"]), e["type"],
+                                                  e["target_label"], str(e["target"])))}
 
 
 def _reach(graph: Graph, name: str, outgoing: bool, depth: int) -> list[tuple[str, int]]:

@@ -171,3 +171,30 @@ def test_load_inventory_on_the_cli_reaches_the_running_server(db_urls, tmp_path)
             assert '"generation": %d' % after["generation"] in again.stdout     # the same document: no new one
     finally:
         app.state.graph.drop()
+
+
+def test_neighborhood_answers_once_an_incident_links_templates(db_urls, tmp_path):
+    """Issue 24 (2). Bug: GET /graph/neighborhood answered 500 as soon as incidents existed:
+    an incident links to templates, whose node names are numbers, and sorting them beside
+    service names raised TypeError. Fix: nodes and edges are ordered by label, then name as
+    text; each edge names its ends' labels."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(FIXTURE)
+    app = server.create_app(make_settings(db_urls, inventory))
+    try:
+        with TestClient(app) as c:
+            cypher.record_incident(app.state.graph, 7, "disk full on db-host (db)", ["db", "api"], ["db-host"],
+                                   [{"id": 1754161695059639, "service": "db"}, {"id": 42, "service": "api"}])
+            answer = c.get("/graph/neighborhood", params={"node": "db", "depth": 2})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            nodes = [(n["label"], n["name"]) for n in body["nodes"]]
+            assert ("Incident", 7) in nodes and ("Template", 1754161695059639) in nodes and ("Service", "db") in nodes
+            assert nodes == sorted(nodes, key=lambda n: (n[0], str(n[1])))
+            edges = {(e["source_label"], e["source"], e["type"], e["target"]) for e in body["edges"]}
+            assert {("Incident", 7, "AFFECTS", "db"), ("Incident", 7, "HAS_LOG", 1754161695059639),
+                    ("Template", 1754161695059639, "EMITTED_BY", "db"), ("Incident", 7, "OBSERVED_ON", "db-host")} <= edges
+            host = c.get("/graph/neighborhood", params={"node": "db-host"})
+            assert host.status_code == 200 and ("Incident", 7) in {(n["label"], n["name"]) for n in host.json()["nodes"]}
+    finally:
+        app.state.graph.drop()
