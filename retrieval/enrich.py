@@ -6,6 +6,17 @@ on, or by a host B alone runs on); or A's events nest around B's in shared trace
 an inferred `A -[:DEPENDS_ON {inferred: true}]-> B` edge with a confidence and the ids of
 the templates that show it. Each run replaces the inferred set, so an edge whose evidence
 has aged out of the window disappears; owned (inventory) edges are never touched.
+
+Direction (issue 24): a server's lines name its clients too (access logs, `client: X`,
+`from X port N`, a firewall's `SRC=`), so every mention gets a side (retrieval/direction.py:
+a URL, the word before it, an arrow, whether its port is one the inventory says that host
+listens on, a served request line, a bare address in a listening writer's line; else the
+server). The writer depends on the servers it names, and the clients it names depend on the
+writer (unless the writer is of a quiet type: sshd, agents, the kernel are nobody's
+dependency here, as they are never a named target). The kernel only observes (firewall,
+conntrack lines): its lines give client -> server edges between the parties they name, and
+never make the kernel depend on anyone. A host named without a port its services listen on
+is the writer itself when it is the writer's own host.
 """
 from __future__ import annotations
 
@@ -21,16 +32,28 @@ from db.graph import Graph
 from db.pool import Database
 from ingest.inventory import Inventory
 from retrieval import traces
+from retrieval.direction import CLIENT, SERVER, cue, key_ports, separate_port, side
 
 # how sure one piece of evidence makes us, by how the other service was named
 CONFIDENCE = {"address+port": 0.9, "host+port": 0.85, "name": 0.7, "host": 0.5}
 _QUIET_TYPES = {"agent", "system", "driver", "kernel", "resolver"}   # not what a mention of a host or name means
 
 
+OBSERVER_TYPES = {"kernel"}       # writes what crosses its host (firewall, conntrack): not a party to it
+
+
 @dataclass(frozen=True)
 class Reference:
     service: str
     how: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A service a line names, and the side of the connection it is on (SERVER | CLIENT)."""
+
+    ref: Reference
+    role: str
 
 
 class ReferenceMatcher:
@@ -62,6 +85,7 @@ class ReferenceMatcher:
             address = inv.hosts[host].address if host in inv.hosts else None
             if address:
                 self._hosts[address] = host
+        self._ports_of = {service.name: service.ports for service in inv.services.values()}
         self._on_host: dict[str, list[str]] = {}
         self._port: dict[tuple[str, int], str] = {}
         for service in inv.services.values():
@@ -100,6 +124,81 @@ class ReferenceMatcher:
         return found
 
 
+    def mentions(self, message: str, host: str | None = None, writer: str | None = None) -> list[Mention]:
+        """The services `message` names, each with its side (retrieval/direction.py), in the
+        order they appear; `host` is where the line was logged, `writer` the service that wrote it."""
+        writer_listens = bool(writer in self._ports_of and self._ports_of[writer])
+        spans: list[tuple[int, int, Reference | None, str | None, int | None, bool]] = []
+        for pattern, service in self._names:
+            spans += [(m.start(), m.end(), Reference(service, "name"), None, None, False)
+                      for m in pattern.finditer(message)]
+        for pattern, owners in self._units:
+            here = [name for name, hosts in owners if host in hosts] if host else []
+            owner = here[0] if len(here) == 1 else owners[0][0] if len(owners) == 1 else None
+            if owner:
+                spans += [(m.start(), m.end(), Reference(owner, "name"), None, None, False)
+                          for m in pattern.finditer(message)]
+        for m in self._endpoint.finditer(message):
+            token = m.group(1)
+            named = self._hosts.get(token) or self._hosts.get(token.lower())
+            if named is not None:
+                spans.append((m.start(1), m.end(), None, named, int(m.group(2)) if m.group(2) else None, _is_ip(token)))
+        spans.sort(key=lambda span: (span[0], -span[1]))
+        ports = key_ports(message)
+        found: list[tuple[str, Reference, tuple[str, int]]] = []     # (what was named, reference, side)
+        previous = 0
+        for start, end, ref, named, port, is_ip in spans:
+            if start < previous:
+                continue                                         # inside a mention already read
+            before, previous = message[previous:start], end
+            if ref is not None:
+                found.append((ref.service, ref, side(message, start, end, before, None, None, address=False)))
+                continue
+            if port is None:
+                port = separate_port(message, end, cue(before), ports)
+            listening = port is not None and (named, port) in self._port
+            if listening:
+                ref = Reference(self._port[(named, port)], "address+port" if is_ip else "host+port")
+            elif named == host:
+                continue                                         # the writer's own host: itself
+            elif len(self._on_host.get(named, [])) == 1:
+                ref = Reference(self._on_host[named][0], "host")
+            else:
+                continue
+            found.append((named, ref, side(message, start, end, before, listening if port is not None else None,
+                                           port, address=True, writer_listens=writer_listens)))
+        best: dict[str, tuple[str, int]] = {}                    # a host named twice: its most telling side
+        for key, _, (role, strength) in found:
+            if key not in best or strength > best[key][1]:
+                best[key] = (role, strength)
+        out: list[Mention] = []
+        for key, ref, _ in found:
+            mention = Mention(ref, best[key][0])
+            if mention not in out:
+                out.append(mention)
+        return out
+
+
+def dependencies(writer: str, writer_type: str, mentions: list[Mention]) -> list[tuple[str, str, str, str]]:
+    """(source, target, how, note) dependencies one line shows; `writer` logged it."""
+    servers = [m.ref for m in mentions if m.role == SERVER]
+    clients = [m.ref for m in mentions if m.role == CLIENT]
+    if writer_type in OBSERVER_TYPES:
+        out = [(c.service, s.service, min(c.how, s.how, key=CONFIDENCE.get), f"seen by {writer}")
+               for c in clients for s in servers]
+    else:
+        out = [(writer, s.service, s.how, "") for s in servers]
+        if writer_type not in _QUIET_TYPES:                     # as elsewhere: never a dependency's target
+            out += [(c.service, writer, c.how, "client") for c in clients]
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for source, target, how, note in out:
+        if source != target and (source, target) not in seen:
+            seen.add((source, target))
+            unique.append((source, target, how, note))
+    return unique
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -117,16 +216,17 @@ def infer_edges(db: Database, inv: Inventory, since: datetime, until: datetime,
                                                                          max_templates):
         lines = events.examples(db, [template_id], examples,
                                 EventFilter(service=[service], since=since, until=until)).get(template_id, [])
+        writer_type = inv.services[service].type if service in inv.services else ""
         for line in lines:
-            for ref in matcher.find(line["message"], line["host"]):
-                if ref.service == service:
-                    continue
-                edge = edges.setdefault((service, ref.service), {
-                    "source": service, "target": ref.service, "confidence": 0.0, "evidence": [],
-                    "last_seen": int(until.timestamp()), "reason": f"{ref.how}: {line['message'][:160]}"})
+            for source, target, how, note in dependencies(service, writer_type,
+                                                          matcher.mentions(line["message"], line["host"], service)):
+                edge = edges.setdefault((source, target), {
+                    "source": source, "target": target, "confidence": 0.0, "evidence": [],
+                    "last_seen": int(until.timestamp()),
+                    "reason": f"{how}{f' ({note})' if note else ''}: {line['message'][:160]}"})
                 if template_id not in edge["evidence"]:
                     # independent pieces of evidence: 1 - prod(1 - c), capped
-                    edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - CONFIDENCE[ref.how]))
+                    edge["confidence"] = min(0.95, 1 - (1 - edge["confidence"]) * (1 - CONFIDENCE[how]))
                     if len(edge["evidence"]) < 10:
                         edge["evidence"].append(template_id)
     for (caller, callee), n in traces.call_edges(events.trace_spans(db, since, until)).items():
