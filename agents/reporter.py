@@ -2,8 +2,10 @@
 evidence ids, what to do first and related runbooks; as JSON and as markdown."""
 from __future__ import annotations
 
+import re
+
 from agents.root_cause import Candidate, confidence
-from agents.scope import Scope
+from agents.scope import SEVERE, Scope
 from detectors.catalogue import actions_for
 
 
@@ -18,10 +20,13 @@ def compose(scope: Scope, candidates: list[Candidate], timeline: list[dict], imp
             hypothesis += f" It affects {', '.join(impact['impacted'])}."
     else:
         hypothesis = "No service shows an anomaly in this window; nothing to blame yet."
-    primitives = {p for p, _, _ in scope.host_catastrophic.get(top.host, [])} if top and top.host else set()
-    if top:
-        primitives |= {p for p, _, _ in scope.services[top.service].catastrophic}
-    actions = actions_for(primitives)
+    hits = _hits(scope, top)
+    actions = actions_for({p for p, _ in hits})
+    if actions and top and top.host:
+        paths = _paths(e["message"] for _, t in hits for e in examples.get(t, []))
+        actions = [f"On {top.host}: {a}" for a in actions]
+        if paths:
+            actions[0] += f" (paths in the evidence: {', '.join(paths)})"
     actions += [f"Follow runbook {r['id']}: {r['title']}" + (f" ({r['path']})" if r["path"] else "") for r in runbooks]
     if top and not actions:
         first = top.evidence_template_ids[:1]
@@ -53,6 +58,53 @@ def compose(scope: Scope, candidates: list[Candidate], timeline: list[dict], imp
                      "until": _iso(scope.until), "split_at": _iso(scope.split_at) if scope.split_at else None},
         "graph_used": scope.graph_ok,
     }
+
+
+def _hits(scope: Scope, top: Candidate | None) -> list[tuple[str, int]]:
+    """(primitive, template id) of the catastrophic failures seen first hand at the top
+    candidate or on its host, in the order they were found."""
+    if top is None:
+        return []
+    found = [(p, t) for p, t, _ in scope.host_catastrophic.get(top.host, [])] if top.host else []
+    found += [(p, t) for p, t, _ in scope.services[top.service].catastrophic]
+    return list(dict.fromkeys(found))
+
+
+PATH = re.compile(r"(?<![\w/.:~-])(\.{1,2}/[\w.@%+=-]+(?:/[\w.@%+=-]+)*|/[\w.@%+=-]+(?:/[\w.@%+=-]+)+)")
+
+
+def _paths(messages, limit: int = 3) -> list[str]:
+    """Filesystem paths the evidence lines name (`/var/lib/mysql/ibdata1`, `./ibdata1`); URLs'
+    paths and single-segment words like `/min` are not paths."""
+    found: list[str] = []
+    for message in messages:
+        for match in PATH.finditer(message):
+            if match.group(1) not in found:
+                found.append(match.group(1))
+    return found[:limit]
+
+
+def title(scope: Scope, candidates: list[Candidate]) -> str | None:
+    """The incident's title once a report concludes: what failed, where ("disk full on
+    mariadb-vm (mariadb)"), instead of the first symptom that opened it."""
+    if not candidates:
+        return None
+    top = candidates[0]
+    view = scope.services[top.service]
+    failures = list(dict.fromkeys(p for p, _ in _hits(scope, top)))
+    if failures:
+        what = " and ".join(p.replace("_", " ") for p in failures[:2])
+    elif any(t["baseline"] == 0 and t["level"] in SEVERE for t in view.templates):
+        what = "new errors"
+    elif top.service in scope.slow or (scope.traces.get(top.service) and scope.traces[top.service].slow >= 1):
+        what = "slowdown"
+    elif view.silent_since:
+        what = "silence"
+    elif max(view.window_errors.values(), default=0) > 0:
+        what = "errors"
+    else:
+        what = "changed behaviour"
+    return f"{what} on {top.host} ({top.service})" if top.host else f"{what} on {top.service}"
 
 
 def _iso(value) -> str:

@@ -25,6 +25,7 @@ from agents.scope import MINUTE, Scope
 from agents.change import CHANGED, SCALE
 
 BASE, EXPLAINS, QUIET = 0.4, 0.35, 0.25
+CLAIMED = 0.25                  # the share of its score a candidate another incident blames keeps (_claimed)
 WEIGHTS = {"onset": 0.1, "host": 0.08, "named": 0.05}
 BLAMED = 0.85                     # a calm service named in others' errors inherits this share of their change
 
@@ -142,6 +143,11 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
         score = mine * (BASE + EXPLAINS * parts["explains"] + QUIET * parts["quiet"]) + sum(
             WEIGHTS[k] * parts[k] for k in WEIGHTS)
         reasons, evidence = _reasons(scope, view, name, anomalous, dependents, others, host_hits, below)
+        elsewhere = _claimed(scope, name)
+        if elsewhere is not None:
+            score *= CLAIMED
+            reasons.append(f"already the root cause of incident {elsewhere}, on no dependency chain with this "
+                           "incident's signals")
         host = _host(view, host_hits)
         top_errors = sorted((t for t in view.templates if t["level"] in ("error", "critical", "alert", "emergency")),
                             key=lambda t: -t["count"])[:2]
@@ -156,6 +162,28 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
 PART_WORDS = {"change": "its own change", "explains": "how much of the others' change depends on it",
               "quiet": "nothing beneath it changed", "onset": "it changed first", "host": "its host's failures",
               "named": "others' errors name it"}
+
+
+def _claimed(scope: Scope, name: str) -> int | None:
+    """Another incident whose report blames `name`, when `name` is on no dependency chain
+    with the services this incident's own signals are on (not counting those the other
+    incident has too): its change is that fault's, and a new fault elsewhere should not be
+    pinned on it. (One fault, one incident, both ways.)"""
+    if name not in scope.claimed or name in scope.signalled:
+        return None
+    other, theirs = scope.claimed[name]
+    # a symptom both incidents share (an API in front of both faults) ties neither to the other
+    own = {s: h for s, h in scope.signalled.items() if s not in theirs}
+    if not own:
+        return None
+    for service, hosts in own.items():
+        view = scope.services.get(service)
+        if view is not None and view.layer is not None:       # the kernel is beneath everything on its host
+            if hosts & scope.services[name].hosts:
+                return None
+        elif name in scope.upstream.get(service, set()) or service in scope.upstream.get(name, set()):
+            return None
+    return other
 
 
 def _lead(top: Candidate, second: Candidate | None) -> str:
@@ -186,9 +214,9 @@ def _reasons(scope: Scope, view, name: str, anomalous, dependents, others, host_
             evidence.append(row.template_id)
     elif not view.onset:
         reasons.append("shows no change itself; suspected because changed services depend on it")
-    if view.strength >= 3:
-        peak = max(view.window_errors.values(), default=0)
-        base = sum(view.baseline_errors) / len(view.baseline_errors) if view.baseline_errors else 0
+    peak = max(view.window_errors.values(), default=0)
+    base = sum(view.baseline_errors) / len(view.baseline_errors) if view.baseline_errors else 0
+    if view.strength >= 3 and peak > base:          # a silent or slow service's strength is no error peak
         reasons.append(f"errors peaked at {peak}/min against a baseline of {base:.1f}/min")
     listed = set(evidence)
     new = [t for t in view.templates if t["baseline"] == 0 and t["level"] in ("error", "critical", "alert", "emergency")
@@ -217,6 +245,9 @@ def _reasons(scope: Scope, view, name: str, anomalous, dependents, others, host_
         evidence.append(naming[0][1])
     for primitive, template_id, host in host_hits[:3]:
         reasons.append(f"{primitive.replace('_', ' ')} on its host {host} [template:{template_id}]")
+        evidence.append(template_id)
+    for primitive, template_id, origin in view.relayed[:2]:
+        reasons.append(f"relays {primitive.replace('_', ' ')} from {origin} [template:{template_id}]")
         evidence.append(template_id)
     if view.silent_since:
         reasons.append(f"went silent at {_hhmm(view.silent_since)}")

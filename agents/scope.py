@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from db import counts
+from db import incidents as incident_sql
 from db import graph as cypher
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
@@ -47,6 +48,7 @@ class ServiceView:
     onset: datetime | None = None                                 # first anomalous minute
     strength: float = 0.0                                         # how anomalous (z-like, capped)
     catastrophic: list[tuple[str, int, str]] = field(default_factory=list)   # (primitive, template id, host)
+    relayed: list[tuple[str, int, str]] = field(default_factory=list)   # (primitive, template id, where it was seen first)
     silent_since: datetime | None = None
     type: str = "service"
     named_by: set[str] = field(default_factory=set)                # anomalous services whose errors name it
@@ -83,6 +85,8 @@ class Scope:
     traces: dict[str, "trace_change.TraceChange"] = field(default_factory=dict)  # what traces say changed
     split_at: datetime | None = None          # short history: where the window was split into before/after
     trace_events: list | None = None          # short history: every traced line from the history's start
+    claimed: dict[str, tuple[int, set[str]]] = field(default_factory=dict)   # service -> (incident blaming it, its services)
+    signalled: dict[str, set[str]] = field(default_factory=dict)   # service -> hosts this incident's signals are on
 
     def anomalous(self) -> list[ServiceView]:
         return sorted((v for v in self.services.values() if v.anomalous), key=lambda v: (v.onset, v.name))
@@ -181,6 +185,10 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
                 scope.services[row["service"]].catastrophic.append(entry)
         if row["service"] in scope.services:
             scope.services[row["service"]].templates.append(row)
+    _relays(scope)
+    scope.claimed = incident_sql.root_causes_elsewhere(db, incident["id"], since, until)
+    for signal in signals:
+        scope.signalled.setdefault(signal["service"], set()).update([signal["host"]] if signal.get("host") else [])
     for signal in signals:
         view = scope.services.get(signal["service"])
         if view is not None:
@@ -197,6 +205,31 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     _slowdowns(db, scope)
     measured.measure(db, scope)
     return scope
+
+
+def _relays(scope: Scope) -> None:
+    """Where a failure was seen first hand. A service that reports a catastrophic failure
+    (disk full, say) which a service it depends on reports too relays that one's error (an
+    API quoting its database's "No space left on device"): the failure is not its host's, so
+    it leaves that host's and that service's catastrophic evidence. The host layer (kernel,
+    systemd) speaks for its own host and never relays; two services that each depend on the
+    other say nothing about who saw it first."""
+    seen = {name: {p for p, _, _ in view.catastrophic} for name, view in scope.services.items()}
+    for name, view in scope.services.items():
+        if view.layer is not None or not view.catastrophic:
+            continue
+        kept = []
+        for entry in view.catastrophic:
+            primitive, template_id, host = entry
+            origins = [d for d in scope.upstream.get(name, set()) if d != name and d in scope.services
+                       and primitive in seen[d] and name not in scope.upstream.get(d, set())]
+            if origins and not any(host in scope.services[d].hosts for d in origins):
+                scope.host_catastrophic[host] = [e for e in scope.host_catastrophic.get(host, [])
+                                                 if e[1] != template_id]
+                view.relayed.append((primitive, template_id, sorted(origins)[0]))
+            else:
+                kept.append(entry)
+        view.catastrophic = kept
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:

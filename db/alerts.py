@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 def linked(cur, fingerprint: str) -> tuple[int, str, str] | None:
-    """(incident id, link status, incident status) for a fingerprint, locked for update."""
-    cur.execute("SELECT a.incident_id, a.status, i.status FROM alert_links a JOIN incidents i ON i.id = a.incident_id "
+    """(incident id, link status, incident lifecycle state) for a fingerprint, locked for update."""
+    cur.execute("SELECT a.incident_id, a.status, i.state FROM alert_links a JOIN incidents i ON i.id = a.incident_id "
                 "WHERE a.fingerprint = ? FOR UPDATE", (fingerprint,))
     row = cur.fetchone()
     return (row[0], row[1], row[2]) if row else None
@@ -17,10 +17,11 @@ def link(cur, fingerprint: str, incident_id: int, alertname: str) -> None:
 
 
 def resolve(cur, fingerprint: str) -> int | None:
-    """Mark the alert resolved and close its incident; returns the incident id."""
+    """Mark the alert resolved and resolve its incident (by Alertmanager); returns the incident id."""
     found = linked(cur, fingerprint)
     if found is None:
         return None
     cur.execute("UPDATE alert_links SET status = 'resolved' WHERE fingerprint = ?", (fingerprint,))
-    cur.execute("UPDATE incidents SET status = 'closed' WHERE id = ?", (found[0],))
+    cur.execute("UPDATE incidents SET state = 'resolved', resolved_at = NOW(6), resolved_by = 'alertmanager', "
+                "snoozed_until = NULL WHERE id = ? AND state <> 'resolved'", (found[0],))
     return found[0]

@@ -254,6 +254,20 @@ def near(graph: Graph, names: list[str], depth: int = 2) -> dict[str, int]:
     return out
 
 
+def causal(graph: Graph, name: str, depth: int = 2) -> tuple[dict[str, int], dict[str, int]]:
+    """(what `name` depends on, what depends on it) within `depth` hops, each path in one
+    direction: service -> hops. Unlike `near`, two dependencies of one caller (siblings) and
+    services that merely share a host are not on a chain: one's failure does not explain
+    the other's."""
+    found: list[dict[str, int]] = []
+    for arrow in ("(s:Service {name: $name})-[:DEPENDS_ON|CALLS*1..%d]->(u:Service)",
+                  "(u:Service)-[:DEPENDS_ON|CALLS*1..%d]->(s:Service {name: $name})"):
+        rows = graph.read(f"MATCH p = {arrow % _depth(depth)} WHERE u.name <> $name RETURN u.name, min(length(p))",
+                          {"name": name})
+        found.append({other: int(hops) for other, hops in rows})
+    return found[0], found[1]
+
+
 def with_edges(graph: Graph, names: list[str]) -> set[str]:
     """Those of `names` that have at least one dependency edge (written, inferred or from traces)."""
     rows = graph.read("MATCH (s:Service)-[:DEPENDS_ON|CALLS]-(:Service) WHERE s.name IN $names "

@@ -7,17 +7,22 @@ from datetime import datetime
 from db.pool import Database
 
 SEVERITIES = ("info", "warning", "error", "critical")
+STATES = ("open", "acknowledged", "snoozed", "resolved")       # the lifecycle (db/lifecycle.py)
 _COLUMNS = ("id, title, `trigger`, severity, service, host, services_json, window_start, window_end, status, "
-            "opened_at, updated_at, attempts, last_error")
+            "opened_at, updated_at, attempts, last_error, state, acknowledged_at, snoozed_until, resolved_at, "
+            "resolved_by")
 
 
 def _incident(row: tuple) -> dict:
     keys = ("id", "title", "trigger", "severity", "service", "host", "services", "window_start", "window_end",
-            "status", "opened_at", "updated_at", "attempts", "last_error")
+            "status", "opened_at", "updated_at", "attempts", "last_error", "state", "acknowledged_at",
+            "snoozed_until", "resolved_at", "resolved_by")
     out = dict(zip(keys, row))
     out["services"] = json.loads(out["services"])
-    for key in ("window_start", "window_end", "opened_at", "updated_at"):
-        out[key] = out[key].isoformat() + "Z"
+    for key in ("window_start", "window_end", "opened_at", "updated_at", "acknowledged_at", "snoozed_until",
+                "resolved_at"):
+        if out[key] is not None:
+            out[key] = out[key].isoformat() + "Z"
     return out
 
 
@@ -49,11 +54,26 @@ def widen(cur, incident_id: int, severity: str, services: list[str], window_end:
 
 
 def recent_active(cur, since: datetime) -> list[dict]:
-    """Incidents not closed that opened, or last grew, since `since` (the merge window's
-    candidates: a fault whose signals trickle in over half an hour stays one incident)."""
-    cur.execute(f"SELECT {_COLUMNS} FROM incidents WHERE (opened_at >= ? OR window_end >= ?) AND status <> 'closed' "
-                "ORDER BY id", (since, since))
-    return [_incident(r) for r in cur.fetchall()]
+    """Incidents not resolved that opened, or last grew, since `since` (the merge window's
+    candidates: a fault whose signals trickle in over half an hour stays one incident), each
+    with its latest report's root cause (`root_cause`, None before the first report)."""
+    cur.execute(f"SELECT {_COLUMNS} FROM incidents WHERE (opened_at >= ? OR window_end >= ?) AND state <> 'resolved' "
+                "AND status <> 'closed' ORDER BY id", (since, since))
+    found = [_incident(r) for r in cur.fetchall()]
+    for incident in found:
+        cur.execute("SELECT root_cause_service FROM incident_reports WHERE incident_id = ? ORDER BY id DESC LIMIT 1",
+                    (incident["id"],))
+        row = cur.fetchone()
+        incident["root_cause"] = row[0] if row else None
+    return found
+
+
+def changed_picture(cur, incident_id: int) -> bool:
+    """A signal that changed a reported incident's picture: investigate it again (a claim
+    takes it; the report it had stands until the new one is written)."""
+    cur.execute("UPDATE incidents SET status = 'open', attempts = 0, last_error = NULL "
+                "WHERE id = ? AND status = 'reported'", (incident_id,))
+    return cur.rowcount == 1
 
 
 def get(db: Database, incident_id: int) -> dict | None:
@@ -62,19 +82,22 @@ def get(db: Database, incident_id: int) -> dict | None:
 
 
 def signals(db: Database, incident_id: int) -> list[dict]:
-    rows = db.fetchall("SELECT detector, service, host, severity, at, message, template_ids, detail_json "
+    rows = db.fetchall("SELECT id, detector, service, host, severity, at, message, template_ids, detail_json "
                        "FROM incident_signals WHERE incident_id = ? ORDER BY at, id", (incident_id,))
-    return [{"detector": d, "service": s, "host": h, "severity": sev, "at": at.isoformat() + "Z", "message": m,
-             "template_ids": json.loads(t), "detail": json.loads(j) if j else {}}
-            for d, s, h, sev, at, m, t, j in rows]
+    return [{"id": i, "detector": d, "service": s, "host": h, "severity": sev, "at": at.isoformat() + "Z",
+             "message": m, "template_ids": json.loads(t), "detail": json.loads(j) if j else {}}
+            for i, d, s, h, sev, at, m, t, j in rows]
 
 
 def listing(db: Database, status: list[str] | None = None, service: str | None = None,
-            since: datetime | None = None, limit: int = 100) -> list[dict]:
+            since: datetime | None = None, limit: int = 100, state: list[str] | None = None) -> list[dict]:
     clauses, params = [], []
     if status:
         clauses.append(f"status IN ({', '.join('?' * len(status))})")
         params.extend(status)
+    if state:
+        clauses.append(f"state IN ({', '.join('?' * len(state))})")
+        params.extend(state)
     if service:
         clauses.append("(service = ? OR JSON_CONTAINS(services_json, JSON_QUOTE(?)))")
         params.extend([service, service])
@@ -121,18 +144,27 @@ def save_context(db: Database, incident_id: int, context: dict) -> None:
                                                                            incident_id))
 
 
-def save_report(db: Database, incident_id: int, report: dict, markdown: str, written_by: str = "deterministic") -> int:
+def save_report(db: Database, incident_id: int, report: dict, markdown: str, written_by: str = "deterministic",
+                title: str | None = None, last_signal_id: int | None = None) -> int:
+    """The report, and the incident's title set to its conclusion when one is given."""
     with db.transaction() as cur:
         cur.execute("INSERT INTO incident_reports (incident_id, root_cause_service, root_cause_host, "
-                    "root_cause_hypothesis, confidence, markdown, report_json, written_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "root_cause_hypothesis, confidence, markdown, report_json, written_by, last_signal_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (incident_id, report.get("root_cause_service"), report.get("root_cause_host"),
                      report["root_cause_hypothesis"], report["confidence"], markdown,
-                     json.dumps(report, default=str), written_by))
+                     json.dumps(report, default=str), written_by, last_signal_id))
         report_id = cur.fetchone()[0]
-        cur.execute("UPDATE incidents SET status = 'reported', claimed_by = NULL, last_error = NULL WHERE id = ?",
-                    (incident_id,))
+        cur.execute("UPDATE incidents SET status = 'reported', claimed_by = NULL, last_error = NULL, "
+                    "title = COALESCE(?, title) WHERE id = ?", (title[:255] if title else None, incident_id))
         return report_id
+
+
+def previous_report(db: Database, incident_id: int) -> tuple[str | None, int | None] | None:
+    """(root cause service, last signal id it saw) of the latest report, None before one."""
+    row = db.fetchone("SELECT root_cause_service, last_signal_id FROM incident_reports WHERE incident_id = ? "
+                      "ORDER BY id DESC LIMIT 1", (incident_id,))
+    return (row[0], row[1]) if row else None
 
 
 def latest_report(db: Database, incident_id: int) -> dict | None:
@@ -154,3 +186,15 @@ def add_feedback(db: Database, incident_id: int, verdict: str, service: str | No
 
 def by_status(db: Database) -> dict[str, int]:
     return {status: int(n) for status, n in db.fetchall("SELECT status, COUNT(*) FROM incidents GROUP BY status")}
+
+
+def root_causes_elsewhere(db: Database, incident_id: int, since: datetime,
+                          until: datetime) -> dict[str, tuple[int, set[str]]]:
+    """service -> (id, services) of another incident whose latest report named it the root
+    cause, among incidents whose windows overlap [since, until) (resolved ones too: their
+    fault is known)."""
+    rows = db.fetchall("SELECT i.id, r.root_cause_service, i.services_json FROM incidents i JOIN incident_reports r "
+                       "ON r.id = (SELECT MAX(x.id) FROM incident_reports x WHERE x.incident_id = i.id) "
+                       "WHERE i.id <> ? AND i.window_start < ? AND i.window_end > ? "
+                       "AND r.root_cause_service IS NOT NULL ORDER BY i.id", (incident_id, until, since))
+    return {service: (other, set(json.loads(services))) for other, service, services in rows}

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from db import detector_sql as sql
 from db import graph as cypher
 from db import incidents as incident_sql
+from db import lifecycle
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
 from detectors import patterns, quiet, rates
@@ -32,11 +33,15 @@ class CycleResult:
     signals: list[Signal] = field(default_factory=list)
     opened: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)      # reported, then a signal changed the picture
+    resolved: list[int] = field(default_factory=list)      # their signals stayed quiet
+    unwitnessed: int = 0                                     # silences dropped: nothing else was heard either
     held: list[dict] = field(default_factory=list)          # signals waiting out a restart's grace
     absorbed: list[Signal] = field(default_factory=list)    # transient around a restart, or habitual
 
     def as_dict(self) -> dict:
         return {"ran": self.ran, "minutes": self.minutes, "opened": self.opened, "updated": self.updated,
+                "requeued": self.requeued, "resolved": self.resolved, "unwitnessed": self.unwitnessed,
                 "held": len(self.held), "absorbed": len(self.absorbed),
                 "signals": [{"detector": s.detector, "service": s.service, "host": s.host, "at": s.at.isoformat(),
                              "severity": s.severity, "message": s.message} for s in self.signals]}
@@ -82,6 +87,7 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
     states = sql.load_state(cur, "rates")
     series = {(m, s): (n, e) for m, s, n, e in sql.minute_counts(cur, start, end)}
     signals = rates.process(series, states, start, end, live_from, settings)
+    signals, unwitnessed = _witnessed(cur, signals, end, settings)
 
     at = end - rates.MINUTE
 
@@ -111,7 +117,8 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
         cooldowns[key] = (sig.at + timedelta(minutes=settings.cooldown_minutes)).isoformat()
         kept.append(sig)
     result = CycleResult(ran=True, minutes=int((end - start) / rates.MINUTE), signals=kept, held=held,
-                         absorbed=absorbed)
+                         absorbed=absorbed, unwitnessed=unwitnessed)
+    _lifecycle(cur, settings, end, result)
     _merge(cur, graph, settings, kept, end, result)
     horizon = end - timedelta(days=1)
     meta = {"last_minute": (end - rates.MINUTE).isoformat(), "held": held,
@@ -122,12 +129,62 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
     return result
 
 
+def _witnessed(cur, signals: list[Signal], end: datetime, settings: DetectorSettings) -> tuple[list[Signal], int]:
+    """A silence counts only when the rest of the fleet went on talking as it began: lines
+    from other services in two of its first three quiet minutes, and in at least half of
+    the `silence_minutes` from its first quiet minute.
+    When everyone went quiet together (the shipper or the network is down, a replay or a
+    demo ended) no service is to blame for its silence, now or an hour later."""
+    silences = [s for s in signals if s.detector == "silence"]
+    if not silences:
+        return signals, 0
+    silent = {s.service for s in silences}
+    span = timedelta(minutes=settings.silence_minutes)
+
+    def onset(sig: Signal) -> datetime:
+        return sig.at - timedelta(minutes=sig.detail.get("quiet_minutes", settings.silence_minutes)) + rates.MINUTE
+
+    first = min(onset(s) for s in silences)
+    until = min(end, max(onset(s) for s in silences) + span)
+    heard = {minute for minute, service, total, _ in sql.minute_counts(cur, first, until)
+             if service not in silent and total > 0}
+    def witnessed(sig: Signal) -> bool:
+        begin = onset(sig)
+        during = [m for m in heard if begin <= m < begin + span]
+        first = sum(m < begin + 3 * rates.MINUTE for m in during)
+        return first >= 2 and 2 * len(during) >= settings.silence_minutes
+
+    dropped = [s for s in silences if not witnessed(s)]
+    for sig in dropped:
+        log.info("silence of %s not signalled: the rest of the fleet went quiet with it at %s", sig.service,
+                 onset(sig).isoformat())
+    return [s for s in signals if s not in dropped], len(dropped)
+
+
+def _lifecycle(cur, settings: DetectorSettings, end: datetime, result: CycleResult) -> None:
+    """Snoozes that ran out open again; incidents whose signals stayed quiet are resolved."""
+    for incident_id in lifecycle.wake_snoozed(cur, end):
+        log.info("incident %s: snooze over, open again", incident_id)
+    if settings.resolve_quiet_minutes > 0:
+        result.resolved = lifecycle.resolve_quiet(cur, end - timedelta(minutes=settings.resolve_quiet_minutes), end)
+        for incident_id in result.resolved:
+            log.info("incident %s resolved: no signal for %d min", incident_id, settings.resolve_quiet_minutes)
+
+
 def _near(graph: Graph | None, service: str, hops: int) -> dict[str, int]:
     try:
         return cypher.near(graph, [service], hops) if graph else {service: 0}
     except GraphUnavailable as exc:
         log.warning("graph unavailable while relating signals (%s); by service and host only", exc)
         return {service: 0}
+
+
+def _causal(graph: Graph | None, service: str, hops: int) -> tuple[dict[str, int], dict[str, int]]:
+    try:
+        return cypher.causal(graph, service, hops) if graph else ({}, {})
+    except GraphUnavailable as exc:
+        log.warning("graph unavailable while relating signals (%s); by service and host only", exc)
+        return {}, {}
 
 
 def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], held: list[dict],
@@ -184,29 +241,48 @@ def _opened(incident: dict) -> datetime:
     return datetime.fromisoformat(incident["opened_at"].rstrip("Z"))
 
 
+def _on_chain(incident: dict, service: str, chain: tuple[dict[str, int], dict[str, int]]) -> bool:
+    """`service` is on a dependency chain with the incident (`chain`: what it depends on,
+    what depends on it; db/graph.causal). Once a report named a root cause, the chain must
+    run through that root cause, or up from the service to one the incident impacts (a caller
+    of an impacted service is impacted too); a failure beneath an impacted service that the
+    root cause does not reach is another fault."""
+    up, down = chain
+    root = incident.get("root_cause")
+    if root is None:
+        return any(s == service or s in up or s in down for s in incident["services"])
+    return root == service or root in up or root in down or any(s in up for s in incident["services"])
+
+
 def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], end: datetime,
            result: CycleResult) -> None:
     """Fold each signal into an active incident on a connected service, or open one. One
     fault, one incident: where the graph knows nothing of either side (no edge at all, the
     usual state of a fleet with no dependencies written), a signal within merge_any_minutes of
-    an incident's opening joins it; where it knows them and they are apart, they stay apart."""
+    an incident's opening joins it; where it knows them and they are apart, they stay apart.
+    "Connected" counts the incident's services and the root cause its report named. Resolved
+    incidents take nothing (recent_active). A signal on a service new to a reported incident
+    changes its picture: it is investigated again (and split off when the new ranking names
+    another root cause, graphs/investigate.py)."""
     active = incident_sql.recent_active(cur, end - timedelta(minutes=settings.merge_minutes))
-    near: dict[str, dict[str, int]] = {}
+    near: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
     recent = end - timedelta(minutes=settings.merge_any_minutes)
     known: dict[str, bool] = {}
 
-    def hops(service: str) -> dict[str, int]:
+    def hops(service: str) -> tuple[dict[str, int], dict[str, int]]:
         if service not in near:
-            near[service] = _near(graph, service, settings.merge_hops)
+            near[service] = _causal(graph, service, settings.merge_hops)
         return near[service]
 
     for sig in signals:
         target = None
-        for incident in active:
+        # the incident that grew last first: a symptom shared by an old fault and a new one
+        # (an API in front of both) belongs to what is happening now
+        for incident in sorted(active, key=lambda i: (i["window_end"], i["id"]), reverse=True):
             if (sig.service in incident["services"] or (sig.host and sig.host == incident["host"])
                     or (_opened(incident) >= recent and not _known(graph, sig.service, known)
                         and not any(_known(graph, s, known) for s in incident["services"]))
-                    or any(s in hops(sig.service) for s in incident["services"])):
+                    or _on_chain(incident, sig.service, hops(sig.service))):
                 target = incident
                 break
         if target is None:
@@ -214,13 +290,21 @@ def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[S
             incident_id = incident_sql.open_incident(cur, title, sig.detector, sig.severity, sig.service, sig.host,
                                                      [sig.service], sig.at - LOOKBACK, sig.at + rates.MINUTE, end)
             target = {"id": incident_id, "services": [sig.service], "host": sig.host,
-                      "opened_at": end.isoformat() + "Z"}
+                      "opened_at": end.isoformat() + "Z", "window_end": (sig.at + rates.MINUTE).isoformat() + "Z"}
             active.append(target)
             result.opened.append(incident_id)
+            log.info("incident %s opened: %s (%s at %s)", incident_id, title, sig.detector, sig.at.isoformat())
         else:
             incident_sql.widen(cur, target["id"], sig.severity, [sig.service], sig.at + rates.MINUTE)
+            new_service = sig.service not in target["services"]
+            target["window_end"] = max(target["window_end"], (sig.at + rates.MINUTE).isoformat() + "Z")
             target["services"] = sorted(set(target["services"]) | {sig.service})
             if target["id"] not in result.opened and target["id"] not in result.updated:
                 result.updated.append(target["id"])
+            log.info("incident %s: %s on %s merged in", target["id"], sig.detector, sig.service)
+            if (new_service and target["id"] not in result.requeued
+                    and incident_sql.changed_picture(cur, target["id"])):
+                result.requeued.append(target["id"])
+                log.info("incident %s: %s is new to it; investigating again", target["id"], sig.service)
         incident_sql.add_signal(cur, target["id"], sig.detector, sig.service, sig.host, sig.severity, sig.at,
                                 sig.message, sig.template_ids, sig.detail)

@@ -12,7 +12,7 @@ def detector_loop(cycle: Callable[[datetime], CycleResult], interval_s: float,
                   on_opened: Callable[[list[int]], None] | None = None) -> Periodic:
     def run() -> dict:
         result = cycle(datetime.now(timezone.utc).replace(tzinfo=None))
-        if result.opened and on_opened:
-            on_opened(result.opened)
+        if (result.opened or result.requeued) and on_opened:
+            on_opened(result.opened + result.requeued)
         return {k: v for k, v in result.as_dict().items() if k != "signals"}
     return Periodic("detectors", interval_s, run)

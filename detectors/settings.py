@@ -18,10 +18,11 @@ class DetectorSettings(BaseSettings):
     silence_min_rate: float = 2.0     # ... from a service whose baseline is at least this many lines/min
     cooldown_minutes: int = 30        # per (detector, service): one firing, then quiet this long
     merge_minutes: int = 20           # signals on graph-connected services within this join one incident
-    merge_hops: int = 2               # "connected": within this many dependency hops, or sharing a host
+    merge_hops: int = 2               # "connected": on one dependency chain within this many hops (graph.causal)
     correlation_minutes: int = 10     # OOM on a host, then restarts on it within this long -> one signal
     habit_minutes: int = 60           # stopped: a template present in >= habit_share of these minutes ...
     habit_share: float = 0.95
     stopped_minutes: int = 5          # ... and absent this long, while its service still logs
     merge_any_minutes: int = 10       # one fault, one incident: any signal this soon after an opening joins it
-    restart_grace_minutes: int = 3    # signals this close to a stop/start/upgrade wait; still there after -> go on
+    restart_grace_minutes: int = 3
+    resolve_quiet_minutes: int = 60   # an incident whose signals stayed quiet this long is resolved; 0: never    # signals this close to a stop/start/upgrade wait; still there after -> go on

@@ -26,6 +26,21 @@ def _post(client: httpx.Client, url: str, records: list[dict]) -> None:
         response.raise_for_status()
 
 
+def schedule(case: Case, start: datetime, speed: float) -> tuple[list[dict], list[dict]]:
+    """(history, fault) as the demo sends them: history shifted so the fault starts at
+    `start`; the fault's lines stamped when they are due, `speed` times faster than they
+    happened, in order."""
+    records = case.records()
+    shift = start - case.start
+    history = [{**r, "timestamp": (parse_timestamp(r["timestamp"]) + shift).isoformat() + "Z"}
+               for r in records if parse_timestamp(r["timestamp"]) < case.start]
+    fault = sorted((r for r in records if parse_timestamp(r["timestamp"]) >= case.start),
+                   key=lambda r: r["timestamp"])
+    due = [{**r, "timestamp": (start + (parse_timestamp(r["timestamp"]) - case.start) / speed).isoformat() + "Z"}
+           for r in fault]
+    return history, due
+
+
 def replay(case: Case, url: str, speed: float, token: str | None, say) -> dict | None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     client = httpx.Client(timeout=30, headers=headers)
@@ -33,23 +48,20 @@ def replay(case: Case, url: str, speed: float, token: str | None, say) -> dict |
         client.get(f"{url}/health").raise_for_status()
     except httpx.HTTPError as exc:
         raise SystemExit(f"no DevMesh server at {url} ({exc}); start it with `make run`") from None
-    records = case.records()
     start = _now()
-    shift = start - case.start
-    history = [{**r, "timestamp": (parse_timestamp(r["timestamp"]) + shift).isoformat() + "Z"}
-               for r in records if parse_timestamp(r["timestamp"]) < case.start]
-    fault = sorted((r for r in records if parse_timestamp(r["timestamp"]) >= case.start),
-                   key=lambda r: r["timestamp"])
+    history, fault = schedule(case, start, speed)
     say(f"{case.slug}: {case.title}")
-    say(f"sending {len(history)} lines of history ({int((case.start - parse_timestamp(records[0]['timestamp'])).total_seconds() // 60)} min)...")
+    first = parse_timestamp(history[0]["timestamp"]) if history else start
+    say(f"sending {len(history)} lines of history ({int((start - first).total_seconds() // 60)} min)...")
     _post(client, url, history)
     span = (case.end - case.start).total_seconds() / speed
     say(f"playing {len(fault)} lines of the window in {span:.0f} s; watch `devmesh incidents`")
+    say("when it is over the fleet goes quiet all at once: that is no service's silence, and opens nothing")
     pending = list(fault)
     began = time.monotonic()
     while pending:
         elapsed = time.monotonic() - began
-        due = [r for r in pending if (parse_timestamp(r["timestamp"]) - case.start).total_seconds() / speed <= elapsed]
+        due = [r for r in pending if (parse_timestamp(r["timestamp"]) - start).total_seconds() <= elapsed]
         if due:
             stamp = _now()
             _post(client, url, [{**r, "timestamp": (stamp - timedelta(microseconds=len(due) - i)).isoformat() + "Z"}

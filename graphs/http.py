@@ -1,6 +1,8 @@
-"""HTTP for incidents: list, read (with report), open by hand, re-investigate, feedback."""
+"""HTTP for incidents: list, read (with report), open by hand, re-investigate, feedback, and
+the lifecycle: acknowledge, snooze, resolve (db/lifecycle.py)."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
@@ -10,12 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from db import graph as cypher
 from db import incidents as incident_sql
+from db import lifecycle
 from db.graph import GraphUnavailable
 from ingest.normalize import clean_text
 from retrieval.http import parse_time, split
 
 router = APIRouter(tags=["incidents"])
 STATUSES = ("open", "investigating", "reported", "closed")
+log = logging.getLogger(__name__)
 
 
 def fail(status: int, code: str, message: str) -> HTTPException:
@@ -48,15 +52,23 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+class Snooze(BaseModel):
+    minutes: int = Field(60, ge=1, le=7 * 24 * 60, description="how long; then it is open again")
+
+
 @router.get("/incidents")
 async def list_incidents(request: Request, status: list[str] | None = Query(None), service: str | None = None,
-                         since: str | None = None, limit: int = Query(100, ge=1, le=1000)):
-    wanted = split(status)
+                         since: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                         state: list[str] | None = Query(None, description="open, acknowledged, snoozed, resolved")):
+    wanted, states = split(status), split(state)
     for value in wanted or []:
         if value not in STATUSES:
             raise fail(400, "invalid_status", f"status={value!r}: use one of {', '.join(STATUSES)}")
+    for value in states or []:
+        if value not in incident_sql.STATES:
+            raise fail(400, "invalid_state", f"state={value!r}: use one of {', '.join(incident_sql.STATES)}")
     rows = await run_in_threadpool(incident_sql.listing, request.app.state.db_ro, wanted, service,
-                                   parse_time(since, "since"), limit)
+                                   parse_time(since, "since"), limit, states)
     return {"incidents": rows}
 
 
@@ -118,3 +130,35 @@ async def feedback(request: Request, incident_id: IncidentId, body: Feedback):
     feedback_id = await run_in_threadpool(incident_sql.add_feedback, db, incident_id, body.verdict,
                                           body.root_cause_service, body.root_cause_host, body.comment)
     return {"id": feedback_id, "incident_id": incident_id}
+
+
+def _move(request: Request, incident_id: int, action: str, minutes: int | None = None) -> dict:
+    db, now = request.app.state.db, _now()
+    until = now + timedelta(minutes=minutes) if minutes else None
+    try:
+        with db.transaction() as cur:
+            moved = lifecycle.transition(cur, incident_id, action, now, "person", until)
+    except lifecycle.InvalidTransition as exc:
+        raise fail(409, "invalid_transition", f"{exc}; see its state with GET /incidents/{incident_id}")
+    if moved is None:
+        raise fail(404, "not_found", f"no incident {incident_id}; list them with GET /incidents")
+    log.info("incident %s: %s -> %s by hand", incident_id, moved[0], moved[1])
+    return incident_sql.get(db, incident_id)
+
+
+@router.post("/incidents/{incident_id}/ack")
+async def acknowledge(request: Request, incident_id: IncidentId):
+    """Someone is on it: it still takes signals of its fault, and is still investigated."""
+    return await run_in_threadpool(_move, request, incident_id, "ack")
+
+
+@router.post("/incidents/{incident_id}/snooze")
+async def snooze(request: Request, incident_id: IncidentId, body: Snooze | None = None):
+    """Quiet until `minutes` from now (default 60; no notifications), then open again."""
+    return await run_in_threadpool(_move, request, incident_id, "snooze", (body or Snooze()).minutes)
+
+
+@router.post("/incidents/{incident_id}/resolve")
+async def resolve(request: Request, incident_id: IncidentId):
+    """Over: it takes no new signals; a new one of the same kind opens a new incident."""
+    return await run_in_threadpool(_move, request, incident_id, "resolve")

@@ -8,6 +8,7 @@ in through the runtime context, never built inside a node.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, TypedDict
@@ -21,6 +22,7 @@ from agents.notify import Notifier
 from db import events
 from db import graph as cypher
 from db import incidents as incident_sql
+from db import lifecycle
 from db import metrics_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
@@ -28,6 +30,9 @@ from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
 from tools.catalog import ToolContext
+
+log = logging.getLogger(__name__)
+LOOKBACK_S = 15 * 60                 # a split-off incident's window starts this long before its first signal
 
 
 @dataclass
@@ -61,7 +66,8 @@ class State(TypedDict, total=False):
     findings: list[Any]
     report: dict
     markdown: str
-    report_id: int
+    report_id: int | None
+    split_to: int | None
     notified: dict
 
 
@@ -160,19 +166,49 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
     return {"report": composed, "runbooks": runbooks, "examples": examples, "markdown": markdown}
 
 
+def _another_fault(state: State, previous: tuple[str | None, int | None] | None) -> list[int]:
+    """The signals to split off when this run tells a new fault apart from the one the last
+    report named: its root cause is another service, not connected to the old one in either
+    direction, and the old one is no longer among the first three. Those are the signals
+    merged since that report. A better picture of the same fault (the old root now ranked
+    second under its dependency) is not a new incident."""
+    if not previous or not previous[0] or not state["candidates"]:
+        return []
+    old, new = previous[0], state["candidates"][0].service
+    upstream = state["scope"].upstream
+    if (new == old or old in upstream.get(new, set()) or new in upstream.get(old, set())
+            or old in {c.service for c in state["candidates"][:3]}):
+        return []
+    return [s["id"] for s in state["signals"] if previous[1] is None or s["id"] > previous[1]]
+
+
 def persist(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     scope = state["scope"]
-    incident_sql.save_context(ctx.db, state["incident_id"], {
+    incident_id = state["incident_id"]
+    moving = _another_fault(state, incident_sql.previous_report(ctx.db, incident_id))
+    if moving:
+        first = next(s for s in state["signals"] if s["id"] in moving)
+        with ctx.db.transaction() as cur:
+            new_id = lifecycle.split(cur, incident_id, moving, reporter.title(scope, state["candidates"]) or
+                                     first["message"], ctx.now(), LOOKBACK_S)
+        log.info("incident %s: %d signal(s) point at %s, another fault; split off as incident %s",
+                 incident_id, len(moving), state["candidates"][0].service, new_id)
+        return {"report_id": None, "split_to": new_id}
+    incident_sql.save_context(ctx.db, incident_id, {
         "services": sorted(scope.services), "hops": scope.hops, "history_minutes": scope.history_minutes,
         "window": [scope.since.isoformat(), scope.until.isoformat()]})
-    report_id = incident_sql.save_report(ctx.db, state["incident_id"], state["report"], state["markdown"])
+    title = reporter.title(scope, state["candidates"])
+    report_id = incident_sql.save_report(ctx.db, incident_id, state["report"], state["markdown"], title=title,
+                                         last_signal_id=max((s["id"] for s in state["signals"]), default=None))
+    log.info("incident %s: report %s written: %s (confidence %.2f)", incident_id, report_id,
+             title or "no candidate", state["report"]["confidence"])
     if ctx.graph is not None and scope.graph_ok:
         rows = [{"id": t["template_id"], "service": v.name} for v in scope.anomalous() for t in v.templates
                 if t["template_id"] in state["report"]["evidence_template_ids"]]
         hosts = sorted({h for v in scope.anomalous() for h in v.hosts})
         try:
-            cypher.record_incident(ctx.graph, state["incident_id"], state["incident"]["title"],
+            cypher.record_incident(ctx.graph, incident_id, title or state["incident"]["title"],
                                    sorted(v.name for v in scope.anomalous()), hosts, rows)
         except GraphUnavailable:
             pass                                  # the report stands; the graph catches up next time
@@ -180,7 +216,11 @@ def persist(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def notify(state: State, runtime: Runtime[Context]) -> dict:
+    """Tell the configured channels; not for a run that split its signals off (the new
+    incident's own report will), nor for an incident snoozed or resolved."""
     notifier = runtime.context.notifier
+    if state.get("split_to") or state["incident"]["state"] in ("snoozed", "resolved"):
+        return {"notified": {}}
     sent = notifier.notify(state["incident"], state["report"]) if notifier else {}
     return {"notified": sent}
 

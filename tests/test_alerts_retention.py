@@ -49,7 +49,7 @@ def test_alertmanager_opens_one_incident_per_alert_and_resolved_closes_it(db_url
                 time.sleep(0.05)
             resolved = c.post("/alerts/alertmanager", json=webhook("resolved")).json()
             assert resolved["closed"] == first["opened"]
-            assert c.get(f"/incidents/{first['opened'][0]}").json()["status"] == "closed"
+            assert c.get(f"/incidents/{first['opened'][0]}").json()["state"] == "resolved"
             reopened = c.post("/alerts/alertmanager", json=webhook("firing")).json()
             assert len(reopened["opened"]) == 1 and reopened["opened"] != first["opened"]
             assert c.post("/alerts/alertmanager", json={"alerts": "x"}).status_code == 400

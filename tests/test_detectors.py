@@ -105,9 +105,21 @@ def test_new_error_template_fires_once_past_learning(db, ingest):
 
 def test_silence_fires_when_a_chatty_service_goes_quiet(db, ingest):
     ingest(background(range(-120, 5)))
+    ingest(background(range(-120, 30), service="batch", host="ops-host", seed=7))     # the fleet talks on
     results = cycles(db, None, -1, 20)
     silent = fired(results, "silence")
     assert [(s.service, s.at) for s in silent] == [("api", T0 + timedelta(minutes=14))]
+
+
+def test_a_fleet_that_goes_quiet_together_blames_no_service(db, ingest):
+    """The shipper died, the network went, a replay ended: everyone stops at once. Nobody
+    is silent on their own, now or after the cooldown, even once a few lines come back."""
+    ingest(background(range(-120, 5)))
+    ingest(background(range(-120, 5), service="batch", host="ops-host", seed=7))
+    ingest(background(range(40, 60), service="batch", host="ops-host", seed=8))      # one comes back later
+    results = cycles(db, None, -1, 60)
+    assert fired(results, "silence") == []
+    assert sum(r.unwitnessed for r in results) >= 2
 
 
 def test_catastrophic_primitives(db, ingest):

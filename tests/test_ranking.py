@@ -177,3 +177,22 @@ def test_a_timeout_after_calls_to_several_callees_splits_its_suspicion():
         scope.services[c].onset = T0 + M
     ranked = root_cause.rank(scope)
     assert ranked[0].service == "leaf-3", [(c.service, round(c.score, 3)) for c in ranked]
+
+
+def _two_faults(signalled: dict[str, set[str]]) -> list[str]:
+    views = {"db": _failing(60), "gpu": _failing(12), "api": _failing(30), "worker": _steady(CALM, 60)}
+    scope = _scope(views, {"api": {"db", "gpu"}, "worker": {"db"}})
+    scope.claimed = {"db": (1, {"db", "api"})}           # incident 1's report blames db
+    scope.signalled = signalled
+    return [c.service for c in root_cause.rank(scope)]
+
+
+def test_a_root_cause_another_incident_holds_is_not_pinned_on_a_new_fault():
+    # this incident's own signals: gpu, and the api both incidents share; db changed more,
+    # but only through the shared api is it tied to this incident
+    assert _two_faults({"gpu": {"gpu-host"}, "api": {"api-host"}})[0] == "gpu"
+    # without the other incident's report, db's bigger change wins
+    views = {"db": _failing(60), "gpu": _failing(12), "api": _failing(30)}
+    assert root_cause.rank(_scope(views, {"api": {"db", "gpu"}}))[0].service == "db"
+    # a signal of this incident's own on db's chain (worker depends on db): db stays a suspect
+    assert _two_faults({"gpu": {"gpu-host"}, "worker": {"worker-host"}})[0] == "db"
