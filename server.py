@@ -219,8 +219,8 @@ def create_app(settings: AppSettings | None = None):
             "devmesh_embedding_missing": ("Templates without a vector for the active model (the embedding lag)",
                                           lambda: embeddings.count_missing(app.state.db_ro,
                                                                            app.state.embed_worker.table())),
-            "devmesh_incidents": ("Incidents by status", lambda: {(("status", s),): n for s, n in
-                                                                  incident_sql.by_status(app.state.db_ro).items()}),
+            "devmesh_incidents": ("Incidents by investigation status and lifecycle state", lambda: {
+                (("status", s), ("state", st)): n for (s, st), n in incident_sql.by_status(app.state.db_ro).items()}),
             "devmesh_unmapped_records": ("Records whose service is not in the inventory",
                                          lambda: (app.state.ingestor.services.unmapped_summary()["records"]
                                                   if app.state.ingestor.services else 0)),

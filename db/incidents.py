@@ -184,8 +184,10 @@ def add_feedback(db: Database, incident_id: int, verdict: str, service: str | No
         return cur.fetchone()[0]
 
 
-def by_status(db: Database) -> dict[str, int]:
-    return {status: int(n) for status, n in db.fetchall("SELECT status, COUNT(*) FROM incidents GROUP BY status")}
+def by_status(db: Database) -> dict[tuple[str, str], int]:
+    """(investigation status, lifecycle state) -> how many incidents."""
+    return {(status, state): int(n) for status, state, n in
+            db.fetchall("SELECT status, state, COUNT(*) FROM incidents GROUP BY status, state")}
 
 
 def root_causes_elsewhere(db: Database, incident_id: int, since: datetime,

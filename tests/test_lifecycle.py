@@ -91,6 +91,8 @@ def test_ack_snooze_resolve_by_http(client):
     assert [i["id"] for i in listed] == [incident]
     assert client.get("/incidents", params={"state": "open"}).json()["incidents"] == []
     assert client.get("/incidents", params={"state": "gone"}).status_code == 400
+    metrics = [line for line in client.get("/metrics").text.splitlines() if line.startswith("devmesh_incidents{")]
+    assert len(metrics) == 1 and 'state="resolved"' in metrics[0] and float(metrics[0].split()[-1]) == 1
 
 
 # -- the detector cycle ---------------------------------------------------------------------
