@@ -12,7 +12,6 @@ and the app's own imports (FastAPI, LangGraph, torch through the embedder) happe
 
 import functools
 import importlib
-import ipaddress
 import logging
 import sys
 import time
@@ -91,15 +90,6 @@ class AppSettings:
         return value
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def create_app(settings: AppSettings | None = None):
     """The FastAPI app, wired to `settings`."""
     from concurrent.futures import ThreadPoolExecutor
@@ -109,7 +99,7 @@ def create_app(settings: AppSettings | None = None):
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
 
-    from agents.llm import build_chat_model
+    from agents.llm import LLMMetrics, build_chat_model
     from agents.notify import Notifier
     from db import embeddings, stats
     from db import incidents as incident_sql
@@ -122,6 +112,7 @@ def create_app(settings: AppSettings | None = None):
     from graphs.alerts import router as alerts_router
     from graphs.chat import build as build_chat_graph
     from graphs.chat_http import router as chat_router
+    from graphs.docs_http import install as install_docs
     from graphs.auth import SCOPES, required_scope
     from graphs.errors import error_body, install_error_handlers
     from graphs.http import router as incidents_router
@@ -178,8 +169,6 @@ def create_app(settings: AppSettings | None = None):
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
-        from agents.llm import LLMMetrics
-
         app.state.llm = build_chat_model(settings.llm, [LLMMetrics(metrics, settings.llm.model)])
         app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
         app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s))
@@ -250,7 +239,7 @@ def create_app(settings: AppSettings | None = None):
             app.state.health_pool.shutdown(wait=False, cancel_futures=True)
             app.state.graph.close()
 
-    app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     tokens = settings.server.tokens
     metrics = Metrics()
 
@@ -297,6 +286,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(alerts_router)
     app.include_router(chat_router)
     app.include_router(status_router)
+    install_docs(app)                    # /docs and /redoc with their assets from an installed package
 
     return app
 
@@ -330,7 +320,8 @@ COMMANDS = {
     "detect": ("graphs.cli:detect", "Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."),
     "investigate": ("graphs.cli:investigate_cmd",
                    "Investigate incident ID now (again), or open one with --at, and print the report."),
-    "incidents": ("graphs.cli:incidents_cmd", "The latest incidents, newest first."),
+    "incidents": ("graphs.incidents_cli:incidents", "The latest incidents; show, ack, resolve or snooze one."),
+    "event": ("graphs.cli:event_cmd", "Open a cited event ([event:ID]): its template and neighbours."),
     "chat": ("graphs.cli:chat_cmd", "Ask the running server; its work streams as it happens (route, tools, answer)."),
     "eval": ("evals.cli:eval_cmd", "Replay golden incidents and score detection, root cause, impact and evidence."),
     "bench": ("evals.cli:bench", "Benchmarks; each prints one JSON object last."),
@@ -354,6 +345,12 @@ class LazyGroup(click.Group):
         module, _, attr = COMMANDS[name][0].partition(":")
         return getattr(sys.modules[__name__] if module == "server" else importlib.import_module(module), attr)
 
+    def invoke(self, ctx):
+        from graphs.terminal import one_line
+
+        with one_line():                 # a failure the user can fix: one line and exit 1, no traceback
+            return super().invoke(ctx)
+
     def format_commands(self, ctx, formatter):
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -365,9 +362,9 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx):
     """DevMesh: local-first incident investigator."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from graphs.terminal import setup_logging
+
+    setup_logging()
     ctx.obj = AppSettings()
 
 
@@ -378,9 +375,11 @@ def serve(host, port):
     """Serve the HTTP API."""
     import uvicorn
 
+    from graphs.auth import is_loopback
+
     settings = AppSettings()
     host = host or settings.server.host
-    if not _is_loopback(host) and not settings.server.tokens:
+    if not is_loopback(host) and not settings.server.tokens:
         raise click.ClickException(f"refusing to bind {host} without auth: set DEVMESH_API_TOKENS "
                                    "or bind 127.0.0.1")
     uvicorn.run(create_app(settings), host=host, port=port or settings.server.port, log_level="info")

@@ -145,6 +145,22 @@ def around(db: Database, event_id: int, before: int, after: int) -> tuple[dict |
     return event, [_event(r) for r in reversed(earlier)] + [event] + [_event(r) for r in later]
 
 
+def neighbours(db: Database, event_id: int, n: int) -> dict | None:
+    """An event and, by (ts, id), the `n` lines just before and after it on its host and on
+    its service (GET /events/{id}); None for an unknown id."""
+    row = db.fetchone(f"SELECT {_READ} FROM log_events WHERE id = ?", (event_id,))
+    if row is None:
+        return None
+    out: dict = {"event": _event(row)}
+    for column, value in (("host", row[2]), ("service", row[3])):
+        before = db.fetchall(f"SELECT {_READ} FROM log_events WHERE {column} = ? AND (ts < ? OR (ts = ? AND id < ?)) "
+                             "ORDER BY ts DESC, id DESC LIMIT ?", (value, row[1], row[1], event_id, n)) if n else []
+        after = db.fetchall(f"SELECT {_READ} FROM log_events WHERE {column} = ? AND (ts > ? OR (ts = ? AND id > ?)) "
+                            "ORDER BY ts, id LIMIT ?", (value, row[1], row[1], event_id, n)) if n else []
+        out[column] = {"before": [_event(r) for r in reversed(before)], "after": [_event(r) for r in after]}
+    return out
+
+
 def messages(db: Database, event_ids: list[int]) -> list[str]:
     if not event_ids:
         return []

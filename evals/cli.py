@@ -5,6 +5,8 @@ import json
 
 import click
 
+from graphs.client import server_options
+
 
 @click.group()
 def bench():
@@ -218,10 +220,9 @@ def eval_templates(as_json):
 
 @click.command()
 @click.argument("slug", required=False)
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the running DevMesh server")
 @click.option("--speed", default=25.0, show_default=True, help="how much faster than real time the fault plays")
-@click.option("--token", default=None, envvar="DEVMESH_DEMO_TOKEN", help="bearer token, if the server wants one")
-def demo(slug, url, speed, token):
+@server_options("DEVMESH_DEMO_TOKEN")
+def demo(slug, speed, url, token):
     """Replay a golden case into a running server: history now, then the fault, time-compressed."""
     from evals.cases import discover
     from evals.demo import replay

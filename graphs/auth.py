@@ -7,6 +7,8 @@ Light (no third-party imports): the CLI imports it when reading settings.
 """
 from __future__ import annotations
 
+import ipaddress
+
 from ingest.body_limit import is_receiver
 
 SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
@@ -34,3 +36,13 @@ def required_scope(method: str, path: str) -> str:
     if method in ("GET", "HEAD") or (method == "POST" and path in READ_POSTS):
         return "read"
     return "admin"
+
+
+def is_loopback(host: str) -> bool:
+    """`devmesh serve` binds anything else only with tokens set."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

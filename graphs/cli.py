@@ -1,10 +1,12 @@
-"""`devmesh detect | investigate | incidents`."""
+"""`devmesh detect | investigate | chat | event` (`incidents` is graphs/incidents_cli.py)."""
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
 
 import click
+
+from graphs.client import server_options
 
 # each command imports what it needs when it runs: `devmesh incidents` and `chat` start at once
 
@@ -80,42 +82,22 @@ def investigate_cmd(settings, incident_id, at, service, window):
     click.echo(state["markdown"])
 
 
-@click.command("incidents")
-@click.option("--status", default=None, help="open, investigating, reported or closed")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def incidents_cmd(settings, status, limit, as_json):
-    """The latest incidents, newest first."""
-    from db import incidents as incident_sql
-    from db.pool import Database
-
-    db = Database(settings.db.resolved(settings.services)[0])
-    rows = incident_sql.listing(db, [status] if status else None, None, None, limit)
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    click.echo(f"{'id':>5}  {'opened (UTC)':<20} {'status':<13} {'severity':<9} title")
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['opened_at'][:19]:<20} {r['status']:<13} {r['severity']:<9} {r['title']}")
-
-
 @click.command("chat")
 @click.argument("question")
 @click.option("--thread", "thread_id", default=None, help="continue a thread (its id is printed at the end)")
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the running DevMesh server")
-@click.option("--token", default=None, envvar="DEVMESH_CHAT_TOKEN", help="bearer token, if the server wants one")
+@server_options("DEVMESH_CHAT_TOKEN")
 def chat_cmd(question, thread_id, url, token):
     """Ask the running server; its work streams as it happens (route, tools, answer)."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    event = None
+    from graphs.client import explain, headers, unreachable
+
+    event, failed = None, None
     try:
-        with httpx.stream("POST", f"{url}/chat", json={"question": question, "thread_id": thread_id},
-                          headers=headers, timeout=120) as response:
+        with httpx.stream("POST", f"{url.rstrip('/')}/chat", json={"question": question, "thread_id": thread_id},
+                          headers=headers(token), timeout=120) as response:
             if response.status_code != 200:
-                raise click.ClickException(f"{url} answered {response.status_code}: {response.read()[:300]!r}")
+                raise explain(url, response.status_code, response.read())
             for line in response.iter_lines():
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
@@ -128,8 +110,41 @@ def chat_cmd(question, thread_id, url, token):
                     elif event == "answer":
                         click.echo("\n" + data["markdown"])
                     elif event == "error":
+                        failed = data
                         click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
                     elif event == "done":
                         click.echo(click.style(f"\n[thread {data['thread_id']}, {data['elapsed_ms']} ms]", dim=True))
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"no DevMesh server at {url} ({exc}); start it with `make run`") from None
+        raise unreachable(url, exc) from None
+    if failed is not None:                 # the answer failed: say so in the exit status too
+        raise click.ClickException(f"the server could not answer ({failed.get('code', 'error')}: "
+                                   f"{failed.get('message')}); see the server log")
+
+
+def render_event(found: dict) -> str:
+    """A cited event as `devmesh event` prints it: the line, its template, its neighbours."""
+    e, template = found["event"], found.get("template")
+    out = [f"event {e['id']}  {e['ts']}  {e['host']}/{e['service']}  {e['level']}", f"  {e['message']}",
+           f"template {e['template_id']}: {template['template'] if template else '(not stored)'}"]
+    for scope in ("host", "service"):
+        near = found["neighbours"][scope]
+        out += ["", f"same {scope} ({e[scope]}), {len(near['before'])} before and {len(near['after'])} after:"]
+        for row, mark in [*((r, " ") for r in near["before"]), (e, ">"), *((r, " ") for r in near["after"])]:
+            out.append(f"{mark} {row['id']:>10}  {row['ts'][:23]}  {row['host']}/{row['service']}  "
+                       f"{row['level']:<8} {row['message']}")
+    return "\n".join(out)
+
+
+@click.command("event")
+@click.argument("event_id", type=click.IntRange(1, 2**64 - 1))
+@click.option("--context", default=5, show_default=True, type=click.IntRange(0, 50),
+              help="lines before and after, on the same host and on the same service")
+@click.option("--json", "as_json", is_flag=True, help="the server's JSON as it is")
+@server_options()
+def event_cmd(event_id, context, as_json, url, token):
+    """Open a cited event ([event:ID]): its template and neighbours."""
+    from graphs.client import Client
+
+    with Client(url, token) as client:
+        found = client.get(f"/events/{event_id}", params={"context": context})
+    click.echo(json.dumps(found) if as_json else render_event(found))

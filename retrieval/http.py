@@ -1,4 +1,4 @@
-"""HTTP reads: GET /query/logs, /search/templates, /search/logs, /templates/{id}."""
+"""HTTP reads: GET /query/logs, /search/templates, /search/logs, /templates/{id}, /events/{id}."""
 from __future__ import annotations
 
 import base64
@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from db import counts, events
@@ -155,3 +155,23 @@ async def get_template(request: Request, template_id: int, examples: int = Query
     if template is None:
         raise fail(404, "not_found", f"no template {template_id}; find ids with /search/templates")
     return template
+
+
+@router.get("/events/{event_id}")
+async def get_event(request: Request, event_id: int = Path(ge=1, le=2**64 - 1, description="an event id ([event:ID])"),
+                    context: int = Query(5, ge=0, le=50, description="lines before and after, per host and service")):
+    """A cited event with its template and its neighbours: the `context` lines before and
+    after it on the same host, and on the same service, by timestamp."""
+    db = request.app.state.db_ro
+
+    def run():
+        found = events.neighbours(db, event_id, context)
+        if found is not None:
+            found["template"] = template_sql.get(db, found["event"]["template_id"])
+        return found
+    found = await run_in_threadpool(run)
+    if found is None:
+        raise fail(404, "not_found", f"no event {event_id}; events are cited as [event:ID] in reports and answers, "
+                   "and listed by GET /query/logs (old ones are pruned by retention)")
+    return {"event": found["event"], "template": found["template"], "context": context,
+            "neighbours": {"host": found["host"], "service": found["service"]}}
