@@ -1,5 +1,9 @@
 """Notifications: a Discord webhook and a generic JSON webhook, with retries and a rate
-limit. A failing webhook is logged and counted; it never fails an investigation."""
+limit. A failing webhook is logged and counted; it never fails an investigation.
+
+Each notification is one log line with the incident id and the target's name (never its
+URL: a Discord webhook URL is a credential): INFO when sent, WARNING when it failed, with
+the reason (the last attempt's status or error)."""
 from __future__ import annotations
 
 import logging
@@ -69,24 +73,29 @@ class Notifier:
         self._sent.append(now)
         return True
 
-    def _post(self, url: str, payload: dict) -> bool:
-        for attempt in range(self.settings.retries):
+    def _post(self, url: str, payload: dict) -> tuple[bool, str]:
+        """(delivered, what happened): 'HTTP 204, attempt 1', 'refused: HTTP 404', ..."""
+        reason = "no attempt made (DEVMESH_NOTIFY_RETRIES=0)"
+        for attempt in range(1, self.settings.retries + 1):
             try:
                 response = self.client.post(url, json=payload)
                 if response.status_code < 300:
-                    return True
+                    return True, f"HTTP {response.status_code}, attempt {attempt}"
+                reason = f"HTTP {response.status_code} after {attempt} attempt(s)"
                 if response.status_code == 429:
                     retry_after = float(response.headers.get("retry-after", "1") or 1)
                     time.sleep(min(retry_after, 5))
                     continue
                 if response.status_code < 500:
-                    log.warning("webhook %s refused the message: %s", url, response.status_code)
+                    reason = f"refused: HTTP {response.status_code}"
                     break
             except httpx.HTTPError as exc:
-                log.warning("webhook %s failed (%s), attempt %d", url, exc, attempt + 1)
-            time.sleep(min(0.2 * 2 ** attempt, 2))
+                reason = f"{type(exc).__name__}: {exc} after {attempt} attempt(s)"
+                log.debug("webhook attempt %d failed: %s", attempt, exc)
+            if attempt < self.settings.retries:
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 2))
         self.failures += 1
-        return False
+        return False, reason
 
     def notify(self, incident: dict, report: dict) -> dict[str, bool]:
         """Send to what is configured; returns {target: delivered}. Never raises."""
@@ -98,13 +107,17 @@ class Notifier:
             if not url:
                 continue
             if not self._allowed():
-                log.warning("notification rate limit reached; %s not sent for incident %s", name, incident["id"])
+                log.warning("incident %s: %s notification not sent: rate limit (DEVMESH_NOTIFY_MAX_PER_MINUTE=%d)",
+                            incident["id"], name, self.settings.max_per_minute)
                 out[name] = False
                 continue
             try:
-                out[name] = self._post(url, payload())
+                out[name], reason = self._post(url, payload())
             except Exception as exc:  # noqa: BLE001 - a notification must never fail the investigation
-                log.warning("notification to %s failed: %s", name, exc)
                 self.failures += 1
-                out[name] = False
+                out[name], reason = False, f"{type(exc).__name__}: {exc}"
+            if out[name]:
+                log.info("incident %s: %s notification sent (%s)", incident["id"], name, reason)
+            else:
+                log.warning("incident %s: %s notification failed (%s)", incident["id"], name, reason)
         return out

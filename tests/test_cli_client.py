@@ -9,7 +9,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -38,14 +40,30 @@ def failed(out: subprocess.CompletedProcess, *words: str) -> None:
         assert word in errors[0], out.stderr
 
 
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver on loopback (the server's notifications land here)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def live(db_urls, tmp_path, services):
     from db.graph import Graph
     from db.settings import GraphSettings
 
-    server = LiveServer(str(db_urls[0]), tmp_path / "server.log", {"DEVMESH_API_TOKENS": TOKEN}).start()
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    server = LiveServer(str(db_urls[0]), tmp_path / "server.log", {
+        "DEVMESH_API_TOKENS": TOKEN, "DEVMESH_NOTIFY_WEBHOOK_URL": f"http://127.0.0.1:{hook.server_port}/hook"}).start()
     yield server
     server.stop()
+    hook.shutdown()
     graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
     graph.drop()
     graph.close()
@@ -90,6 +108,8 @@ def test_incident_lifecycle_and_show_through_the_cli(live, db):
     # the server said what it did, at INFO, with the id (its logging config keeps our modules' lines)
     log = live.log_path.read_text()
     assert re.search(rf"INFO graphs\.http: incident {incident_id}\b", log), log[-3000:]
+    sent = rf"INFO agents\.notify: incident {incident_id}: webhook notification sent"
+    wait_until(lambda: re.search(sent, live.log_path.read_text()), 30, "the notification's log line")
 
 
 def test_event_command_opens_a_cited_line_with_its_neighbours(live, db):
