@@ -1,7 +1,8 @@
 """POST /alerts/alertmanager: Alertmanager's (and Grafana's) webhook -> incidents.
 
-A firing alert opens one incident (deduplicated by fingerprint) on the service its labels
-name, mapped through the inventory like log records, and the worker pool investigates it;
+A firing alert opens one incident (deduplicated by fingerprint) on what its labels are
+about, through the inventory (graphs/alert_labels.py: `instance`'s host, `job`, `pod`, ...;
+an alert about a host covers the services on it), and the worker pool investigates it;
 `resolved` closes it. Body: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from db import alerts as alert_sql
 from db import incidents as incident_sql
+from graphs.alert_labels import subject
 from graphs.http import fail
 from ingest import wire_schema as wire
 from ingest.http import read_json_body
@@ -25,8 +27,6 @@ ALERT_BODY_MAX_BYTES = 1024 * 1024        # Alertmanager groups are a few kB; 64
 
 router = APIRouter(tags=["alerts"])
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-SERVICE_LABELS = ("service", "service_name", "job", "app", "application", "container", "unit")
-HOST_LABELS = ("host", "hostname", "instance", "nodename", "node")
 SEVERITY = {"critical": "critical", "page": "critical", "error": "error", "major": "error", "warning": "warning",
             "warn": "warning", "minor": "warning", "info": "info", "none": "info"}
 LOOKBACK = timedelta(minutes=15)
@@ -96,9 +96,8 @@ def handle(state, payload: dict) -> dict:
             if found and found[1] == "firing" and found[2] != "closed":
                 out["duplicates"] += 1
                 continue
-            raw_service = next((labels[k][:NAME_MAX] for k in SERVICE_LABELS if labels.get(k)), None)
-            host = next((labels[k].rsplit(":", 1)[0][:NAME_MAX] for k in HOST_LABELS if labels.get(k)), None)
-            service = (services.resolve(host or "", raw_service) if services and raw_service else None) or raw_service
+            about = subject(labels, state.topology.inventory, services)
+            service, host = about.service, about.host
             try:
                 starts = parse_timestamp(alert.get("startsAt")) if alert.get("startsAt") else _now()
             except RecordError:
@@ -108,7 +107,7 @@ def handle(state, payload: dict) -> dict:
             incident_id = incident_sql.open_incident(
                 cur, _text(f"alert {name}" + (f": {summary}" if summary else ""), TITLE_MAX), "alert",
                 SEVERITY.get(str(labels.get("severity", "")).lower(), "error"), service, host,
-                [service] if service else [], starts - LOOKBACK, max(starts + timedelta(minutes=1), min(_now(), starts + LOOKBACK)),
+                about.services, starts - LOOKBACK, max(starts + timedelta(minutes=1), min(_now(), starts + LOOKBACK)),
                 _now())
             alert_sql.link(cur, fingerprint, incident_id, name)
             out["opened"].append(incident_id)
