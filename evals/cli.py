@@ -250,16 +250,19 @@ def local_llm_fetch():
 
 
 @local_llm_cmd.command("serve")
-def local_llm_serve():
-    """Serve it on loopback until Ctrl-C; prints the settings that point DevMesh at it."""
-    import signal
-
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="loopback port (default: a free one)")
+@click.option("--command", default=None, envvar="DEVMESH_LOCAL_LLM_COMMAND", show_envvar=True,
+              help="run this OpenAI-compatible server instead of the built-in llama.cpp one; {port} and {model} "
+                   "are filled in, e.g. 'llama-server -m {model} --port {port} --host 127.0.0.1'")
+def local_llm_serve(port, command):
+    """Serve it on loopback until Ctrl-C or SIGTERM (which stop the model's server too)."""
     from evals import local_llm
 
+    def announce(server):
+        click.echo(f"DEVMESH_LLM_BACKEND=openai DEVMESH_LLM_URL={server.url} DEVMESH_LLM_MODEL={local_llm.MODEL_NAME} "
+                   "DEVMESH_LLM_STRUCTURED=true")
+        click.echo(f"model server pid {server.child.pid}; Ctrl-C or SIGTERM stops it", err=True)
     try:
-        with local_llm.serve() as url:
-            click.echo(f"DEVMESH_LLM_BACKEND=openai DEVMESH_LLM_URL={url} DEVMESH_LLM_MODEL={local_llm.MODEL_NAME} "
-                       "DEVMESH_LLM_STRUCTURED=true")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        local_llm.serve_until_signalled(port, command, announce)
     except local_llm.LocalModelUnavailable as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,7 +8,9 @@ refused unless its sha256 is the pinned one. The model is cached outside the clo
 
 `serve()` runs llama.cpp's OpenAI-compatible server (the `xllamacpp` package, prebuilt) in
 a child process on loopback at temperature 0 with a fixed seed, so a test or an eval
-talks to it exactly as to llama.cpp's own server: `DEVMESH_LLM_BACKEND=openai`.
+talks to it exactly as to llama.cpp's own server: `DEVMESH_LLM_BACKEND=openai`. Any other
+such server can take its place (`LocalServer.command`); SIGTERM/SIGINT to `devmesh local-llm
+serve` stops the child too.
 """
 from __future__ import annotations
 
@@ -145,45 +147,125 @@ def _run_server(model: str, port: int, n_ctx: int, threads: int) -> None:
     del server
 
 
-@contextmanager
-def serve(model: Path | None = None, n_ctx: int = 8192, threads: int = 2, ready_timeout_s: float = 120.0):
-    """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a local OpenAI-compatible server."""
-    try:
-        import xllamacpp  # noqa: F401
-    except ImportError as exc:
-        raise LocalModelUnavailable("xllamacpp is not installed: `pip install -e '.[test]'` (make test does)") from exc
-    model = model or fetch()
-    port = _free_port()
-    code = ("import sys; from evals.local_llm import _run_server; "
-            "_run_server(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))")
-    log = tempfile.TemporaryFile()
-    child = subprocess.Popen([sys.executable, "-c", code, str(model), str(port), str(n_ctx), str(threads)],
-                             stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            if child.poll() is not None:
-                log.seek(0)
-                raise LocalModelUnavailable(f"the local model server exited ({child.returncode}): "
-                                            f"{log.read().decode(errors='replace')[-500:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise LocalModelUnavailable(f"the local model server was not ready after {ready_timeout_s:.0f} s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        child.terminate()
+class LocalServer:
+    """The model's server as a child process on loopback: `start()` waits until it answers
+    `/v1/models`, `stop()` ends it (SIGTERM to its process group, SIGKILL after 10 s).
+
+    `command` replaces the built-in llama.cpp child (xllamacpp) with any OpenAI-compatible
+    server, e.g. `llama-server -m {model} --port {port} --host 127.0.0.1` (DEVMESH_LOCAL_LLM_COMMAND);
+    `{port}` and `{model}` are filled in, and the model is fetched only when `{model}` is named."""
+
+    def __init__(self, model: Path | None = None, port: int | None = None, command: str | None = None,
+                 n_ctx: int = 8192, threads: int = 2):
+        self.model, self.port, self.command = model, port or _free_port(), command
+        self.n_ctx, self.threads = n_ctx, threads
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.child: subprocess.Popen | None = None
+        self._log = None
+
+    def _argv(self) -> list[str]:
+        import shlex
+
+        if self.command:
+            model = str(self.model or fetch()) if "{model}" in self.command else ""
+            return [arg.format(port=self.port, model=model) for arg in shlex.split(self.command)]
         try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        log.close()
+            import xllamacpp  # noqa: F401
+        except ImportError as exc:
+            raise LocalModelUnavailable("xllamacpp is not installed: `pip install -e '.[test]'` (make test does)"
+                                        ) from exc
+        code = ("import sys; from evals.local_llm import _run_server; "
+                "_run_server(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))")
+        return [sys.executable, "-c", code, str(self.model or fetch()), str(self.port), str(self.n_ctx),
+                str(self.threads)]
+
+    def start(self, ready_timeout_s: float = 120.0) -> "LocalServer":
+        argv = self._argv()
+        self._log = tempfile.TemporaryFile()
+        try:
+            self.child = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise LocalModelUnavailable(f"cannot run {argv[0]!r} ({exc}); check DEVMESH_LOCAL_LLM_COMMAND") from exc
+        try:
+            deadline = time.monotonic() + ready_timeout_s
+            while True:
+                if not self.alive():
+                    raise LocalModelUnavailable(f"the local model server exited ({self.child.returncode}): "
+                                                f"{self.output()[-500:]}")
+                try:
+                    if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise LocalModelUnavailable(f"the local model server was not ready after {ready_timeout_s:.0f} s")
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        return self.child is not None and self.child.poll() is None
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        """End the child and anything it started (its own process group)."""
+        if self.child is not None and self.child.poll() is None:
+            for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(self.child.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.child.wait(wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+@contextmanager
+def serve(model: Path | None = None, n_ctx: int = 8192, threads: int = 2, ready_timeout_s: float = 120.0,
+          port: int | None = None, command: str | None = None):
+    """Yield the base URL (`http://127.0.0.1:PORT/v1`) of a local OpenAI-compatible server."""
+    server = LocalServer(model, port, command, n_ctx, threads).start(ready_timeout_s)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT reached `serve_until_signalled`."""
+
+
+def serve_until_signalled(port: int | None, command: str | None, announce) -> None:
+    """`devmesh local-llm serve`: the server until SIGTERM or SIGINT (then the child is
+    stopped too; it used to be left running, still listening), or until it exits by itself."""
+    def stop(signum, _frame):
+        for sig in (signal.SIGTERM, signal.SIGINT):            # a second signal must not cut the cleanup
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    server = LocalServer(port=port, command=command)
+    try:
+        server.start()
+        announce(server)
+        while server.alive():
+            time.sleep(0.2)
+        raise LocalModelUnavailable(f"the local model server exited ({server.child.returncode}): "
+                                    f"{server.output()[-500:]}")
+    except Stopped:
+        pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def settings(url: str, **overrides):

@@ -1,6 +1,8 @@
 """GET /health, /info and /metrics: what the server runs with and whether its dependencies
 answer. /health waits at most 2 s for each ping (a frozen MariaDB used to hold it for the
-60 s read timeout, then say ok) and reports MariaDB's version with the >= 11.7 / VECTOR checks."""
+60 s read timeout, then say ok) and reports MariaDB's version with the >= 11.7 / VECTOR checks.
+Both show the configured LLM's state (agents/llm_probe.py: off, ok or down, 1 s at most); the
+LLM is optional, so it does not make /health degraded."""
 from __future__ import annotations
 
 import time
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from agents.llm_probe import probe
 from db import stats
 from db.version import server_info
 
@@ -44,12 +47,21 @@ def mariadb_health(state) -> dict:
     return result
 
 
+def llm_state(state) -> dict:
+    """The LLM's probe, off the event loop, answered within 2 s whatever the server does."""
+    try:
+        return state.health_pool.submit(probe, state.settings.llm, 1.0).result(2.0)
+    except Timeout:
+        return {"backend": state.settings.llm.backend, "status": "down", "error": "no answer within 2 s"}
+
+
 @router.get("/health")
 def health(request: Request):
     st = request.app.state
     state = {"mariadb": mariadb_health(st), "falkordb": check(st.graph.ping, st.health_pool),
              "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
-             "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()}}
+             "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()},
+             "llm": llm_state(st)}
     ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
     return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state}, 200 if ok else 503)
 
@@ -69,5 +81,5 @@ def info(request: Request):
             "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
             "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
             "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},
-            "notifications": {"failures": st.notifier.failures},
+            "notifications": {"failures": st.notifier.failures}, "llm": llm_state(st),
             "uptime_s": round(time.time() - st.started, 1)}
