@@ -12,7 +12,8 @@ def assess(scope: Scope, graph: Graph | None, root: str | None) -> dict:
     downstream: list[tuple[str, int]] = []
     if root and graph is not None and scope.graph_ok:
         try:
-            downstream = cypher.downstream(graph, root, 4)
+            downstream = (cypher.downstream(graph, root, 4)    # the host layer has no edges: what runs on it
+                          or [(s, 1) for s in sorted(scope.services) if root in scope.upstream.get(s, ())])
         except GraphUnavailable:
             downstream = []
     reach = {s: h for s, h in downstream}
