@@ -21,7 +21,10 @@
 
 Validation reports every problem with its file position and a fix: unknown keys, wrong
 types, dangling references, duplicate names (also duplicate YAML keys, which a plain YAML
-load would silently merge) and ambiguous unit claims.
+load would silently merge) and ambiguous unit claims. Those refuse the file. Warnings keep
+it but are reported (Inventory.warnings; the server lists them in /health and /info): when a
+`hosts:` section exists, a service's host missing from it is most likely a typo (a service
+on `gpu-nod-1` is a service on a host nothing else knows).
 """
 from __future__ import annotations
 
@@ -89,6 +92,7 @@ class Inventory:
     edges: list[Edge] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
     source: str = "inventory.yaml"
+    warnings: list[str] = field(default_factory=list)      # kept, but said (see the module docstring)
 
     def all_edges(self) -> list[Edge]:
         """Explicit edges plus the `depends_on` shorthand, without repeats."""
@@ -107,11 +111,12 @@ class _Reader:
     def __init__(self, source: str):
         self.source = source
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
-    def at(self, node, where: str, message: str) -> None:
+    def at(self, node, where: str, message: str, warning: bool = False) -> None:
         mark = node.start_mark if node is not None else None
         pos = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
-        self.problems.append(f"{self.source}:{pos}: {where}: {message}")
+        (self.warnings if warning else self.problems).append(f"{self.source}:{pos}: {where}: {message}")
 
     def mapping(self, node, where: str) -> list[tuple[yaml.Node, yaml.Node]]:
         if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
@@ -198,6 +203,7 @@ def parse(text: str, source: str = "inventory.yaml") -> Inventory:
         inv.hosts[host.name] = host
 
     unit_claims: dict[str, list[tuple[str, yaml.Node]]] = {}
+    host_refs: list[tuple[str, str, yaml.Node]] = []      # (service, host, node) to check against hosts:
     name_nodes: dict[str, yaml.Node] = {}
     for key, value in reader.mapping(sections.get("services"), "services"):
         where = f"services.{key.value}"
@@ -216,6 +222,8 @@ def parse(text: str, source: str = "inventory.yaml") -> Inventory:
             if attr == "units":
                 for name, node in items:
                     unit_claims.setdefault(name, []).append((service.name, node))
+            if attr == "hosts":
+                host_refs += [(service.name, name, node) for name, node in items]
         service.ports = [p for p, _ in reader.names(fields.get("ports"), f"{where}.ports", int)]
         inv.services[service.name] = service
 
@@ -286,8 +294,16 @@ def parse(text: str, source: str = "inventory.yaml") -> Inventory:
         if name is not None and name not in inv.services:
             reader.at(node, where, f"unknown service '{name}'{_suggest(name, inv.services)}; declare it "
                       "under services: or fix the name")
+    if inv.hosts:
+        for service_name, host, node in host_refs:
+            if host not in inv.hosts:
+                reader.at(node, f"services.{service_name}.hosts",
+                          f"unknown host '{host}'{_suggest(host, inv.hosts)}: not declared under hosts:; fix the "
+                          f"name, or declare it (`{host}: {{}}` under hosts:) if '{service_name}' really runs there",
+                          warning=True)
     if reader.problems:
         raise InventoryError(reader.problems)
+    inv.warnings = reader.warnings
     return inv
 
 

@@ -44,7 +44,9 @@ def load_inventory_cmd(settings, path):
     finally:
         db.close()
         graph.close()
-    click.echo(json.dumps({"inventory": str(path), **summary}))
+    for warning in inventory.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(json.dumps({"inventory": str(path), **summary, "warnings": len(inventory.warnings)}))
 
 
 @click.command("infer-edges")

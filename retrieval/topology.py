@@ -87,7 +87,7 @@ class TopologyState:
         self.generation: int | None = None
 
     def _use(self, inv: Inventory, source: str, generation: int | None) -> None:
-        self.inventory, self.problems, self.source, self.generation = inv, [], source, generation
+        self.inventory, self.problems, self.source, self.generation = inv, list(inv.warnings), source, generation
         self.on_services(ServiceMap(inv))
 
     def reload(self) -> dict[str, int]:

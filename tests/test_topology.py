@@ -14,6 +14,9 @@ from tests.conftest import make_settings
 FIXTURE = """
 hosts:
   db-host: {address: 10.1.0.5}
+  app-host: {}
+  edge-host: {}
+  far-host: {}
 services:
   db:    {type: database, hosts: [db-host], units: [mariadb.service], ports: [3306]}
   cache: {type: database, hosts: [app-host]}
@@ -142,7 +145,8 @@ def test_load_inventory_on_the_cli_reaches_the_running_server(db_urls, tmp_path)
     inventory.write_text(FIXTURE)
     newer = tmp_path / "other.yaml"
     newer.write_text(FIXTURE.replace("  lonely: {type: worker, hosts: [far-host]}\n",
-                                     "  queue: {type: queue, hosts: [mq-host], aliases: [rabbitmq], depends_on: [db]}\n"))
+                                     "  queue: {type: queue, hosts: [mq-host], aliases: [rabbitmq], depends_on: [db]}\n")
+                     .replace("  far-host: {}\n", "  mq-host: {}\n"))
     settings = make_settings(db_urls, topology=TopologySettings(inventory=inventory, infer_interval_s=0,
                                                                inventory_poll_s=0.1))
     app = server.create_app(settings)
