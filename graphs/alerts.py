@@ -93,7 +93,7 @@ def handle(state, payload: dict) -> dict:
                     out["closed"].append(closed)
                 continue
             found = alert_sql.linked(cur, fingerprint)
-            if found and found[1] == "firing" and found[2] != "closed":
+            if found and found[1] == "firing" and found[2] != "resolved":
                 out["duplicates"] += 1
                 continue
             about = subject(labels, state.topology.inventory, services)
