@@ -1,6 +1,7 @@
 """Clues beyond error counts, for faults whose root cause logs nothing new:
 traces (who calls whom; where errors start), dependency-failure wording in the callers'
-errors, and latency (durations in the lines themselves getting longer)."""
+errors, latency (durations in the lines themselves getting longer), and which service saw
+a catastrophic failure first hand (relays)."""
 from __future__ import annotations
 
 import re
@@ -81,4 +82,26 @@ def slowdown(db: Database, service: str, template_ids: list[int], since, until, 
     return now / base, first_slow
 
 
-
+def relays(scope) -> None:
+    """Where a failure was seen first hand. A service that reports a catastrophic failure
+    (disk full, say) which a service it depends on reports too relays that one's error (an
+    API quoting its database's "No space left on device"): the failure is not its host's, so
+    it leaves that host's and that service's catastrophic evidence. The host layer (kernel,
+    systemd) speaks for its own host and never relays; two services that each depend on the
+    other say nothing about who saw it first."""
+    seen = {name: {p for p, _, _ in view.catastrophic} for name, view in scope.services.items()}
+    for name, view in scope.services.items():
+        if view.layer is not None or not view.catastrophic:
+            continue
+        kept = []
+        for entry in view.catastrophic:
+            primitive, template_id, host = entry
+            origins = [d for d in scope.upstream.get(name, set()) if d != name and d in scope.services
+                       and primitive in seen[d] and name not in scope.upstream.get(d, set())]
+            if origins and not any(host in scope.services[d].hosts for d in origins):
+                scope.host_catastrophic[host] = [e for e in scope.host_catastrophic.get(host, [])
+                                                 if e[1] != template_id]
+                view.relayed.append((primitive, template_id, sorted(origins)[0]))
+            else:
+                kept.append(entry)
+        view.catastrophic = kept

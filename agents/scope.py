@@ -185,7 +185,7 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
                 scope.services[row["service"]].catastrophic.append(entry)
         if row["service"] in scope.services:
             scope.services[row["service"]].templates.append(row)
-    _relays(scope)
+    clues.relays(scope)
     scope.claimed = incident_sql.root_causes_elsewhere(db, incident["id"], since, until)
     for signal in signals:
         scope.signalled.setdefault(signal["service"], set()).update([signal["host"]] if signal.get("host") else [])
@@ -205,31 +205,6 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     _slowdowns(db, scope)
     measured.measure(db, scope)
     return scope
-
-
-def _relays(scope: Scope) -> None:
-    """Where a failure was seen first hand. A service that reports a catastrophic failure
-    (disk full, say) which a service it depends on reports too relays that one's error (an
-    API quoting its database's "No space left on device"): the failure is not its host's, so
-    it leaves that host's and that service's catastrophic evidence. The host layer (kernel,
-    systemd) speaks for its own host and never relays; two services that each depend on the
-    other say nothing about who saw it first."""
-    seen = {name: {p for p, _, _ in view.catastrophic} for name, view in scope.services.items()}
-    for name, view in scope.services.items():
-        if view.layer is not None or not view.catastrophic:
-            continue
-        kept = []
-        for entry in view.catastrophic:
-            primitive, template_id, host = entry
-            origins = [d for d in scope.upstream.get(name, set()) if d != name and d in scope.services
-                       and primitive in seen[d] and name not in scope.upstream.get(d, set())]
-            if origins and not any(host in scope.services[d].hosts for d in origins):
-                scope.host_catastrophic[host] = [e for e in scope.host_catastrophic.get(host, [])
-                                                 if e[1] != template_id]
-                view.relayed.append((primitive, template_id, sorted(origins)[0]))
-            else:
-                kept.append(entry)
-        view.catastrophic = kept
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:

@@ -21,11 +21,11 @@ incident on a service called "node", with nothing to investigate):
 """
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from ingest.inventory import Inventory
 from ingest.service_map import ServiceMap
+from retrieval.enrich import is_ip
 
 HOST_LABELS = ("host", "hostname", "instance", "nodename", "node")
 EXPLICIT_SERVICE_LABELS = ("service", "service_name", "app", "application", "app_kubernetes_io_name",
@@ -59,14 +59,6 @@ def strip_address(value: str) -> str:
     return text
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
-
-
 def inventory_host(value: str, inventory: Inventory | None) -> str | None:
     """The inventory host `value` (a label, port and all) names, or None."""
     if inventory is None:
@@ -77,7 +69,7 @@ def inventory_host(value: str, inventory: Inventory | None) -> str | None:
     by_address = {h.address: name for name, h in inventory.hosts.items() if h.address}
     if bare in by_address:
         return by_address[bare]
-    if _is_ip(bare):
+    if is_ip(bare):
         return None
     return by_name.get(bare.lower()) or by_name.get(bare.split(".", 1)[0].lower())
 

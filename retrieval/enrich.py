@@ -116,7 +116,7 @@ class ReferenceMatcher:
             host = self._hosts.get(token) or self._hosts.get(token.lower())
             if host is None:
                 continue
-            is_address = _is_ip(token)
+            is_address = is_ip(token)
             if port and (host, int(port)) in self._port:
                 found.add(Reference(self._port[(host, int(port))], "address+port" if is_address else "host+port"))
             elif len(self._on_host.get(host, [])) == 1:
@@ -142,12 +142,12 @@ class ReferenceMatcher:
             token = m.group(1)
             named = self._hosts.get(token) or self._hosts.get(token.lower())
             if named is not None:
-                spans.append((m.start(1), m.end(), None, named, int(m.group(2)) if m.group(2) else None, _is_ip(token)))
+                spans.append((m.start(1), m.end(), None, named, int(m.group(2)) if m.group(2) else None, is_ip(token)))
         spans.sort(key=lambda span: (span[0], -span[1]))
         ports = key_ports(message)
         found: list[tuple[str, Reference, tuple[str, int]]] = []     # (what was named, reference, side)
         previous = 0
-        for start, end, ref, named, port, is_ip in spans:
+        for start, end, ref, named, port, address in spans:
             if start < previous:
                 continue                                         # inside a mention already read
             before, previous = message[previous:start], end
@@ -158,7 +158,7 @@ class ReferenceMatcher:
                 port = separate_port(message, end, cue(before), ports)
             listening = port is not None and (named, port) in self._port
             if listening:
-                ref = Reference(self._port[(named, port)], "address+port" if is_ip else "host+port")
+                ref = Reference(self._port[(named, port)], "address+port" if address else "host+port")
             elif named == host:
                 continue                                         # the writer's own host: itself
             elif len(self._on_host.get(named, [])) == 1:
@@ -199,7 +199,8 @@ def dependencies(writer: str, writer_type: str, mentions: list[Mention]) -> list
     return unique
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """An IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(text)
         return True
