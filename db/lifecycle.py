@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from db.incidents import SEVERITIES
+
 # action -> (states it may start from, state it ends in); resolving twice is not an error
 TRANSITIONS = {
     "ack": (("open", "snoozed", "acknowledged"), "acknowledged"),
@@ -82,13 +84,12 @@ def split(cur, incident_id: int, signal_ids: list[int], title: str, opened_at: d
     moving = cur.fetchall()
     if not moving:
         return None
-    order = ("info", "warning", "error", "critical")
     first, last = moving[0], moving[-1]
     services = sorted({m[0] for m in moving})
     cur.execute("INSERT INTO incidents (title, `trigger`, severity, service, host, services_json, window_start, "
                 "window_end, opened_at) VALUES (?, 'split', ?, ?, ?, ?, "
                 "DATE_SUB(?, INTERVAL ? SECOND), DATE_ADD(?, INTERVAL 1 MINUTE), ?) RETURNING id",
-                (title[:255], max((m[2] for m in moving), key=order.index), first[0], first[1],
+                (title[:255], max((m[2] for m in moving), key=SEVERITIES.index), first[0], first[1],
                  json.dumps(services), first[3], int(lookback_s), last[3], opened_at))
     new_id = cur.fetchone()[0]
     cur.execute(f"UPDATE incident_signals SET incident_id = ? WHERE incident_id = ? AND id IN ({marks})",

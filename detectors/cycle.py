@@ -171,20 +171,21 @@ def _lifecycle(cur, settings: DetectorSettings, end: datetime, result: CycleResu
             log.info("incident %s resolved: no signal for %d min", incident_id, settings.resolve_quiet_minutes)
 
 
-def _near(graph: Graph | None, service: str, hops: int) -> dict[str, int]:
+def _related(ask, unknown):
+    """`ask()` of the graph, or `unknown` when there is none or it is down."""
     try:
-        return cypher.near(graph, [service], hops) if graph else {service: 0}
+        return ask()
     except GraphUnavailable as exc:
         log.warning("graph unavailable while relating signals (%s); by service and host only", exc)
-        return {service: 0}
+        return unknown
+
+
+def _near(graph: Graph | None, service: str, hops: int) -> dict[str, int]:
+    return _related(lambda: cypher.near(graph, [service], hops), {service: 0}) if graph else {service: 0}
 
 
 def _causal(graph: Graph | None, service: str, hops: int) -> tuple[dict[str, int], dict[str, int]]:
-    try:
-        return cypher.causal(graph, service, hops) if graph else ({}, {})
-    except GraphUnavailable as exc:
-        log.warning("graph unavailable while relating signals (%s); by service and host only", exc)
-        return {}, {}
+    return _related(lambda: cypher.causal(graph, service, hops), ({}, {})) if graph else ({}, {})
 
 
 def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], held: list[dict],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,16 +51,25 @@ def _drop_database(rw: DBUrl, name: str) -> None:
     admin.close()
 
 
-@pytest.fixture
-def db_urls(base_urls):
-    """(read-write, read-only) URLs of a fresh, migrated database of its own."""
-    rw, ro = base_urls
+@contextmanager
+def migrated_database(rw: DBUrl):
+    """The name of a fresh, migrated database, dropped afterwards."""
     name = _create_database(rw)
     db = Database(rw.with_database(name))
     migrate(db)
     db.close()
-    yield rw.with_database(name), ro.with_database(name)
-    _drop_database(rw, name)
+    try:
+        yield name
+    finally:
+        _drop_database(rw, name)
+
+
+@pytest.fixture
+def db_urls(base_urls):
+    """(read-write, read-only) URLs of a fresh, migrated database of its own."""
+    rw, ro = base_urls
+    with migrated_database(rw) as name:
+        yield rw.with_database(name), ro.with_database(name)
 
 
 @pytest.fixture

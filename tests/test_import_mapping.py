@@ -24,10 +24,9 @@ from fastapi.testclient import TestClient
 
 import server
 from db import inventory as inventory_sql
-from db.migrate import migrate
 from db.pool import Database
 from ingest.formats import parse_line
-from tests.conftest import _create_database, _drop_database, make_settings
+from tests.conftest import make_settings, migrated_database
 
 REPO = Path(__file__).resolve().parent.parent
 INVENTORY = REPO / "inventory.yaml"
@@ -50,12 +49,8 @@ MAPPED = {"llm-gw": "llm-gateway", "gpu-node-2": "ollama-gpu2", "mariadb-vm": "c
 def other_db_url(base_urls):
     """A second fresh, migrated database (the first is the app's): the file import's."""
     rw, _ = base_urls
-    name = _create_database(rw)
-    database = Database(rw.with_database(name))
-    migrate(database)
-    database.close()
-    yield rw.with_database(name)
-    _drop_database(rw, name)
+    with migrated_database(rw) as name:
+        yield rw.with_database(name)
 
 
 def stored(database: Database) -> list[tuple]:
