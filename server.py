@@ -117,6 +117,7 @@ def create_app(settings: AppSettings | None = None):
     from graphs.errors import error_body, install_error_handlers
     from graphs.http import router as incidents_router
     from graphs.status_http import router as status_router
+    from graphs.ui_http import is_ui, router as ui_router
     from graphs.investigate import Context as InvestigationContext
     from graphs.worker import InvestigationPool
     from ingest.background import Periodic
@@ -133,6 +134,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.graph_http import router as graph_router
     from retrieval.http import router as search_router
     from retrieval.loki_read import router as loki_read_router
+    from retrieval.rates_http import router as rates_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
     from retrieval.topology import TopologyState
@@ -255,7 +257,7 @@ def create_app(settings: AppSettings | None = None):
     @app.middleware("http")
     async def auth(request: Request, call_next):
         request.state.scopes = set(SCOPES["admin"])              # auth off: loopback only, everything
-        if tokens and request.url.path not in ("/health",):
+        if tokens and request.url.path not in ("/health",) and not is_ui(request.url.path):   # /ui: no data
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
             in_path = path_token(request.url.path)       # systemd-journal-upload: the token in its URL
@@ -286,6 +288,8 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(alerts_router)
     app.include_router(chat_router)
     app.include_router(status_router)
+    app.include_router(rates_router)
+    app.include_router(ui_router)
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
 
     return app
