@@ -110,6 +110,7 @@ def create_app(settings: AppSettings | None = None):
     from db.version import UnsupportedServer, server_info
     from detectors.loop import detector_loop
     from graphs.alerts import router as alerts_router
+    from graphs.analysis_http import router as analysis_router
     from graphs.chat import build as build_chat_graph
     from graphs.chat_http import router as chat_router
     from graphs.docs_http import install as install_docs
@@ -287,6 +288,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(incidents_router)
     app.include_router(alerts_router)
     app.include_router(chat_router)
+    app.include_router(analysis_router)
     app.include_router(status_router)
     app.include_router(rates_router)
     app.include_router(ui_router)
@@ -327,6 +329,8 @@ COMMANDS = {
     "incidents": ("graphs.incidents_cli:incidents", "The latest incidents; show, ack, resolve or snooze one."),
     "event": ("graphs.cli:event_cmd", "Open a cited event ([event:ID]): its template and neighbours."),
     "chat": ("graphs.cli:chat_cmd", "Ask the running server; its work streams as it happens (route, tools, answer)."),
+    "analyze": ("graphs.analysis_cli:analyze_cmd",
+                "Analyse a window on the running server: ranked templates, then the structured extraction."),
     "eval": ("evals.cli:eval_cmd", "Replay golden incidents and score detection, root cause, impact and evidence."),
     "bench": ("evals.cli:bench", "Benchmarks; each prints one JSON object last."),
     "demo": ("evals.cli:demo",

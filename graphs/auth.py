@@ -12,7 +12,7 @@ import ipaddress
 from ingest.body_limit import is_receiver
 
 SCOPES = {"ingest": {"ingest"}, "read": {"read"}, "admin": {"ingest", "read", "admin"}}
-READ_POSTS = {"/chat", "/analyze"}
+READ_POSTS = {"/chat", "/analyze", "/analyze/window"}
 
 
 def parse_tokens(text: str) -> dict[str, set[str]]:
