@@ -218,6 +218,44 @@ def eval_templates(as_json):
                    f"{r['pa']:>6.3f} {r['lines_per_s']:>9.0f}")
 
 
+@eval_cmd.command("extraction")
+@click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
+@click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
+              help="an LLM writes the prose fields too (scored beside the deterministic path)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_extraction(settings, split, llm, as_json):
+    """Structured extraction on the labeled windows (evals/extraction): each field and the weighted total."""
+    from contextlib import nullcontext
+
+    from agents.llm import build_chat_model
+    from evals import local_llm
+    from evals.extraction_score import discover, run
+
+    cases = discover(split=split)
+    server = local_llm.serve() if llm == "local" else nullcontext(None)
+    try:
+        with server as url:
+            model = None
+            if llm != "none":
+                chosen = local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm})
+                model = build_chat_model(chosen)
+            result = run(cases, model, tuple(settings.llm.mask_patterns),
+                         progress=None if as_json else lambda r: click.echo(f"  {r['slug']}: {r['severity']} "
+                                                                             f"{r['component']}", err=True))
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    fields = ("total", "root_cause", "action", "severity", "summary", "component_f1", "signature")
+    click.echo(f"{'split':<6} {'path':<14} {'cases':>5} " + " ".join(f"{f:>12}" for f in fields))
+    for name, paths in result["splits"].items():
+        for path, row in paths.items():
+            if row.get("cases"):
+                click.echo(f"{name:<6} {path:<14} {row['cases']:>5} " + " ".join(f"{row[f]:>12.3f}" for f in fields))
+
+
 @click.command()
 @click.argument("slug", required=False)
 @click.option("--speed", default=25.0, show_default=True, help="how much faster than real time the fault plays")
