@@ -19,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents import planner as planner_agent
+from agents import window_changes
 from agents.citations import verified
 from graphs.chat_router import Entities, Route, extract, route
 from ingest.inventory import Inventory
@@ -143,22 +144,28 @@ def errors(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
 
 
 def changed(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
+    """What changed (agents/window_changes.py, as GET /changes): templates new, gone, up and
+    down against the window before, only those the binomial test calls significant."""
     ctx, e = runtime.context.tools, _entities(state)
     end = e.until or ctx.now()
     start = e.since or end - timedelta(hours=1)
     span = end - start
-    r = _call("compare_windows", catalog.compare_windows, ctx, service=e.services[0] if e.services else None,
+    r = _call("compare_windows", window_changes.changes_tool, ctx, service=e.services[0] if e.services else None,
               before=(start - span, start), after=(start, end))
     if r.status != "ok":
         return _answer([f"Nothing changed between {start:%H:%M}-{end:%H:%M} and the window before ({r.hint})."], [])
-    lines, rows = [f"Compared {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC with the {span} before:"], []
-    for kind, title in (("new", "New"), ("spiking", "Spiking"), ("vanished", "Gone")):
-        if r.data[kind]:
+    lines, rows = [f"Compared {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC with the {span} before "
+                   "(significance: -log10 p of a binomial test, >= 2 shown):"], []
+    for kind, title in (("new", "New"), ("up", "Up"), ("gone", "Gone"), ("down", "Down")):
+        shown = [t for t in r.data[kind] if t["significant"]][:6]
+        if shown:
             lines.append(f"**{title}**")
-            for t in r.data[kind][:6]:
-                count = t.get("count", t.get("count_before"))
-                lines.append(f"- [template:{t['template_id']}] {t['service']} x{count}: {t['template']}")
-                rows.append(t)
+            for t in shown:
+                lines.append(f"- [template:{t['template_id']}] {t['service']} {t['count_a']} -> {t['count_b']} "
+                             f"(significance {t['significance']}): {t['template']}")
+                rows.append({**t, "count": t["count_b"]})
+    if not rows:
+        lines.append("No template moved more than chance would (counts too small or steady).")
     return _answer(lines, _evidence_templates(rows))
 
 

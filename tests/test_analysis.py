@@ -147,7 +147,7 @@ def _post_window(client, now: datetime):
     logs += [{"timestamp": (base + timedelta(minutes=170, seconds=s)).isoformat() + "Z", "host": "db-1",
               "service": "mariadb", "level": "error",
               "message": f"[ERROR] mariadbd: Disk full (/var/lib/mysql/t{s}.ibd); waiting for someone to free space"}
-             for s in range(5)]
+             for s in range(8)]
     assert client.post("/ingest/logs", json={"logs": logs}).json()["accepted"] == len(logs)
     return base + timedelta(hours=3)
 
@@ -167,10 +167,10 @@ def test_analyze_window_changes_and_summary_over_http(client):
 
     changes = client.get("/changes", params={"service": "mariadb", "a": "1h", "b": "30m",
                                               "until": until.isoformat() + "Z"}).json()
-    assert [r["count_b"] for r in changes["new"]] == [5] and changes["new"][0]["significant"]
+    assert [r["count_b"] for r in changes["new"]] == [8] and changes["new"][0]["significant"]
     summary = client.get("/summary", params={"service": "mariadb", "since": (until - timedelta(minutes=30)).isoformat(),
                                              "until": until.isoformat(), "baseline": "2h"}).json()
-    assert summary["errors"] == 5 and summary["first_seen"][0]["level"] == "error" and summary["silent"] == []
+    assert summary["errors"] == 8 and summary["first_seen"][0]["level"] == "error" and summary["silent"] == []
 
 
 def test_bad_windows_are_4xx_that_say_what_to_fix(client):
@@ -211,3 +211,17 @@ def test_the_extraction_eval_runs_and_its_scorer_fails_a_wrong_answer():
                                      "component": "nobody", "error_signature": None,
                                      "root_cause": "zzz", "action": "zzz", "summary": "zzz"})
     assert set(score(case, wrong).values()) == {0.0}
+
+
+def test_the_chat_answers_what_changed_with_significant_templates_only(client):
+    from datetime import timezone
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    _post_window(client, now)
+    out = client.post("/analyze", json={"question": "what changed in the last 30 minutes?"}).json()
+    assert out["route"]["route"] == "changed"
+    answer = out["answer"]["markdown"]
+    assert "**New**" in answer and "Disk full" in answer and "0 -> 8" in answer
+    assert "Buffer pool" not in answer                       # a steady template is not a change
+    disk = next(e for e in out["events"] if e["event"] == "evidence")["data"]["items"]
+    assert [i["count"] for i in disk] == [8] and out["answer"]["citations"] == [disk[0]["id"]]
