@@ -106,9 +106,14 @@ def load(path: Path, backgrounds: dict | None = None) -> Case:
         raise CaseError(f"{path}: {type(exc).__name__}: {exc} (see evals/README.md, the extraction set)") from None
     if case.split not in ("dev", "test") or case.expect.get("severity") not in SEVERITIES:
         raise CaseError(f"{path}: split must be dev or test and expect.severity one of {sorted(SEVERITIES)}")
-    for k, spec in enumerate(case.lines):
-        case.records += expand(spec, case.start, zlib.crc32(f"{case.slug}:{k}".encode()))
     return case
+
+
+def records_of(case: Case) -> list[dict]:
+    if not case.records:
+        for k, spec in enumerate(case.lines):
+            case.records += expand(spec, case.start, zlib.crc32(f"{case.slug}:{k}".encode()))
+    return case.records
 
 
 def _backgrounds(path: Path) -> dict:
@@ -123,7 +128,7 @@ def discover(folder: Path = CASES, split: str | None = None) -> list[Case]:
 
 def view_of(case: Case):
     """The case's lines as the minute rollups the server would hold for them."""
-    batch = process_batch(case.records)
+    batch = process_batch(records_of(case))
     if batch.rejected:
         raise CaseError(f"{case.slug}: records rejected by ingest: {batch.rejected[:3]}")
     rows: dict[tuple, int] = {}

@@ -225,3 +225,38 @@ def test_the_chat_answers_what_changed_with_significant_templates_only(client):
     assert "Buffer pool" not in answer                       # a steady template is not a change
     disk = next(e for e in out["events"] if e["event"] == "evidence")["data"]["items"]
     assert [i["count"] for i in disk] == [8] and out["answer"]["citations"] == [disk[0]["id"]]
+
+
+def test_devmesh_analyze_streams_then_prints_one_json_from_a_real_server(db_urls, tmp_path, services):
+    """`devmesh analyze` as a user runs it, against `devmesh serve`: the ranked templates and
+    the extraction streamed, `--json` the one answer; a bad window is one Error: line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from db.graph import Graph
+    from db.settings import GraphSettings
+    from evals.live import LiveServer
+
+    server = LiveServer(str(db_urls[0]), tmp_path / "server.log").start()
+    try:
+        until = _post_window(httpx.Client(base_url=server.url, timeout=30), datetime(2026, 3, 2, 15, 0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEVMESH_")} | {"DEVMESH_URL": server.url}
+        cli = [str(Path(sys.executable).parent / "devmesh"), "analyze", "--service", "mariadb", "--duration", "30m",
+               "--until", until.isoformat() + "Z", "--baseline", "150m"]
+        streamed = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=60)
+        assert streamed.returncode == 0, streamed.stderr
+        assert "ranked (score, template)" in streamed.stdout and "severity:   critical" in streamed.stdout
+        assert "component:  mariadb" in streamed.stdout and "(llm: off)" in streamed.stdout
+        one = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True, env=env, timeout=60).stdout)
+        assert one["extraction"]["severity"] == "critical" and one["analysis"]["ranked"][0]["count"] == 8
+        bad = subprocess.run([*cli[:2], "--since", "whenever"], capture_output=True, text=True, env=env, timeout=60)
+        assert bad.returncode == 1 and "Traceback" not in bad.stderr
+        errors = [line for line in bad.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "invalid_time" in errors[0] and "since='whenever'" in errors[0], bad.stderr
+    finally:
+        server.stop()
+        graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
+        graph.drop()
+        graph.close()
