@@ -6,17 +6,18 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 DEVMESH := $(BIN)/devmesh
-SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote prometheus rsyslog
+SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote prometheus rsyslog \
+	nodejs chromium chromium-driver
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test services services-stop migrate install sysdeps clean lab-deps
+.PHONY: run test services services-stop migrate install sysdeps clean lab-deps ui
 
-run: migrate
+run: migrate ui
 	$(DEVMESH) load-inventory
 	$(DEVMESH) serve --host $(HOST) --port $(PORT)
 
-test: migrate
+test: migrate ui
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --select F,E9 .
 	$(BIN)/pytest --durations=10
@@ -48,6 +49,21 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# The web UI (ui/, served under /ui): npm ci from the lock file (cache in ~/.npm), then an
+# esbuild bundle into ui/dist; both redone only when their inputs change.
+UI_SOURCES := ui/build.mjs ui/index.html $(wildcard ui/src/*.js ui/src/*.css ui/src/pages/*.js)
+ui: ui/dist/index.html
+
+ui/node_modules/.package-lock.json: ui/package.json ui/package-lock.json
+	@command -v npm >/dev/null || { echo "installing npm"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }
+	cd ui && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+	touch $@
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && node build.mjs
 
 # The fault lab's software (`devmesh lab record`, evals/README.md); `make test` does not need it.
 LAB_PACKAGES := nginx redis-server stress-ng nftables nodejs iproute2 util-linux

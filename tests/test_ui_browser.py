@@ -1,0 +1,257 @@
+"""The web UI (issue 18) in a real browser: Debian's headless Chromium driven by Selenium
+through /usr/bin/chromedriver, against a real `devmesh serve` (tokens on) on a fresh
+MariaDB database and FalkorDB graph, with the built bundle from ui/dist (`make ui`).
+
+One server and one browser for the module: a disk-full cascade is ingested (shifted to end
+now), an incident over it is investigated by the server's own worker, then each page is
+checked on what the API says. Screenshots go to a temp dir (DEVMESH_UI_SHOTS to keep them).
+Waits are DOM conditions (WebDriverWait), never sleeps."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from db.graph import Graph
+from db.settings import GraphSettings
+from evals.live import LiveServer, wait_until
+from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
+from graphs.ui_http import DIST
+from ingest.inventory import parse
+from tests.conftest import migrated_database
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+TOKEN = "ui-test-token"
+XSS = "<img src=x onerror=alert(1)>"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+
+
+def shifted(records: list[dict], delta: timedelta) -> list[dict]:
+    out = []
+    for r in records:
+        ts = datetime.fromisoformat(r["timestamp"].rstrip("Z")) + delta
+        out.append({**r, "timestamp": ts.isoformat() + "Z"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(base_urls, services, tmp_path_factory):
+    """(server, http client, incident id, the cascade's start) with the data in place."""
+    assert (DIST / "index.html").is_file(), f"the UI is not built ({DIST}): run `make ui`"
+    tmp = tmp_path_factory.mktemp("ui")
+    inventory = tmp / "inventory.yaml"
+    inventory.write_text(CASCADE_INVENTORY)
+    with migrated_database(base_urls[0]) as name:
+        server = LiveServer(str(base_urls[0].with_database(name)), tmp / "server.log", {
+            "DEVMESH_API_TOKENS": TOKEN, "DEVMESH_INVENTORY": str(inventory)}).start()
+        http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        try:
+            now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+            t0 = now - timedelta(minutes=20)
+            logs = shifted(cascade(), t0 - CASCADE_T0)
+            logs.append({"timestamp": (now - timedelta(minutes=1)).isoformat() + "Z", "host": "app-host",
+                         "service": "api", "level": "warning", "message": f"bad request body {XSS}"})
+            assert http.post("/ingest/logs", json={"logs": logs}).json()["rejected"] == []
+            created = http.post("/incidents", json={"start": (t0 - timedelta(minutes=5)).isoformat() + "Z",
+                                                    "end": (t0 + timedelta(minutes=10)).isoformat() + "Z",
+                                                    "title": "checkout is slow"})
+            incident_id = created.json()["id"]
+            wait_until(lambda: http.get(f"/incidents/{incident_id}").json()["status"] == "reported", 60, "the report")
+            yield server, http, incident_id
+        finally:
+            http.close()
+            server.stop()
+            graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
+            graph.drop()
+            graph.close()
+
+
+@pytest.fixture(scope="module")
+def shots():
+    keep = os.environ.get("DEVMESH_UI_SHOTS")
+    path = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="devmesh-ui-shots-"))
+    path.mkdir(parents=True, exist_ok=True)
+    yield path
+    if not keep:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("unhandledPromptBehavior", "ignore")     # an alert() stays open for us to find
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, timeout: float = 20):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def css(selector: str):
+    return EC.presence_of_element_located((By.CSS_SELECTOR, selector))
+
+
+def no_dialog(driver) -> None:
+    try:
+        text = driver.switch_to.alert.text
+    except NoAlertPresentException:
+        return
+    raise AssertionError(f"a dialog opened: {text!r}")
+
+
+def signed_in(driver, server) -> None:
+    """Open /ui; when the token form shows (tokens are on), type the token into it."""
+    driver.get(f"{server.url}/ui")
+    wait(driver, lambda d: d.find_elements(By.ID, "token-input") or d.find_elements(By.CSS_SELECTOR, "#services-table"))
+    if driver.find_elements(By.ID, "token-input"):
+        driver.find_element(By.ID, "token-input").send_keys(TOKEN)
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+
+
+def test_overview_asks_for_the_token_then_lists_the_inventory_and_the_open_incident(site, browser, shots):
+    server, http, incident_id = site
+    browser.get(f"{server.url}/ui")
+    form = wait(browser, css("#token-form"))                     # tokens on: the page asks, holds none itself
+    assert TOKEN not in browser.page_source
+    form.find_element(By.ID, "token-input").send_keys(TOKEN)
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    wait(browser, css("#services-table .service-row"))
+    shown = [r.get_attribute("data-service") for r in browser.find_elements(By.CSS_SELECTOR, "#services-table .service-row")]
+    assert set(parse(CASCADE_INVENTORY).services) <= set(shown)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#services-table canvas")) >= len(shown)     # a sparkline each
+    row = wait(browser, css(f"#incidents-table .incident-row[data-id='{incident_id}']"))
+    first = http.get(f"/incidents/{incident_id}").json()["report"]["candidates"][0]
+    assert row.find_element(By.CSS_SELECTOR, ".root-cause .strong").text.startswith(f"1. {first['service']}")
+    mariadb = browser.find_element(By.CSS_SELECTOR, "#services-table .service-row[data-service='mariadb']")
+    assert mariadb.find_element(By.CSS_SELECTOR, ".badge").text == "incident"
+    wait(browser, lambda d: "lines/min" in d.find_element(By.CSS_SELECTOR, "#state .stat[data-name='ingest']").text)
+    browser.save_screenshot(str(shots / "overview.png"))
+
+
+def test_incident_page_ranks_the_root_cause_and_a_citation_opens_its_lines(site, browser, shots):
+    server, http, incident_id = site
+    signed_in(browser, server)
+    report = http.get(f"/incidents/{incident_id}").json()["report"]
+    browser.get(f"{server.url}/ui/incidents/{incident_id}")
+    wait(browser, css("#candidates .candidate"))
+    ranked = [r.get_attribute("data-service") for r in browser.find_elements(By.CSS_SELECTOR, "#candidates .candidate")]
+    assert ranked == [c["service"] for c in report["candidates"]] and ranked[0] == "mariadb"
+    assert browser.find_element(By.CSS_SELECTOR, "#root-cause .big").text.startswith(report["root_cause_service"])
+    parts = browser.find_elements(By.CSS_SELECTOR, "#candidates .candidate:first-child .part-name")
+    assert [p.text for p in parts] == list(report["candidates"][0]["parts"])
+    assert "<NUM>" in browser.find_element(By.ID, "report").text          # a template's placeholders are text
+    wait(browser, css("#incident-chart canvas"))
+    wait(browser, css("#blast-graph canvas"))
+    browser.save_screenshot(str(shots / "incident.png"))
+
+    cite = browser.find_element(By.CSS_SELECTOR, "#candidates .candidate:first-child a.cite[data-kind='template']")
+    template_id = cite.get_attribute("data-id")
+    cite.click()
+    wait(browser, EC.url_contains(f"/ui/logs?template_id={template_id}"))
+    wait(browser, css("#log-table .log-row"))
+    shown = {int(r.get_attribute("data-id")) for r in browser.find_elements(By.CSS_SELECTOR, "#log-table .log-row")}
+    expected = http.get("/query/logs", params={"template_id": template_id, "since": report["window"]["start"]
+                                               if isinstance(report.get("window"), dict) else None,
+                                               "limit": 1000}).json()["events"]
+    assert shown and shown <= {e["id"] for e in expected}
+    assert all(e["template_id"] == int(template_id) for e in expected if e["id"] in shown)
+
+    browser.back()
+    wait(browser, css("#ack"))
+    wait(browser, lambda d: d.find_element(By.ID, "ack").is_enabled())
+    browser.find_element(By.ID, "ack").click()
+    wait(browser, lambda d: "ack: done" in d.find_element(By.ID, "notice").text)
+    assert http.get(f"/incidents/{incident_id}").json()["state"] == "acknowledged"
+    assert not browser.find_element(By.ID, "ack").is_enabled()                    # the page shows the new state
+    assert "acknowledged" in browser.find_element(By.CSS_SELECTOR, ".page-head").text
+    browser.find_element(By.ID, "verdict").send_keys("reject")
+    browser.find_element(By.CSS_SELECTOR, "#feedback-form button[type='submit']").click()
+    wait(browser, lambda d: "names the real root cause" in d.find_element(By.ID, "notice").text)
+    browser.find_element(By.CSS_SELECTOR, "#feedback-form input[name='root_cause_service']").send_keys("api")
+    browser.find_element(By.CSS_SELECTOR, "#feedback-form button[type='submit']").click()
+    wait(browser, lambda d: "recorded" in d.find_element(By.ID, "notice").text)
+
+
+def test_log_explorer_filters_by_service_and_level_with_state_in_the_url(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    browser.get(f"{server.url}/ui/logs")
+    wait(browser, css("#log-table .log-row"))
+    browser.find_element(By.ID, "f-service").send_keys("api")
+    browser.find_element(By.CSS_SELECTOR, "#f-levels input[value='error']").click()
+    browser.find_element(By.ID, "apply").click()
+    wait(browser, EC.url_contains("level=error"))
+    assert "service=api" in browser.current_url
+    wait(browser, css("#log-table .log-row"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#log-table .log-row")
+    assert {(r.get_attribute("data-service"), r.get_attribute("data-level")) for r in rows} == {("api", "error")}
+    expected = http.get("/query/logs", params={"service": "api", "level": "error", "limit": 100}).json()["events"]
+    assert [int(r.get_attribute("data-id")) for r in rows] == [e["id"] for e in expected]
+    wait(browser, css("#histogram canvas"))
+    assert "lines from" in browser.find_element(By.ID, "histogram-note").text
+    rows[0].click()                                                 # its template and the lines around it
+    wait(browser, css(".detail .template-text"))
+    browser.save_screenshot(str(shots / "logs.png"))
+    browser.refresh()                                               # the URL alone restores the page
+    wait(browser, css("#log-table .log-row"))
+    assert browser.find_element(By.ID, "f-service").get_attribute("value") == "api"
+    assert browser.find_element(By.CSS_SELECTOR, "#f-levels input[value='error']").is_selected()
+
+
+def test_chat_streams_the_route_and_an_answer(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    question = "errors on mariadb in the last hour"
+    expected = http.post("/analyze", json={"question": question}).json()
+    browser.get(f"{server.url}/ui/chat")
+    box = wait(browser, css("#question"))
+    box.send_keys(question)
+    browser.find_element(By.ID, "ask").click()
+    route = wait(browser, css(".turn .ev-route .route-name"))
+    assert route.text == expected["route"]["route"]
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".turn .ev-done"))
+    links = browser.find_elements(By.CSS_SELECTOR, ".turn .answer .markdown a.cite")
+    cited = set(re.findall(r"\[(?:template|event|incident):[0-9]+\]", expected["answer"]["markdown"]))
+    assert cited and {a.text for a in links} == cited                  # the same answer, its citations links
+    wait(browser, EC.url_contains("thread_id="))
+    browser.save_screenshot(str(shots / "chat.png"))
+
+
+def test_a_log_line_with_html_shows_as_text_and_opens_no_dialog(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    browser.get(f"{server.url}/ui/logs?q=onerror")
+    cell = wait(browser, css("#log-table .log-row .msg"))
+    assert cell.text == f"bad request body {XSS}"
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    no_dialog(browser)
+    event_id = browser.find_element(By.CSS_SELECTOR, "#log-table .log-row").get_attribute("data-id")
+    browser.get(f"{server.url}/ui/events/{event_id}")
+    line = wait(browser, css("#event-line .msg"))
+    assert line.text == f"bad request body {XSS}"
+    template = browser.find_element(By.CSS_SELECTOR, "code.template-text").get_attribute("textContent")
+    assert "<img" in template
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    no_dialog(browser)
+    browser.save_screenshot(str(shots / "xss.png"))

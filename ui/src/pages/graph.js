@@ -1,0 +1,48 @@
+// /ui/graph?node=&depth=: the topology from FalkorDB (every service's neighbourhood, or one
+// node's), owned edges solid and inferred ones dashed with their confidence; a click on a
+// node shows its recent errors and its blast radius.
+import { api } from '../api.js';
+import { badge, errorBox, fmtTime, h, replace, section } from '../dom.js';
+import { drawGraph, elementsOf } from '../graph.js';
+
+const SHOWN = new Set(['Service', 'Host']);
+
+function side(panel, data) {
+  const name = data.name;
+  replace(panel, h('h3', {}, `${data.kind} ${name}`), h('p', { class: 'muted' }, 'Loading…'));
+  const field = data.kind === 'Host' ? 'host' : 'service';
+  Promise.allSettled([
+    api('/query/logs', { params: { [field]: name, level: 'error,critical,alert,emergency', limit: 10 } }),
+    data.kind === 'Service' ? api('/graph/impact', { params: { service: name } }) : Promise.resolve(null),
+  ]).then(([errors, impact]) => {
+    const list = errors.status === 'fulfilled' ? errors.value.events : [];
+    replace(panel, h('h3', {}, `${data.kind} ${name}`),
+      h('p', {}, h('a', { href: `/ui/logs?${field}=${encodeURIComponent(name)}&level=error,critical` }, 'its errors in the log explorer')),
+      h('h4', {}, 'recent errors'), errors.status === 'rejected' ? errorBox(errors.reason) : (list.length ? h('div', { class: 'context' }, list.map((e) =>
+        h('div', { class: 'ctx-line' }, h('span', { class: 'muted' }, fmtTime(e.ts)), ' ', badge(e.level), ' ', h('span', { class: 'msg' }, e.message))))
+        : h('p', { class: 'muted' }, 'none stored')),
+      impact.value ? [h('h4', {}, 'impact'), h('pre', { class: 'json' }, JSON.stringify(impact.value, null, 1))] : null);
+  });
+}
+
+export function mount(root, { params, navigate }) {
+  const node = params.get('node');
+  const depth = params.get('depth') || (node ? 2 : 1);
+  const canvas = h('div', { class: 'cy', id: 'topology' });
+  const panel = h('div', { class: 'side', id: 'node-panel' }, h('p', { class: 'muted' }, 'Click a node.'));
+  const input = h('input', { name: 'node', placeholder: 'service or host', value: node || '' });
+  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Topology')),
+    section('Graph', h('form', { class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      navigate(input.value.trim() ? `/ui/graph?node=${encodeURIComponent(input.value.trim())}&depth=${depth}` : '/ui/graph');
+    } }, input, h('button', { type: 'submit' }, 'Focus'), h('span', { class: 'muted' }, ' solid: inventory.yaml · dashed: learned from logs (confidence)')),
+    h('div', { class: 'two' }, canvas, panel)));
+  const bodies = node ? api('/graph/neighborhood', { params: { node, depth } }).then((b) => [b])
+    : api('/graph/services').then(({ services }) => Promise.all(services.map((s) =>
+      api('/graph/neighborhood', { params: { node: s.name ?? s.service ?? s, depth: 1 } }).catch(() => ({ nodes: [], edges: [] })))));
+  bodies.then((list) => {
+    const elements = elementsOf(list, (label) => SHOWN.has(label));
+    if (!elements.length) return replace(canvas, h('p', { class: 'muted' }, 'The graph is empty: load an inventory (devmesh load-inventory).'));
+    drawGraph(canvas, elements, { onNode: (d) => side(panel, d) });
+  }).catch((e) => replace(canvas, errorBox(e)));
+}

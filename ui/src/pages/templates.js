@@ -1,0 +1,56 @@
+// /ui/templates?q=&service=: semantic search over templates (GET /search/templates);
+// /ui/templates/{id}: one template, its counts over the last day, services, first/last
+// seen, example lines and the templates nearest to it.
+import { api } from '../api.js';
+import { histogram, widthOf } from '../charts.js';
+import { badge, errorBox, fmtNum, fmtTime, h, replace, section, table } from '../dom.js';
+
+function results(list) {
+  return list.length ? table(['template', 'level', 'count', 'services', 'score'], list.map((t) => h('tr', { class: 'template-row' },
+    h('td', {}, h('a', { href: `/ui/templates/${t.id ?? t.template_id}` }, h('code', { class: 'template-text' }, t.template))),
+    h('td', {}, badge(t.level || '')), h('td', { class: 'num' }, fmtNum(t.count ?? t.total_count)),
+    h('td', {}, (t.services || []).join(', ')), h('td', { class: 'num' }, fmtNum(t.score ?? t.similarity ?? t.distance))))) : h('p', { class: 'muted' }, 'No template found.');
+}
+
+function search(root, params, navigate) {
+  const q = h('input', { name: 'q', id: 't-q', placeholder: 'a log line or words', value: params.get('q') || '', size: 50 });
+  const service = h('input', { name: 'service', placeholder: 'service', value: params.get('service') || '' });
+  const box = h('div');
+  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Templates')), section('Search', h('form', { class: 'filters', onsubmit: (e) => {
+    e.preventDefault();
+    const s = new URLSearchParams();
+    if (q.value.trim()) s.set('q', q.value.trim());
+    if (service.value.trim()) s.set('service', service.value.trim());
+    navigate(`/ui/templates?${s}`);
+  } }, q, service, h('button', { type: 'submit' }, 'Search'))), section('Results', box));
+  if (!params.get('q')) return replace(box, h('p', { class: 'muted' }, 'Search by meaning: paste a log line or type words.'));
+  api('/search/templates', { params: { q: params.get('q'), service: params.get('service') || undefined, k: 25 } })
+    .then((r) => replace(box, results(r.templates))).catch((e) => replace(box, errorBox(e)));
+}
+
+function one(root, id) {
+  api(`/templates/${id}`, { params: { examples: 10 } }).then((t) => {
+    const chart = h('div', { class: 'chart', id: 'template-chart' });
+    const similar = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    root.append(h('div', { class: 'page-head' }, h('h1', {}, `Template ${t.id}`)),
+      section('Template', h('code', { class: 'template-text big', id: 'template-text' }, t.template),
+        h('p', {}, badge(t.level || ''), ` ${fmtNum(t.total_count)} lines · first ${fmtTime(t.first_seen)} · last ${fmtTime(t.last_seen)}`),
+        h('p', {}, 'services: ', (t.services || []).map((s) => h('a', { href: `/ui/logs?service=${encodeURIComponent(s)}&template_id=${t.id}` }, s, ' '))),
+        h('p', {}, h('a', { href: `/ui/logs?template_id=${t.id}` }, 'all its lines in the log explorer'))),
+      section('Lines per step (the day up to its last line)', chart),
+      section('Example lines', h('div', { class: 'context' }, (t.examples || []).map((e) => h('div', { class: 'ctx-line' },
+        h('a', { href: `/ui/events/${e.id}`, class: 'muted' }, fmtTime(e.ts)), ' ', e.host || '', ' ', h('span', { class: 'msg' }, e.message))))),
+      section('Similar templates', similar));
+    const last = t.last_seen ? new Date(t.last_seen) : new Date();
+    api('/query/logs/histogram', { params: { template_id: t.id, since: new Date(last - 864e5).toISOString(), until: new Date(last.getTime() + 60e3).toISOString(), step: '15m' } })
+      .then((hg) => histogram(chart, hg.buckets, { width: widthOf(chart) })).catch((e) => chart.append(errorBox(e)));
+    api('/search/templates', { params: { q: t.template, k: 8 } })
+      .then((r) => replace(similar, results(r.templates.filter((x) => String(x.id ?? x.template_id) !== String(t.id)))))
+      .catch((e) => replace(similar, errorBox(e)));
+  }).catch((e) => replace(root, errorBox(e)));
+}
+
+export function mount(root, { params, match, navigate }) {
+  if (match[1]) one(root, match[1]);
+  else search(root, params, navigate);
+}
