@@ -47,10 +47,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def _time(value: str | None, name: str) -> datetime | None:
+    """retrieval.http.parse_time, with a moment too far off to compute a 400 as well."""
+    try:
+        return parse_time(value, name)
+    except OverflowError:
+        raise fail(400, "invalid_time", f"{name}={value!r} is too far from now; use a time between 1970 and 2200 "
+                   "or a shorter duration ago") from None
+
+
 def _duration(value: str, name: str, most: timedelta) -> timedelta:
     try:
         span = parse_duration(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise fail(400, "invalid_duration", f"{name}={value!r}: use a duration such as 30m, 6h or 2d") from None
     if span <= timedelta(0) or span > most:
         raise fail(400, "invalid_duration", f"{name}={value!r}: must be above 0 and at most {most.days} days")
@@ -58,13 +67,13 @@ def _duration(value: str, name: str, most: timedelta) -> timedelta:
 
 
 def resolve_window(since: str | None, duration: str | None, until: str | None) -> tuple[datetime, datetime]:
-    end = parse_time(until, "until") or _now()
+    end = _time(until, "until") or _now()
     if since and duration:
         raise fail(400, "invalid_window", "give since or duration, not both")
     if duration:
         start = end - _duration(duration, "duration", MAX_WINDOW)
     elif since:
-        start = parse_time(since, "since")
+        start = _time(since, "since")
     else:
         raise fail(400, "invalid_window", "give the window: since (ISO 8601 or a duration ago such as 30m) "
                    "or duration (back from until, default now)")
@@ -131,7 +140,7 @@ async def get_changes(request: Request, service: str | None = Query(None, min_le
     """What changed: templates new, gone, up and down from window a ([until-b-a, until-b))
     to window b ([until-b, until)), each with counts and a significance (-log10 p of a
     binomial test of the split, honest at small counts; >= 2 is significant)."""
-    end = parse_time(until, "until") or _now()
+    end = _time(until, "until") or _now()
     span_b = _duration(b, "b", MAX_WINDOW)
     span_a = _duration(a, "a", MAX_WINDOW)
     win_b = (end - span_b, end)

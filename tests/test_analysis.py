@@ -177,6 +177,7 @@ def test_bad_windows_are_4xx_that_say_what_to_fix(client):
     cases = [({"service": "x"}, 400, "invalid_window"),
              ({"since": "30m", "duration": "30m"}, 400, "invalid_window"),
              ({"since": "yesterday-ish"}, 400, "invalid_time"),
+             ({"since": "99999999d"}, 400, "invalid_time"),                 # too far back to compute: not a 500
              ({"duration": "8d"}, 400, "invalid_duration"),
              ({"since": "2026-03-02T12:00:00Z", "until": "2026-03-02T11:00:00Z"}, 400, "invalid_window"),
              ({"duration": "30m", "baseline": "0m"}, 400, "invalid_duration"),
