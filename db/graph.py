@@ -319,6 +319,35 @@ def runbooks_for(graph: Graph, names: list[str]) -> list[dict]:
     return [{"id": i, "title": t, "path": p, "services": sorted(s)} for i, t, p, s in rows]
 
 
+def sync_runbook_documents(graph: Graph, docs: list[dict], links: list[dict], gone: list[str]) -> dict[str, int]:
+    """Runbook documents (issue 21): (:Runbook {id, title, path, document: true}) and
+    (:Service)-[:RELATED_RUNBOOK {document: true}]->(:Runbook) for the services each names,
+    made equal to `links` ({runbook, service}) for the given docs; documents in `gone` lose
+    their document edges (and the node, unless the inventory owns it). Inventory-owned edges
+    are left alone. Idempotent."""
+    ensure_indexes(graph)
+    graph.query("UNWIND $rows AS r MERGE (n:Runbook {id: r.id}) SET n.title = r.title, n.path = r.path, "
+                "n.document = true", {"rows": [{"id": d["id"], "title": d["title"], "path": d["path"]} for d in docs]})
+    ids = [d["id"] for d in docs] + list(gone)
+    existing = {(s, r) for s, r in graph.read(
+        "MATCH (s:Service)-[e:RELATED_RUNBOOK]->(r:Runbook) WHERE e.document = true AND r.id IN $ids "
+        "RETURN s.name, r.id", {"ids": ids})}
+    wanted = {(x["service"], x["runbook"]) for x in links}
+    stale = [{"s": s, "r": r} for s, r in existing - wanted]
+    if stale:
+        graph.query("UNWIND $rows AS e MATCH (s:Service {name: e.s})-[x:RELATED_RUNBOOK]->(r:Runbook {id: e.r}) "
+                    "WHERE x.document = true DELETE x", {"rows": stale})
+    new = [{"s": s, "r": r} for s, r in wanted - existing]
+    if new:
+        graph.query("UNWIND $rows AS e MATCH (s:Service {name: e.s}) MATCH (r:Runbook {id: e.r}) "
+                    "MERGE (s)-[x:RELATED_RUNBOOK {document: true}]->(r)", {"rows": new})
+    if gone:
+        graph.query("MATCH (r:Runbook) WHERE r.id IN $ids AND r.document = true AND coalesce(r.owned, false) = false "
+                    "DETACH DELETE r", {"ids": list(gone)})
+        graph.query("MATCH (r:Runbook) WHERE r.id IN $ids SET r.document = false", {"ids": list(gone)})
+    return {"linked": len(wanted), "added": len(new), "removed": len(stale)}
+
+
 def record_incident(graph: Graph, incident_id: int, title: str, services: list[str], hosts: list[str],
                     templates: list[dict]) -> None:
     """(:Incident)-[:AFFECTS]->(:Service), -[:OBSERVED_ON]->(:Host), -[:HAS_LOG]->(:Template)

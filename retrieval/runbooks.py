@@ -1,0 +1,227 @@
+"""Runbook documents: ingest a directory (versioned by content hash) and find the sections an
+incident or a question needs (vector + graph + the incident's templates and detectors).
+
+Ingest: parse every file (retrieval/runbook_docs.py) -> per document, skipped when its hash
+is the stored one; else the document and the sections whose hash changed are written (their
+version moves on), sections no longer in it and files no longer in the directory are marked
+gone -> sections without a vector for this model (or with one from older text) are embedded
+-> the graph links each document to the services its front matter names and its text
+mentions (inventory names and aliases, whole words). Re-ingesting an unchanged directory
+writes nothing.
+
+Find: score = .45 semantic (cosine to the query) + .30 service (the document names, or the
+graph links it to, one of the services) + .15 template (its front matter names one of the
+incident's templates, by id or text fragment) + .10 detector; a section needs a link
+(service, template, detector) or a similarity of at least MIN_SIMILARITY to be returned.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from db import graph as cypher
+from db import memory_vectors as vectors
+from db import runbooks as runbook_sql
+from db.graph import Graph, GraphUnavailable
+from db.pool import Database
+from ingest.embedders import Embedder
+from ingest.inventory import Inventory
+from retrieval.runbook_docs import RunbookDoc, RunbookError, read_dir, steps
+
+W_SEMANTIC, W_SERVICE, W_TEMPLATE, W_DETECTOR = .45, .30, .15, .10
+MIN_SIMILARITY = .35
+KNN = 30
+EMBED_CHARS = 2000
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    sections_written: int = 0
+    sections_gone: int = 0
+    embedded: int = 0
+    linked: int = 0
+    graph: str = "ok"
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def mentions(text: str, inventory: Inventory | None) -> list[str]:
+    """Inventory services the text names (name or alias, as a whole word, 3+ characters)."""
+    if inventory is None:
+        return []
+    found = []
+    for name, service in inventory.services.items():
+        for word in [name, *service.aliases]:
+            if len(word) >= 3 and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
+                found.append(name)
+                break
+    return found
+
+
+def _embed_text(doc_title: str, heading: str, body: str) -> str:
+    return f"{doc_title}. {heading}.\n{body}"[:EMBED_CHARS]
+
+
+def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory: Path,
+               inventory: Inventory | None = None, now: datetime | None = None) -> IngestReport:
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    docs, errors = read_dir(directory)
+    report = IngestReport(errors=[str(e) for e in errors])
+    rejected_paths = {e.path for e in errors}
+    stored_docs, stored_sections = runbook_sql.stored(db)
+    stored_paths = {d["id"]: d["path"] for d in runbook_sql.documents(db, include_gone=True)}
+    with db.transaction() as cur:
+        for doc in docs:
+            previous = stored_docs.get(doc.id)
+            if previous and previous[0] == doc.content_hash and not previous[1]:
+                report.unchanged.append(doc.id)
+                continue
+            (report.changed if previous else report.added).append(doc.id)
+            runbook_sql.upsert_document(cur, doc.row())
+            keep = set()
+            for section in doc.sections:
+                keep.add(section.section)
+                old = stored_sections.get((doc.id, section.section))
+                if old and old[0] == section.content_hash and not old[1]:
+                    runbook_sql.move_section(cur, doc.id, section.section, section.position)
+                else:
+                    runbook_sql.upsert_section(cur, doc.id, section.row())
+                    report.sections_written += 1
+            dropped = [k for k, (_, gone) in stored_sections.items() if k[0] == doc.id and not gone
+                       and k[1] not in keep]
+            runbook_sql.mark_sections_gone(cur, dropped, now)
+            report.sections_gone += len(dropped)
+        present = {d.id for d in docs}
+        for runbook_id, (_, gone) in stored_docs.items():
+            if gone or runbook_id in present or stored_paths.get(runbook_id) in rejected_paths:
+                continue                       # a file rejected this time keeps its last good version
+            runbook_sql.mark_document_gone(cur, runbook_id, now)
+            report.gone.append(runbook_id)
+            report.sections_gone += sum(1 for k, (_, g) in stored_sections.items() if k[0] == runbook_id and not g)
+    report.embedded = _embed_missing(db, embedder, docs)
+    if graph is not None:
+        links = [{"runbook": d.id, "service": s} for d in docs
+                 for s in dict.fromkeys([*d.services, *mentions(f"{d.title}\n{d.text}", inventory)])]
+        try:
+            report.linked = cypher.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone)["linked"]
+        except GraphUnavailable as exc:
+            report.graph = f"unavailable ({exc}); documents kept in MariaDB, run the ingest again to link them"
+    else:
+        report.graph = "not configured"
+    return report
+
+
+def _embed_missing(db: Database, embedder: Embedder, docs: list[RunbookDoc]) -> int:
+    """Embed each live section whose vector is missing or was made from other text; drop the
+    vectors of sections that are gone."""
+    table = vectors.ensure(db, "runbook", embedder.name, embedder.dim)
+    have = vectors.hashes(db, table)
+    todo = [(d, s) for d in docs for s in d.sections if have.get((d.id, s.section)) != s.content_hash]
+    live = {(d.id, s.section) for d in docs for s in d.sections}
+    with db.transaction() as cur:
+        vectors.delete_runbook_sections(cur, table, [k for k in have if k not in live])
+        for start in range(0, len(todo), 32):
+            batch = todo[start:start + 32]
+            matrix = embedder.embed([_embed_text(d.title, s.heading, s.body) for d, s in batch])
+            vectors.store(cur, table, [(d.id, s.section, s.content_hash, matrix[i].astype("<f4").tobytes())
+                                       for i, (d, s) in enumerate(batch)])
+    return len(todo)
+
+
+@dataclass
+class RunbookQuery:
+    text: str
+    services: list[str] = field(default_factory=list)
+    template_ids: list[int] = field(default_factory=list)
+    template_texts: list[str] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)
+    k: int = 5
+
+
+def _template_match(names: list, ids: set[int], texts: list[str]) -> str | None:
+    lowered = [t.lower() for t in texts]
+    for name in names:
+        if isinstance(name, int) and name in ids:
+            return f"template {name}"
+        if isinstance(name, str) and any(name.lower() in t for t in lowered):
+            return f"template text \"{name}\""
+    return None
+
+
+def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, q: RunbookQuery) -> list[dict]:
+    """The best runbook sections for the query, best first: {runbook_section ("id#section"),
+    runbook_id, section, title, heading, score, components, reasons, excerpt}."""
+    meta = runbook_sql.live_meta(db)
+    if not meta:
+        return []
+    similarity: dict[tuple[str, str], float] = {}
+    table = vectors.existing(db, "runbook", embedder.name, embedder.dim) if embedder is not None else None
+    vector = None
+    if table and q.text.strip():
+        vector = embedder.embed([q.text[:EMBED_CHARS]])[0].astype("<f4").tobytes()
+        similarity = {(r, s): 1.0 - d for r, s, d in vectors.knn(db, table, vector, KNN)}
+    linked: dict[str, set[str]] = {}
+    for runbook_id, m in meta.items():
+        named = set(m.get("services", [])) & set(q.services)
+        if named:
+            linked.setdefault(runbook_id, set()).update(named)
+    if graph is not None and q.services:
+        try:
+            for row in cypher.runbooks_for(graph, q.services):
+                if row["id"] in meta:
+                    linked.setdefault(row["id"], set()).update(row["services"])
+        except GraphUnavailable:
+            pass
+    templates = {r: _template_match(m.get("templates", []), set(q.template_ids), q.template_texts)
+                 for r, m in meta.items()}
+    detectors = {r: sorted(set(m.get("detectors", [])) & set(q.detectors)) for r, m in meta.items()}
+    keys = set(similarity) | set(runbook_sql.live_sections_of(
+        db, sorted(set(linked) | {r for r, t in templates.items() if t} | {r for r, d in detectors.items() if d})))
+    if vector is not None:
+        missing = [k for k in keys if k not in similarity]
+        similarity.update(vectors.similarity(db, table, vector, missing))
+    found = []
+    for key, row in runbook_sql.sections(db, sorted(keys)).items():
+        runbook_id = key[0]
+        sim = max(0.0, similarity.get(key, 0.0))
+        parts = {"semantic": W_SEMANTIC * sim, "service": W_SERVICE if runbook_id in linked else 0.0,
+                 "template": W_TEMPLATE if templates.get(runbook_id) else 0.0,
+                 "detector": W_DETECTOR if detectors.get(runbook_id) else 0.0}
+        if sim < MIN_SIMILARITY and not (parts["service"] or parts["template"] or parts["detector"]):
+            continue
+        reasons = [f"similar to the query ({sim:.2f})"] if sim else []
+        if runbook_id in linked:
+            reasons.append("for " + ", ".join(sorted(linked[runbook_id])))
+        if templates.get(runbook_id):
+            reasons.append(f"names {templates[runbook_id]}")
+        if detectors.get(runbook_id):
+            reasons.append("for the " + ", ".join(detectors[runbook_id]) + " detector")
+        found.append({"runbook_section": f"{runbook_id}#{key[1]}", "runbook_id": runbook_id, "section": key[1],
+                      "title": row["title"], "heading": row["heading"], "path": row["path"],
+                      "score": round(sum(parts.values()), 4), "components": {k: round(v, 4) for k, v in parts.items()},
+                      "reasons": reasons, "excerpt": row["body"][:400], "position": row["position"]})
+    found.sort(key=lambda f: (-f["score"], f["runbook_id"], f["position"]))
+    return found[:max(1, min(q.k, 50))]
+
+
+def best_steps(db: Database, sections: list[dict]) -> dict | None:
+    """The steps of the best runbook among `sections` (each with its citation)."""
+    if not sections:
+        return None
+    doc = runbook_sql.document(db, sections[0]["runbook_id"])
+    if doc is None:
+        return None
+    live = [s for s in doc["sections"] if s["gone_at"] is None]
+    return {"runbook_id": doc["id"], "title": doc["title"], "path": doc["path"],
+            "steps": [{"text": s["text"], "runbook_section": f"{doc['id']}#{s['section']}"} for s in steps(live)]}
+
+
+__all__ = ["IngestReport", "RunbookError", "RunbookQuery", "best_steps", "find_sections", "ingest_dir", "mentions"]
