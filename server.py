@@ -136,6 +136,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.http import router as search_router
     from retrieval.loki_read import router as loki_read_router
     from retrieval.rates_http import router as rates_router
+    from retrieval.runbooks_http import router as runbooks_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
     from retrieval.topology import TopologyState
@@ -291,6 +292,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(analysis_router)
     app.include_router(status_router)
     app.include_router(rates_router)
+    app.include_router(runbooks_router)
     app.include_router(ui_router)
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
 
@@ -323,6 +325,8 @@ COMMANDS = {
                       "Validate inventory.yaml, load it into FalkorDB and make it the one every server follows."),
     "infer-edges": ("retrieval.cli:infer_edges_cmd",
                    "Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."),
+    "runbooks": ("retrieval.cli:runbooks_cmd",
+                 "Runbook documents: ingest a directory (Markdown, reStructuredText, text), list them."),
     "detect": ("graphs.cli:detect", "Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."),
     "investigate": ("graphs.cli:investigate_cmd",
                    "Investigate incident ID now (again), or open one with --at, and print the report."),

@@ -67,3 +67,66 @@ def infer_edges_cmd(settings, at, window):
     now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
     click.echo(json.dumps(refresh_inferred(db, graph, load(settings.topology.inventory), now,
                                            parse_duration(window))))
+
+
+@click.group("runbooks")
+def runbooks_cmd():
+    """Runbook documents: ingest a directory (Markdown, reStructuredText, text), list them."""
+
+
+@runbooks_cmd.command("ingest")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def runbooks_ingest(settings, directory):
+    """Ingest DIRECTORY's runbooks: sections by heading, embedded, linked to their services.
+
+    Idempotent: an unchanged file is skipped, a changed one rewrites only its changed
+    sections, a removed one is marked gone. A file that cannot be read is reported on
+    stderr and skipped (exit 1 when any was); the others are ingested."""
+    from db.graph import Graph
+    from db.pool import Database
+    from ingest.embedders import build_embedder
+    from retrieval.runbooks import ingest_dir
+
+    db = Database(settings.db.resolved(settings.services)[0])
+    graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
+    try:
+        report = ingest_dir(db, graph, build_embedder(settings.embed), directory, _inventory(settings, db))
+    finally:
+        db.close()
+        graph.close()
+    for error in report.errors:
+        click.echo(f"rejected: {error}", err=True)
+    click.echo(json.dumps(report.as_dict()))
+    if report.errors:
+        raise SystemExit(1)
+
+
+def _inventory(settings, db):
+    """The inventory in force: the one published in MariaDB, else the configured file, else none."""
+    from db import inventory as inventory_sql
+    from ingest.inventory import InventoryError, parse
+
+    current = inventory_sql.current(db)
+    try:
+        if current is not None:
+            return parse(current["body"], current["source"])
+        path = settings.topology.inventory
+        return parse(path.read_text(), str(path)) if path.exists() else None
+    except InventoryError:
+        return None
+
+
+@runbooks_cmd.command("list")
+@click.pass_obj
+def runbooks_list(settings):
+    """The ingested runbooks, one JSON line each (id, title, path, sections, version)."""
+    from db import runbooks as runbook_sql
+    from db.pool import Database
+
+    db = Database(settings.db.resolved(settings.services)[1])
+    try:
+        for doc in runbook_sql.documents(db):
+            click.echo(json.dumps({k: doc[k] for k in ("id", "title", "path", "sections", "version")}))
+    finally:
+        db.close()
