@@ -125,6 +125,19 @@ def bench_chat(settings, as_json, events, rounds):
     _print(result, as_json)
 
 
+@bench.command("ui")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--events", default=1_000_000, show_default=True)
+@click.option("--rounds", default=10, show_default=True)
+@click.pass_obj
+def bench_ui(settings, as_json, events, rounds):
+    """First paint of /ui and the overview's API calls with N events stored (headless Chromium)."""
+    from evals.bench_ui import run
+
+    result = run(settings.db.resolved(settings.services)[0], events, rounds)
+    _print(result, as_json)
+
+
 @bench.command("ship")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--entries", default=20000, show_default=True)

@@ -17,27 +17,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from db.graph import Graph
 from db.settings import GraphSettings
+from evals.browser import chromium
 from evals.live import LiveServer, wait_until
 from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
 from graphs.ui_http import DIST
 from ingest.inventory import parse
 from tests.conftest import migrated_database
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "ui-test-token"
 XSS = "<img src=x onerror=alert(1)>"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000"]
 
 
 def shifted(records: list[dict], delta: timedelta) -> list[dict]:
@@ -92,14 +87,7 @@ def shots():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("unhandledPromptBehavior", "ignore")     # an alert() stays open for us to find
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 

@@ -10,6 +10,8 @@ await build({
   entryPoints: { app: 'src/main.js' },
   bundle: true,
   format: 'esm',
+  splitting: true,                 // cytoscape in its own chunk, fetched by the pages that draw graphs
+  chunkNames: 'chunk-[hash]',
   minify: true,
   sourcemap: true,
   target: ['es2022'],

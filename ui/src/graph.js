@@ -1,13 +1,7 @@
 // Topology pictures with cytoscape: nodes and edges from /graph/neighborhood (owned edges
 // solid, inferred ones dashed with their confidence), and an incident's blast radius.
 import cytoscape from 'cytoscape';
-
-const graphs = new Set();
-
-export function destroyGraphs() {
-  for (const g of graphs) g.destroy();
-  graphs.clear();
-}
+import { graphs } from './registry.js';
 
 const STYLE = [
   { selector: 'node', style: { label: 'data(label)', color: '#dbe4ee', 'font-size': 11, 'text-valign': 'bottom',

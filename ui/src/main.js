@@ -3,7 +3,7 @@
 import './style.css';
 import { setToken, token } from './api.js';
 import { destroyCharts } from './charts.js';
-import { destroyGraphs } from './graph.js';
+import { destroyGraphs } from './registry.js';
 import { h, replace } from './dom.js';
 import * as overview from './pages/overview.js';
 import * as incidents from './pages/incidents.js';

@@ -3,7 +3,6 @@
 // node shows its recent errors and its blast radius.
 import { api } from '../api.js';
 import { badge, errorBox, fmtTime, h, replace, section } from '../dom.js';
-import { drawGraph, elementsOf } from '../graph.js';
 
 const SHOWN = new Set(['Service', 'Host']);
 
@@ -40,7 +39,7 @@ export function mount(root, { params, navigate }) {
   const bodies = node ? api('/graph/neighborhood', { params: { node, depth } }).then((b) => [b])
     : api('/graph/services').then(({ services }) => Promise.all(services.map((s) =>
       api('/graph/neighborhood', { params: { node: s.name ?? s.service ?? s, depth: 1 } }).catch(() => ({ nodes: [], edges: [] })))));
-  bodies.then((list) => {
+  Promise.all([bodies, import('../graph.js')]).then(([list, { drawGraph, elementsOf }]) => {
     const elements = elementsOf(list, (label) => SHOWN.has(label));
     if (!elements.length) return replace(canvas, h('p', { class: 'muted' }, 'The graph is empty: load an inventory (devmesh load-inventory).'));
     drawGraph(canvas, elements, { onNode: (d) => side(panel, d) });

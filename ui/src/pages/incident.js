@@ -5,7 +5,6 @@
 import { api } from '../api.js';
 import { errorTimeline, widthOf } from '../charts.js';
 import { badge, errorBox, fmtNum, fmtTime, h, replace, section, table } from '../dom.js';
-import { drawGraph } from '../graph.js';
 import { cited, renderMarkdown } from '../markdown.js';
 
 const POLL_MS = 3000;
@@ -93,7 +92,7 @@ function timelineList(report, href) {
     cited(e.text ?? e.message ?? JSON.stringify(e), href))));
 }
 
-function blastRadius(report, box) {
+async function blastRadius(report, box) {
   const root = report.root_cause_service;
   if (!root) return replace(box, h('p', { class: 'muted' }, 'No root cause named.'));
   const impacted = report.impacted_services || [];
@@ -104,7 +103,8 @@ function blastRadius(report, box) {
     ...[...impacted, ...atRisk].filter((n) => n !== root).map((n) => ({ data: { id: `${root}->${n}`, source: root, target: n, label: '' } }))];
   const el = h('div', { class: 'cy small', id: 'blast-graph' });
   replace(box, el, h('p', { class: 'muted' }, 'red: root cause · orange: impacted (anomalous downstream) · yellow: at risk'));
-  drawGraph(el, elements, { layout: 'breadthfirst' });
+  const { drawGraph } = await import('../graph.js');          // cytoscape, loaded when a page draws a graph
+  if (el.isConnected) drawGraph(el, elements, { layout: 'breadthfirst' });
 }
 
 export function mount(root, { match }) {
