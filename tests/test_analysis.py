@@ -261,3 +261,22 @@ def test_devmesh_analyze_streams_then_prints_one_json_from_a_real_server(db_urls
         graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
         graph.drop()
         graph.close()
+
+
+@respx.mock
+def test_an_openai_compatible_server_cut_at_its_token_bound_keeps_the_deterministic_extraction():
+    """llama.cpp's server (what `--llm local` runs) in OpenAI's shape: a schema-held reply
+    cut at max_tokens (finish_reason length), then a whole one."""
+    from tests.test_planner import LLM, scripted, small_model
+
+    view = habitual_window(with_new_error=True)
+    plain = run(view)["extraction"]
+    route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        ('{"root_cause": "The postgres data directory lost its perm', "length"),
+        json.dumps({"root_cause": "Permissions on base/16384 changed.", "action": "Fix ownership.",
+                    "summary": "PostgreSQL cannot open a relation file."})))
+    cut, whole = run(view, small_model()), run(view, small_model())
+    assert (cut["llm"]["status"], cut["extraction"]) == ("cut", plain)
+    assert whole["llm"]["status"] == "ok" and whole["extraction"]["root_cause"] == "Permissions on base/16384 changed."
+    sent = json.loads(route.calls[0].request.content)
+    assert sent["response_format"]["type"] == "json_schema" and sent["max_completion_tokens"] == 512
