@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agents.scope import Scope
 
 MINUTE = timedelta(minutes=1)
+SPECTRUM = 1.0          # weight of the trace spectrum (trace_change.spectrum) among a service's trace signals
 
 
 def change_point(db: Database, scope: "Scope", names: list[str], start: datetime, earliest: datetime,
@@ -75,6 +76,7 @@ def measure(db: Database, scope: "Scope") -> None:
         view.change.add("paths", 0.8 * found.paths)
         view.change.add("after", 0.6 * found.after)
         view.change.add("before", 0.6 * found.before_new)
+        view.change.add("spectrum", SPECTRUM * found.spectrum)
     _fleet_offset(scope)
 
 

@@ -12,7 +12,16 @@ The rules, in order (each version is frozen once released; change = new CANON_VE
    version 2), a bound belongs to its number (`<1`, `>=5`); any token still holding a digit is an identifier (`blk_-42`, `attempt_14_0020_m_3`,
    `node-7.example`, `CPU#1`): its alphanumeric core becomes `<ID>`;
 3. known formats: `key=value` / `key: value` / `key = value` values; the word after
-   `user`/`for ... from` (sshd, PAM); domain names; quoted values; booleans and null.
+   `user`/`for ... from` (sshd, PAM); domain names; quoted values; booleans and null. A
+   quoted word followed by `:` is a key (JSON, a Python dict) and stays; in a message that
+   is one JSON object (zap, pino, structlog, logstash), quoted values without a digit stay
+   too (`"event": "request_started"` is the statement, not a variable): the learned layer
+   finds the ones that vary.
+4. a message that is one JSON object (zap, pino, structlog, logstash, bunyan) is parsed: its
+   keys stay, in their order; each string value is canonicalized by the rules above on its
+   own; numbers become `<NUM>`, booleans and null `<*>`, arrays `[<*>]`, objects recurse
+   (version 3; before it every quoted key was `<STR>`, so all lines of a JSON-logging service
+   with as many fields were one template).
 Typed placeholders (`<IP>`, `<NUM>`...) keep templates readable; `generic()` maps them to
 `<*>` for comparison with the log-parsing literature.
 
@@ -22,10 +31,11 @@ lines by the learned layer on top of this one (ingest/learn.py, ingest/merging.p
 """
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 
-CANON_VERSION = 2
+CANON_VERSION = 3
 PLACEHOLDER = re.compile(r"<(?:[A-Z]+|\*)>")
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
@@ -72,6 +82,7 @@ _KV = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)(=| = )([^\s,;'\"()\[\]{}=]+)")
 _USER = re.compile(r"(?i)\b(user|for(?: invalid| illegal)? user|for) ([^\s]+)(?= from\b|(?=\s|$))")
 _DOMAIN = re.compile(rf"(?<![\w.-])(?:[A-Za-z0-9-]+\.){{2,}}(?:{_TLDS})\b(?![\w.-])")
 _QUOTED = re.compile(r"(?<![\w'])'[^'\s]{1,200}'(?![\w'])|(?<![\w\"])\"[^\"\s]{1,200}\"(?![\w\"])")
+_IS_KEY = re.compile(r"\s*:")
 _BOOL = re.compile(r"(?i)(?<![\w<])(?:true|false|null)(?![\w>])")
 _SPACE = re.compile(r"\s+")
 
@@ -147,7 +158,7 @@ _NAMED_STEPS = [
     ("url", lambda t: "://" in t, _typed("URL")),
     ("email", lambda t: "@" in t, _typed("EMAIL")),
     ("uuid", lambda t: "-" in t, _typed("UUID")),
-    ("quoted", lambda t: "'" in t or '"' in t, lambda t: _QUOTED.sub(_quoted, t)),
+    ("quoted", lambda t: "'" in t or '"' in t, lambda t: _QUOTED.sub(_quoted_in(t), t)),
     ("key_value", lambda t: "=" in t, _sub(_KV, r"\1\2<*>")),
     ("timestamp", _both(lambda t: ":" in t or "-" in t or "/" in t, _hint(r"\d:\d\d|\d{4}[-/]\d\d")), _typed("TS")),
     ("mac", _both(lambda t: ":" in t, _hint(r"[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:")), _typed("MAC")),
@@ -207,6 +218,10 @@ def clear_caches() -> None:
 
 def _canonicalize(message: str, steps: list | None) -> str:
     text = message.strip()
+    if text.startswith("{") and text.endswith("}"):
+        parsed = _json_object(text)
+        if parsed is not None:
+            return _json_template(parsed, steps, 0)
     if "  " in text or "\t" in text or "\n" in text or "\r" in text:
         text = _SPACE.sub(" ", text)
     for guard, step in steps or _STEPS:
@@ -215,9 +230,46 @@ def _canonicalize(message: str, steps: list | None) -> str:
     return text
 
 
-def _quoted(m: re.Match) -> str:
-    q = m.group(0)[0]
-    return f"{q}<STR>{q}"
+JSON_MAX_DEPTH = 8
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _json_template(node, steps: list | None, depth: int) -> str:
+    if isinstance(node, dict):
+        if depth >= JSON_MAX_DEPTH:
+            return "{<*>}"
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_json_template(v, steps, depth + 1)}"
+                               for k, v in node.items()) + "}"
+    if isinstance(node, list):
+        return "[<*>]"
+    if isinstance(node, bool) or node is None:
+        return "<*>"
+    if isinstance(node, (int, float)):
+        return "<NUM>"
+    value = _canonicalize(str(node), steps) if node else ""
+    return f'"{value}"'
+
+
+def _quoted_in(text: str):
+    """The replacement for quoted values of `text`: a key stays; in a JSON object a value
+    without a digit stays (the learned layer finds the ones that vary)."""
+    one_object = text.startswith("{") and text.endswith("}")
+
+    def replace(m: re.Match) -> str:
+        if _IS_KEY.match(text, m.end()):
+            return m.group(0)
+        if one_object and not _CORE_HAS_DIGIT.search(m.group(0)):
+            return m.group(0)
+        q = m.group(0)[0]
+        return f"{q}<STR>{q}"
+    return replace
 
 
 @lru_cache(maxsize=65536)

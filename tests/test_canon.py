@@ -80,3 +80,24 @@ def test_different_events_stay_apart():
                 "session closed for user root",
                 "No space left on device", "Read-only file system"]
     assert len({template_of(m)[0] for m in distinct}) == len(distinct)
+
+
+def test_a_json_log_line_keeps_its_keys_and_masks_its_values():
+    """zap/pino/structlog lines: two statements with the same keys stay two templates, one
+    statement with other values stays one; a free-text value is masked by the usual rules."""
+    started = '{"event": "request_started", "path": "/api/v1/orders/81", "trace_id": "8a3acf601674861d59f50ae22a3c880d"}'
+    started_again = '{"event": "request_started", "path": "/api/v1/orders/7", "trace_id": "e798b0ea71ee1a8c0d3e235e508df187"}'
+    failed = '{"event": "request_failed", "path": "/api/v1/orders/81", "trace_id": "8a3acf601674861d59f50ae22a3c880d"}'
+    assert canonicalize(started) == canonicalize(started_again)
+    assert canonicalize(started) != canonicalize(failed)
+    pino = ('{"level":50,"time":1716621998775,"pid":7,"hostname":"stock-1","msg":"redis error",'
+            '"err":{"type":"Error","message":"connect ECONNREFUSED 10.0.0.3:6379"},"tags":[1,2]}')
+    template = canonicalize(pino)
+    for kept in ('"msg": "redis error"', '"type": "Error"', '"message": "connect ECONNREFUSED <IP>:<NUM>"'):
+        assert kept in template
+    assert "1716621998775" not in template and "stock-1" not in template
+
+
+def test_a_quoted_key_stays_and_a_line_that_only_looks_like_json_is_text():
+    assert canonicalize("payload {'user': 'bob7', 'ok': true}") == "payload {'user': '<STR>', 'ok': <*>}"
+    assert canonicalize("{not json at 10.0.0.1}") == "{not json at <IP>}"

@@ -196,3 +196,44 @@ def test_a_root_cause_another_incident_holds_is_not_pinned_on_a_new_fault():
     assert root_cause.rank(_scope(views, {"api": {"db", "gpu"}}))[0].service == "db"
     # a signal of this incident's own on db's chain (worker depends on db): db stays a suspect
     assert _two_faults({"gpu": {"gpu-host"}, "worker": {"worker-host"}})[0] == "db"
+
+
+def _request(tid: str, start: datetime, steps: list[tuple[str, int, str]]) -> list[tuple]:
+    """One trace: (service, template, level) lines, 2 ms apart."""
+    return [(tid, service, start + timedelta(milliseconds=2 * i), template, level)
+            for i, (service, template, level) in enumerate(steps)]
+
+
+def test_the_spectrum_names_the_service_the_failing_traces_share_not_the_hub_on_every_trace():
+    """Every request passes the auth hub; half of them then go to orders, the rest to search;
+    a lookup service is called before orders always and before search now and then. In the
+    window orders fails (the gateway reports errors). The hub is on as many healthy traces
+    as failing ones; the lookup is on every failing trace and few healthy ones, so it is
+    enriched too, but orders explains those traces: it keeps nothing."""
+    def steps(i: int, failing: bool):
+        route = [("gateway", 1, "info"), ("auth", 2, "info")] + ([("lookup", 3, "info")] if i % 2 or i % 4 == 0 else [])
+        if i % 2:
+            return route + [("orders", 4, "info"), ("gateway", 6 if failing else 5, "error" if failing else "info")]
+        return route + [("search", 7, "info"), ("gateway", 5, "info")]
+    baseline = [e for i in range(40) for e in _request(f"b{i}", T0 - 30 * M + i * 30 * M / 40, steps(i, False))]
+    window = [e for i in range(40) for e in _request(f"w{i}", T0 + i * 5 * M / 40, steps(i, True))]
+    found = trace_change.spectrum(baseline, window, {})
+    assert found["orders"][0] > 5 and found["orders"][1:] == (20, 20)
+    # the gateway (it logged the failing line) and auth and lookup (heard before the failure on
+    # every failing trace) are on as many healthy traces: they keep nothing
+    assert set(found) == {"orders"}
+
+
+def test_the_spectrum_sees_slow_traces_without_any_error_line():
+    def steps(i: int):
+        return [("gateway", 1, "info"), ("cart", 2, "info"), ("prices" if i % 3 == 0 else "stock", 3, "info"),
+                ("gateway", 4, "info")]
+    baseline = [e for i in range(30) for e in _request(f"b{i}", T0 - 30 * M + i * M, steps(i))]
+    window = []
+    for i in range(30):
+        trace = _request(f"w{i}", T0 + i * M / 6, steps(i))
+        if i % 3 == 0:                     # prices answers 300 ms late: the gateway's last line waits
+            trace[-1] = trace[-1][:2] + (trace[-1][2] + timedelta(milliseconds=300),) + trace[-1][3:]
+        window += trace
+    found = trace_change.spectrum(baseline, window, {})
+    assert set(found) == {"prices"} and found["prices"][1:] == (10, 10)
