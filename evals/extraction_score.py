@@ -246,6 +246,9 @@ def run(cases: list[Case], llm=None, mask: tuple[str, ...] = (), progress=None) 
                                   "naive": aggregate([r for r in base if split is None or r["split"] == split])}
         if llm is not None:
             result["splits"][name]["llm"] = aggregate([r for r in with_llm if split is None or r["split"] == split])
+    tags = sorted({t for r in ours for t in r["tags"]})
+    result["by_tag"] = {tag: {"deterministic": aggregate([r for r in ours if tag in r["tags"]]),
+                              "naive": aggregate([r for r in base if tag in r["tags"]])} for tag in tags}
     if llm is not None:
         result["llm_status"] = llm_status
     return result
