@@ -152,6 +152,8 @@ def test_incident_page_ranks_the_root_cause_and_a_citation_opens_its_lines(site,
     wait(browser, css("#incident-chart canvas"))
     wait(browser, css("#blast-graph canvas"))
     browser.save_screenshot(str(shots / "incident.png"))
+    browser.execute_script("document.getElementById('incident-chart').scrollIntoView()")
+    browser.save_screenshot(str(shots / "incident-chart.png"))
 
     cite = browser.find_element(By.CSS_SELECTOR, "#candidates .candidate:first-child a.cite[data-kind='template']")
     template_id = cite.get_attribute("data-id")
@@ -243,3 +245,18 @@ def test_a_log_line_with_html_shows_as_text_and_opens_no_dialog(site, browser, s
     assert not browser.find_elements(By.CSS_SELECTOR, "main img")
     no_dialog(browser)
     browser.save_screenshot(str(shots / "xss.png"))
+
+
+def test_template_and_topology_pages(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    line = http.get("/query/logs", params={"q": "onerror", "limit": 1}).json()["events"][0]
+    template = http.get(f"/templates/{line['template_id']}").json()
+    browser.get(f"{server.url}/ui/templates/{template['id']}")
+    shown = wait(browser, css("#template-text"))
+    assert shown.text == template["template"] and not browser.find_elements(By.CSS_SELECTOR, "main img")
+    wait(browser, css("#template-chart canvas"))
+    no_dialog(browser)
+    browser.get(f"{server.url}/ui/graph")
+    wait(browser, css("#topology canvas"))
+    browser.save_screenshot(str(shots / "graph.png"))

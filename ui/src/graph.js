@@ -4,7 +4,7 @@ import cytoscape from 'cytoscape';
 import { graphs } from './registry.js';
 
 const STYLE = [
-  { selector: 'node', style: { label: 'data(label)', color: '#dbe4ee', 'font-size': 11, 'text-valign': 'bottom',
+  { selector: 'node', style: { label: 'data(label)', color: '#dbe4ee', 'font-size': 10, 'text-valign': 'bottom',
     'text-margin-y': 4, 'background-color': '#4f9dff', width: 18, height: 18 } },
   { selector: 'node[kind = "Host"]', style: { shape: 'round-rectangle', 'background-color': '#7f8ea3' } },
   { selector: 'node[kind = "Incident"]', style: { shape: 'diamond', 'background-color': '#ff5d5d' } },
@@ -14,13 +14,15 @@ const STYLE = [
   { selector: 'node.at-risk', style: { 'background-color': '#d7d75f' } },
   { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#fff' } },
   { selector: 'edge', style: { width: 1.5, 'line-color': '#5b6b80', 'target-arrow-color': '#5b6b80',
-    'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 9,
+    'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: '', 'font-size': 9,
     color: '#9aa7b8', 'text-rotation': 'autorotate' } },
-  { selector: 'edge[?inferred]', style: { 'line-style': 'dashed', 'line-color': '#c792ea', 'target-arrow-color': '#c792ea' } },
+  { selector: 'edge[type = "RUNS_ON"]', style: { label: '', width: 1, 'line-color': '#39444f', 'target-arrow-color': '#39444f' } },
+  { selector: 'edge[type = "CALLS"]', style: { 'line-color': '#5fd7d7', 'target-arrow-color': '#5fd7d7' } },
+  { selector: 'edge[?inferred]', style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': '#c792ea', 'target-arrow-color': '#c792ea' } },
 ];
 
 export function drawGraph(container, elements, { layout = 'cose', onNode } = {}) {
-  const cy = cytoscape({ container, elements, style: STYLE, wheelSensitivity: 0.3,
+  const cy = cytoscape({ container, elements, style: STYLE, wheelSensitivity: 0.3, maxZoom: 1.8, minZoom: 0.2,
     layout: { name: layout, animate: false, padding: 20, nodeRepulsion: () => 8000 } });
   if (onNode) cy.on('tap', 'node', (e) => onNode(e.target.data()));
   graphs.add(cy);

@@ -26,7 +26,7 @@ function eventLine(event, data) {
   }
   if (event === 'evidence') {
     return h('li', { class: 'ev ev-evidence' }, badge('evidence'), h('ul', {}, (data.items || []).slice(0, 20).map((it) =>
-      h('li', {}, h('code', {}, `[${it.kind}:${it.id}]`), it.count != null ? ` ×${it.count} ` : ' ', h('span', { class: 'msg' }, it.text || '')))));
+      h('li', {}, h('code', {}, String(it.id).includes(':') ? `[${it.id}]` : `[${it.kind}:${it.id}]`), it.count != null ? ` ×${it.count} ` : ' ', h('span', { class: 'msg' }, it.text || '')))));
   }
   if (event === 'error') return h('li', { class: 'ev ev-error' }, badge('error'), ' ', `${data.code}: ${data.message}`);
   if (event === 'done') return h('li', { class: 'ev ev-done muted' }, `done in ${data.elapsed_ms} ms`);
