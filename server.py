@@ -197,7 +197,7 @@ def create_app(settings: AppSettings | None = None):
                                  settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
                                  prometheus_from(settings.prometheus), settings.prometheus.max_services,
                                  app.state.llm, app.state.db_ro, settings.llm.structured, settings.llm.max_rounds,
-                                 tuple(settings.llm.mask_patterns)),
+                                 tuple(settings.llm.mask_patterns), embedder=app.state.embedder),
             settings.investigate)
         app.state.investigations.start()
         app.state.detectors = detector_loop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,

@@ -13,11 +13,12 @@ import re
 from typing import Any, Iterable
 
 KINDS = ("template", "event", "incident", "runbook")
-CITE = re.compile(r"\[(template|event|incident|runbook):([A-Za-z0-9][A-Za-z0-9_.-]*)\]")
+# a runbook section is `[runbook:ID#SECTION]` (issue 21); only runbooks carry a `#part`
+CITE = re.compile(r"\[(template|event|incident|runbook):([A-Za-z0-9][A-Za-z0-9_.-]*(?:#[A-Za-z0-9][A-Za-z0-9_.-]*)?)\]")
 
 # keys whose value is one id of a kind, or a list of them
 _ONE = {"template_id": "template", "event_id": "event", "example_event_id": "event", "incident_id": "incident",
-        "runbook_id": "runbook"}
+        "runbook_id": "runbook", "runbook_section": "runbook"}
 _MANY = {"template_ids": "template", "evidence_template_ids": "template", "event_ids": "event",
          "example_event_ids": "event"}
 
@@ -42,6 +43,8 @@ class Evidence:
         return cited in self.ids
 
     def add(self, kind: str, value: Any) -> None:
+        if kind != "runbook" and isinstance(value, str) and "#" in value:
+            return                                          # only a runbook id carries a section
         if kind in KINDS and isinstance(value, (int, str)) and not isinstance(value, bool) and str(value):
             self.ids.add(f"{kind}:{value}")
 

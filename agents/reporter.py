@@ -142,4 +142,12 @@ def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> s
             lines.append(f"- {m['service']} {m['name']}: mean {m['mean']:.3g}, max {m['max']:.3g}{before}")
         lines += [f"- not available: {p}" for p in metrics["problems"][:5]]
     lines += ["", "## What to do", ""] + [f"- {a}" for a in report["suggested_actions"]]
+    book = report.get("runbook_steps")
+    if book and book["steps"]:
+        lines += ["", f"## Runbook: {book['title']}", ""]
+        lines += [f"{i}. {s['text']} [runbook:{s['runbook_section']}]" for i, s in enumerate(book["steps"], 1)]
+    others = [s for s in report.get("runbook_sections") or [] if not book or s["runbook_id"] != book["runbook_id"]]
+    if others:
+        lines += ["", "Other runbook sections that match:"]
+        lines += [f"- [runbook:{s['runbook_section']}] {s['title']}: {s['heading']}" for s in others[:3]]
     return "\n".join(lines) + "\n"

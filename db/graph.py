@@ -314,38 +314,48 @@ def path(graph: Graph, source: str, target: str, depth: int = 6) -> list[str]:
 
 
 def runbooks_for(graph: Graph, names: list[str]) -> list[dict]:
-    rows = graph.read("MATCH (s:Service)-[:RELATED_RUNBOOK]->(r:Runbook) WHERE s.name IN $names "
+    rows = graph.read("MATCH (s:Service)-[e:RELATED_RUNBOOK]->(r:Runbook) WHERE s.name IN $names "
+                      "AND coalesce(e.mentioned, false) = false "     # a runbook's text naming it in passing: no
                       "RETURN DISTINCT r.id, r.title, r.path, collect(s.name)", {"names": names})
     return [{"id": i, "title": t, "path": p, "services": sorted(s)} for i, t, p, s in rows]
 
 
 def sync_runbook_documents(graph: Graph, docs: list[dict], links: list[dict], gone: list[str]) -> dict[str, int]:
     """Runbook documents (issue 21): (:Runbook {id, title, path, document: true}) and
-    (:Service)-[:RELATED_RUNBOOK {document: true}]->(:Runbook) for the services each names,
-    made equal to `links` ({runbook, service}) for the given docs; documents in `gone` lose
-    their document edges (and the node, unless the inventory owns it). Inventory-owned edges
-    are left alone. Idempotent."""
+    (:Service)-[:RELATED_RUNBOOK {document: true, mentioned}]->(:Runbook) for the services
+    each names (front matter: mentioned false) or its text mentions (mentioned true), made
+    equal to `links` ({runbook, service, mentioned}) for the given docs; documents in `gone`
+    lose their document edges (and the node, unless the inventory owns it). Inventory-owned
+    edges are left alone. Idempotent."""
     ensure_indexes(graph)
     graph.query("UNWIND $rows AS r MERGE (n:Runbook {id: r.id}) SET n.title = r.title, n.path = r.path, "
                 "n.document = true", {"rows": [{"id": d["id"], "title": d["title"], "path": d["path"]} for d in docs]})
     ids = [d["id"] for d in docs] + list(gone)
-    existing = {(s, r) for s, r in graph.read(
+    existing = {(s, r, bool(m)) for s, r, m in graph.read(
         "MATCH (s:Service)-[e:RELATED_RUNBOOK]->(r:Runbook) WHERE e.document = true AND r.id IN $ids "
-        "RETURN s.name, r.id", {"ids": ids})}
-    wanted = {(x["service"], x["runbook"]) for x in links}
-    stale = [{"s": s, "r": r} for s, r in existing - wanted]
+        "RETURN s.name, r.id, e.mentioned", {"ids": ids})}
+    wanted = {(x["service"], x["runbook"], bool(x["mentioned"])) for x in links}
+    stale = [{"s": s, "r": r, "m": m} for s, r, m in existing - wanted]
     if stale:
         graph.query("UNWIND $rows AS e MATCH (s:Service {name: e.s})-[x:RELATED_RUNBOOK]->(r:Runbook {id: e.r}) "
-                    "WHERE x.document = true DELETE x", {"rows": stale})
-    new = [{"s": s, "r": r} for s, r in wanted - existing]
+                    "WHERE x.document = true AND x.mentioned = e.m DELETE x", {"rows": stale})
+    new = [{"s": s, "r": r, "m": m} for s, r, m in wanted - existing]
     if new:
         graph.query("UNWIND $rows AS e MATCH (s:Service {name: e.s}) MATCH (r:Runbook {id: e.r}) "
-                    "MERGE (s)-[x:RELATED_RUNBOOK {document: true}]->(r)", {"rows": new})
+                    "MERGE (s)-[x:RELATED_RUNBOOK {document: true, mentioned: e.m}]->(r)", {"rows": new})
     if gone:
         graph.query("MATCH (r:Runbook) WHERE r.id IN $ids AND r.document = true AND coalesce(r.owned, false) = false "
                     "DETACH DELETE r", {"ids": list(gone)})
         graph.query("MATCH (r:Runbook) WHERE r.id IN $ids SET r.document = false", {"ids": list(gone)})
     return {"linked": len(wanted), "added": len(new), "removed": len(stale)}
+
+
+def runbook_links(graph: Graph, names: list[str]) -> list[tuple[str, str, bool]]:
+    """(runbook id, service, only mentioned?) for the services `names`: owned (inventory) and
+    front-matter links are not mere mentions."""
+    rows = graph.read("MATCH (s:Service)-[e:RELATED_RUNBOOK]->(r:Runbook) WHERE s.name IN $names "
+                      "RETURN r.id, s.name, coalesce(e.mentioned, false)", {"names": names})
+    return [(r, s, bool(m)) for r, s, m in rows]
 
 
 def record_incident(graph: Graph, incident_id: int, title: str, services: list[str], hosts: list[str],

@@ -198,8 +198,10 @@ def dependencies(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     runbooks = _call("find_runbooks", catalog.find_runbooks, ctx, services=[service])
     cites = []
     if runbooks.status == "ok":
-        lines += [f"- runbook [runbook:{b['id']}] {b['title']}" for b in runbooks.data]
-        cites += [f"runbook:{b['id']}" for b in runbooks.data]
+        for b in runbooks.data:
+            lines.append(f"- runbook [runbook:{b['id']}] {b['title']}")
+            lines += [f"  - [runbook:{x['runbook_section']}] {x['heading']}" for x in b.get("sections", [])[:3]]
+            cites += [f"runbook:{b['id']}", *(f"runbook:{x['runbook_section']}" for x in b.get("sections", [])[:3])]
     return _answer(lines, cites)
 
 
@@ -221,6 +223,11 @@ def incident(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
         lines.append(report["root_cause_hypothesis"])
         lines += [f"- do: {a}" for a in report["suggested_actions"][:3]]
         cites = [f"template:{t}" for t in report["evidence_template_ids"][:5]]
+        book = report.get("runbook_steps")
+        if book and book["steps"]:
+            lines.append(f"Runbook {book['title']}:")
+            lines += [f"  {n}. {x['text']} [runbook:{x['runbook_section']}]" for n, x in enumerate(book["steps"], 1)]
+            cites += [f"runbook:{x['runbook_section']}" for x in book["steps"]]
     else:
         lines.append("Not investigated yet.")
         cites = []

@@ -74,11 +74,12 @@ def investigate_cmd(settings, incident_id, at, service, window):
     except InventoryError:
         inventory = None
     from agents.llm import build_chat_model
+    from ingest.embedders import build_embedder
 
     state = investigate(incident_id, InvestigationContext(
         db, graph, Notifier(settings.notify), settings.investigate.baseline_minutes, lambda: inventory,
         llm=build_chat_model(settings.llm), structured=settings.llm.structured, max_rounds=settings.llm.max_rounds,
-        mask_patterns=tuple(settings.llm.mask_patterns)))
+        mask_patterns=tuple(settings.llm.mask_patterns), embedder=build_embedder(settings.embed)))
     click.echo(state["markdown"])
 
 

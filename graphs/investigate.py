@@ -24,11 +24,13 @@ from db import graph as cypher
 from db import incidents as incident_sql
 from db import lifecycle
 from db import metrics_sql
+from db import templates as template_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
 from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
+from retrieval.runbooks import RunbookQuery, best_steps, find_sections
 from tools.catalog import ToolContext
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class Context:
     max_rounds: int = 3
     mask_patterns: tuple[str, ...] = ()                           # redacted before any model reads them
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc).replace(tzinfo=None)   # the investigation's clock
+    embedder: Any = None                                          # runbook sections and past incidents by meaning
 
 
 class State(TypedDict, total=False):
@@ -152,6 +155,7 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
                     for e in samples.get(t, [])] for t in cited}
     composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
     composed["metrics"] = state.get("metrics")
+    composed["runbook_sections"], composed["runbook_steps"] = _runbook_sections(ctx, state, names, cited)
     if ctx.llm is not None:
         findings = state.get("findings") or []
         written = investigators.narrative(ctx.llm, state["incident"], composed, findings, ctx.structured,
@@ -164,6 +168,22 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
         markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{composed['narrative']}\n\n"
                                                      "## Candidates", 1)
     return {"report": composed, "runbooks": runbooks, "examples": examples, "markdown": markdown}
+
+
+def _runbook_sections(ctx: Context, state: State, names: list[str], cited: list[int]) -> tuple[list[dict], dict | None]:
+    """The runbook sections for this incident (its services, its cited templates' text and
+    ids, its detectors, its title by meaning) and the steps of the best runbook."""
+    texts = [t["template"] for t in template_sql.get_many(ctx.db, cited).values()]
+    query = RunbookQuery("\n".join([state["incident"]["title"], *texts])[:2000], names, cited, texts,
+                         sorted({s["detector"] for s in state["signals"]}))
+    graph = ctx.graph if state["scope"].graph_ok else None
+    try:
+        hits = find_sections(ctx.db, graph, ctx.embedder, query)
+    except GraphUnavailable:
+        hits = find_sections(ctx.db, None, ctx.embedder, query)
+    sections = [{k: h[k] for k in ("runbook_section", "runbook_id", "section", "title", "heading", "score", "reasons")}
+                for h in hits]
+    return sections, best_steps(ctx.db, hits)
 
 
 def _another_fault(state: State, previous: tuple[str | None, int | None] | None) -> list[int]:

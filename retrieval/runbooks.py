@@ -9,15 +9,18 @@ gone -> sections without a vector for this model (or with one from older text) a
 mentions (inventory names and aliases, whole words). Re-ingesting an unchanged directory
 writes nothing.
 
-Find: score = .45 semantic (cosine to the query) + .30 service (the document names, or the
-graph links it to, one of the services) + .15 template (its front matter names one of the
-incident's templates, by id or text fragment) + .10 detector; a section needs a link
-(service, template, detector) or a similarity of at least MIN_SIMILARITY to be returned.
+Find: score = .40 semantic (the best cosine between the section and the query's texts: the
+question or title, and each template's text) + .25 service (its front matter or the
+inventory names one of the services) + .05 mention (its text names one) + .15 template (its
+front matter names one of the incident's templates, by id or text fragment) + .10 detector.
+A link to the first service (the root cause) counts whole, to the others half. A section
+needs a link (service, mention, template, detector) or a similarity of MIN_SIMILARITY to be returned.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,12 +29,15 @@ from db import memory_vectors as vectors
 from db import runbooks as runbook_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
-from ingest.embedders import Embedder
+from ingest.embedders import Embedder, embedding_text
 from ingest.inventory import Inventory
 from retrieval.runbook_docs import RunbookDoc, RunbookError, read_dir, steps
 
-W_SEMANTIC, W_SERVICE, W_TEMPLATE, W_DETECTOR = .45, .30, .15, .10
+W_SEMANTIC, W_SERVICE, W_MENTION, W_TEMPLATE, W_DETECTOR = .40, .25, .05, .15, .10
+SECONDARY = .5                 # a link to a service other than the first (the root cause) counts half
 MIN_SIMILARITY = .35
+MAX_QUERY_TEXTS = 8
+PER_RUNBOOK = 2
 KNN = 30
 EMBED_CHARS = 2000
 
@@ -108,8 +114,9 @@ def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory:
             report.sections_gone += sum(1 for k, (_, g) in stored_sections.items() if k[0] == runbook_id and not g)
     report.embedded = _embed_missing(db, embedder, docs)
     if graph is not None:
-        links = [{"runbook": d.id, "service": s} for d in docs
-                 for s in dict.fromkeys([*d.services, *mentions(f"{d.title}\n{d.text}", inventory)])]
+        links = [{"runbook": d.id, "service": s, "mentioned": False} for d in docs for s in d.services]
+        links += [{"runbook": d.id, "service": s, "mentioned": True} for d in docs
+                  for s in mentions(f"{d.title}\n{d.text}", inventory) if s not in d.services]
         try:
             report.linked = cypher.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone)["linked"]
         except GraphUnavailable as exc:
@@ -138,10 +145,10 @@ def _embed_missing(db: Database, embedder: Embedder, docs: list[RunbookDoc]) -> 
 
 @dataclass
 class RunbookQuery:
-    text: str
-    services: list[str] = field(default_factory=list)
+    text: str                                               # a question, or the incident's title
+    services: list[str] = field(default_factory=list)       # most important first (the root cause)
     template_ids: list[int] = field(default_factory=list)
-    template_texts: list[str] = field(default_factory=list)
+    template_texts: list[str] = field(default_factory=list) # also queries of their own
     detectors: list[str] = field(default_factory=list)
     k: int = 5
 
@@ -156,50 +163,70 @@ def _template_match(names: list, ids: set[int], texts: list[str]) -> str | None:
     return None
 
 
+def _similarities(db: Database, embedder: Embedder | None, q: RunbookQuery) -> tuple[dict, Any]:
+    """(section -> best cosine similarity over the query texts, a scorer for more sections)."""
+    table = vectors.existing(db, "runbook", embedder.name, embedder.dim) if embedder is not None else None
+    texts = [t[:EMBED_CHARS] for t in [q.text, *q.template_texts[:MAX_QUERY_TEXTS - 1]] if t.strip()]
+    if not table or not texts:
+        return {}, lambda keys: {}
+    queries = [row.astype("<f4").tobytes() for row in embedder.embed(
+        [embedding_text(t) for t in texts])]
+    best: dict[tuple[str, str], float] = {}
+    for vector in queries:
+        for runbook_id, section, distance in vectors.knn(db, table, vector, KNN):
+            best[(runbook_id, section)] = max(best.get((runbook_id, section), 0.0), 1.0 - distance)
+
+    def more(keys: list[tuple[str, str]]) -> dict:
+        out: dict[tuple[str, str], float] = {}
+        for vector in queries:
+            for key, sim in vectors.similarity(db, table, vector, keys).items():
+                out[key] = max(out.get(key, 0.0), sim)
+        return out
+    return best, more
+
+
 def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, q: RunbookQuery) -> list[dict]:
     """The best runbook sections for the query, best first: {runbook_section ("id#section"),
     runbook_id, section, title, heading, score, components, reasons, excerpt}."""
     meta = runbook_sql.live_meta(db)
     if not meta:
         return []
-    similarity: dict[tuple[str, str], float] = {}
-    table = vectors.existing(db, "runbook", embedder.name, embedder.dim) if embedder is not None else None
-    vector = None
-    if table and q.text.strip():
-        vector = embedder.embed([q.text[:EMBED_CHARS]])[0].astype("<f4").tobytes()
-        similarity = {(r, s): 1.0 - d for r, s, d in vectors.knn(db, table, vector, KNN)}
-    linked: dict[str, set[str]] = {}
+    similarity, more = _similarities(db, embedder, q)
+    weight = {name: 1.0 if i == 0 else SECONDARY for i, name in enumerate(q.services)}
+    named: dict[str, dict[str, float]] = {}          # runbook -> service -> weight (front matter, inventory)
+    mentioned: dict[str, dict[str, float]] = {}      # runbook -> service -> weight (its text names it)
     for runbook_id, m in meta.items():
-        named = set(m.get("services", [])) & set(q.services)
-        if named:
-            linked.setdefault(runbook_id, set()).update(named)
+        for service in set(m.get("services", [])) & set(weight):
+            named.setdefault(runbook_id, {})[service] = weight[service]
     if graph is not None and q.services:
         try:
-            for row in cypher.runbooks_for(graph, q.services):
-                if row["id"] in meta:
-                    linked.setdefault(row["id"], set()).update(row["services"])
+            for runbook_id, service, only_mentioned in cypher.runbook_links(graph, q.services):
+                if runbook_id in meta:
+                    (mentioned if only_mentioned else named).setdefault(runbook_id, {})[service] = weight[service]
         except GraphUnavailable:
             pass
     templates = {r: _template_match(m.get("templates", []), set(q.template_ids), q.template_texts)
                  for r, m in meta.items()}
     detectors = {r: sorted(set(m.get("detectors", [])) & set(q.detectors)) for r, m in meta.items()}
-    keys = set(similarity) | set(runbook_sql.live_sections_of(
-        db, sorted(set(linked) | {r for r, t in templates.items() if t} | {r for r, d in detectors.items() if d})))
-    if vector is not None:
-        missing = [k for k in keys if k not in similarity]
-        similarity.update(vectors.similarity(db, table, vector, missing))
+    linked = set(named) | set(mentioned) | {r for r, t in templates.items() if t} | {r for r, d in detectors.items() if d}
+    keys = set(similarity) | set(runbook_sql.live_sections_of(db, sorted(linked)))
+    similarity.update(more([k for k in keys if k not in similarity]))
     found = []
     for key, row in runbook_sql.sections(db, sorted(keys)).items():
         runbook_id = key[0]
         sim = max(0.0, similarity.get(key, 0.0))
-        parts = {"semantic": W_SEMANTIC * sim, "service": W_SERVICE if runbook_id in linked else 0.0,
+        parts = {"semantic": W_SEMANTIC * sim,
+                 "service": W_SERVICE * max(named.get(runbook_id, {}).values(), default=0.0),
+                 "mention": W_MENTION * max(mentioned.get(runbook_id, {}).values(), default=0.0),
                  "template": W_TEMPLATE if templates.get(runbook_id) else 0.0,
                  "detector": W_DETECTOR if detectors.get(runbook_id) else 0.0}
-        if sim < MIN_SIMILARITY and not (parts["service"] or parts["template"] or parts["detector"]):
+        if sim < MIN_SIMILARITY and not any(parts[k] for k in ("service", "mention", "template", "detector")):
             continue
         reasons = [f"similar to the query ({sim:.2f})"] if sim else []
-        if runbook_id in linked:
-            reasons.append("for " + ", ".join(sorted(linked[runbook_id])))
+        if named.get(runbook_id):
+            reasons.append("written for " + ", ".join(sorted(named[runbook_id])))
+        if mentioned.get(runbook_id):
+            reasons.append("mentions " + ", ".join(sorted(mentioned[runbook_id])))
         if templates.get(runbook_id):
             reasons.append(f"names {templates[runbook_id]}")
         if detectors.get(runbook_id):
@@ -209,7 +236,13 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
                       "score": round(sum(parts.values()), 4), "components": {k: round(v, 4) for k, v in parts.items()},
                       "reasons": reasons, "excerpt": row["body"][:400], "position": row["position"]})
     found.sort(key=lambda f: (-f["score"], f["runbook_id"], f["position"]))
-    return found[:max(1, min(q.k, 50))]
+    per_book: dict[str, int] = {}
+    kept = []
+    for hit in found:                     # at most PER_RUNBOOK sections of one runbook: others get a turn
+        per_book[hit["runbook_id"]] = per_book.get(hit["runbook_id"], 0) + 1
+        if per_book[hit["runbook_id"]] <= PER_RUNBOOK:
+            kept.append(hit)
+    return kept[:max(1, min(q.k, 50))]
 
 
 def best_steps(db: Database, sections: list[dict]) -> dict | None:

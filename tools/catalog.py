@@ -15,6 +15,7 @@ from db.events import EventFilter
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
 from ingest.embedders import Embedder
+from retrieval.runbooks import RunbookQuery, find_sections
 from retrieval.search import TemplateQuery, search_templates as knn_templates
 from retrieval.topology import impact
 from tools.results import ToolResult, capped
@@ -173,10 +174,20 @@ def latest_incidents(ctx: ToolContext, limit: int = 5) -> ToolResult:
     return capped(incident_sql.listing(ctx.db, None, None, None, limit), {"limit": limit})
 
 
-def find_runbooks(ctx: ToolContext, services: list[str]) -> ToolResult:
-    searched = {"services": services}
+def find_runbooks(ctx: ToolContext, services: list[str], query: str = "") -> ToolResult:
+    """The runbooks for these services (the inventory's and the ingested documents'), each
+    with its best matching sections ({runbook_section: "ID#SECTION", heading, score}), cited
+    as [runbook:ID#SECTION]."""
+    searched = {"services": services, "query": query}
     try:
         found = cypher.runbooks_for(ctx.graph, services) if ctx.graph else []
     except GraphUnavailable as exc:
         return ToolResult("error", None, searched, hint=str(exc))
-    return capped(found, searched)
+    sections = find_sections(ctx.db, ctx.graph, ctx.embedder, RunbookQuery(query, services, k=8))
+    by_id = {r["id"]: {**r, "sections": []} for r in found}
+    for hit in sections:
+        book = by_id.setdefault(hit["runbook_id"], {"id": hit["runbook_id"], "title": hit["title"], "path": hit["path"],
+                                                    "services": [], "sections": []})
+        book["sections"].append({"runbook_section": hit["runbook_section"], "heading": hit["heading"],
+                                 "score": hit["score"], "excerpt": hit["excerpt"][:200]})
+    return capped(list(by_id.values()), searched)

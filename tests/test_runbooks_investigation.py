@@ -1,0 +1,71 @@
+"""Issue 21: a runbook that names a service is retrieved for that service's incident, its
+steps listed beside the report's own actions, and cited, verified, in the chat."""
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+import server
+from detectors.cycle import run_cycle
+from detectors.settings import DetectorSettings
+from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
+from graphs.investigate import Context, investigate
+from graphs.worker import InvestigationSettings
+from retrieval.runbooks import ingest_dir
+from tests.conftest import make_settings
+
+REPO_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
+GATEWAY = """---
+services: [gateway]
+---
+# Gateway returns 504
+
+## 1. Check the upstream pool
+"""
+
+
+def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(CASCADE_INVENTORY)
+    books = tmp_path / "runbooks"
+    shutil.copytree(REPO_RUNBOOKS, books)
+    (books / "gateway.md").write_text(GATEWAY)
+    app = server.create_app(make_settings(db_urls, inventory=inventory,
+                                          investigate=InvestigationSettings(workers=0)))   # investigated here
+    with TestClient(app) as client:
+        state = app.state
+        try:
+            summary = ingest_dir(state.db, state.graph, state.embedder, books, state.topology.inventory)
+            assert summary.errors == [] and "disk-full" in summary.added
+            state.ingestor.ingest(cascade())
+            opened = []
+            for minute in range(-1, 16):
+                opened += run_cycle(state.db, state.graph, DetectorSettings(), CASCADE_T0 + timedelta(minutes=minute),
+                                    state.ingestor.services.names()).opened
+            report = investigate(opened[0], Context(state.db, state.graph, embedder=state.embedder))["report"]
+            assert report["root_cause_service"] == "mariadb"
+            steps = report["runbook_steps"]
+            assert steps["runbook_id"] == "disk-full"
+            first = "disk-full#1-find-the-full-filesystem-and-what-filled-it"
+            assert steps["steps"][0]["runbook_section"] == first
+            assert any(s["runbook_id"] == "gateway" for s in report["runbook_sections"])   # the impacted one's
+            markdown = client.get(f"/incidents/{opened[0]}").json()["report"]["markdown"]
+            assert f"1. 1. Find the full filesystem and what filled it [runbook:{first}]" in markdown
+            run = client.post("/analyze", json={"question": f"what about incident {opened[0]}?"}).json()
+            answer = next(e["data"] for e in run["events"] if e["event"] == "answer")
+            assert f"runbook:{first}" in answer["citations"]
+            assert f"[runbook:{first}]" in answer["markdown"] and "unverified" not in answer["markdown"]
+            listed = client.get("/runbooks").json()["runbooks"]
+            assert {d["id"] for d in listed} == {"db-connections", "disk-full", "gateway", "gpu-down", "oom"}
+            doc = client.get("/runbooks/disk-full").json()
+            assert doc["sections"][1]["section"] == "1-find-the-full-filesystem-and-what-filled-it"
+            missing = client.get("/runbooks/no-such-book")
+            assert missing.status_code == 404 and "GET /runbooks" in missing.json()["error"]["message"]
+            assert client.get("/runbooks/bad%20id").status_code == 404
+            hits = client.get("/search/runbooks", params={"q": "gateway timeouts", "service": "gateway"}).json()
+            assert hits["sections"][0]["runbook_section"] == "gateway#gateway-returns-504"
+        finally:
+            state.graph.drop()
