@@ -15,6 +15,7 @@ PORT ?= 8000
 
 run: migrate ui
 	$(DEVMESH) load-inventory
+	$(DEVMESH) runbooks ingest runbooks
 	$(DEVMESH) serve --host $(HOST) --port $(PORT)
 
 test: migrate ui
