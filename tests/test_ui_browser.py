@@ -200,6 +200,17 @@ def test_log_explorer_filters_by_service_and_level_with_state_in_the_url(site, b
     assert [int(r.get_attribute("data-id")) for r in rows] == [e["id"] for e in expected]
     wait(browser, css("#histogram canvas"))
     assert "lines from" in browser.find_element(By.ID, "histogram-note").text
+    page = http.get("/query/logs", params={"service": "api", "level": "error", "limit": 100})
+    second = http.get("/query/logs", params={"service": "api", "level": "error", "limit": 100,
+                                             "cursor": page.json()["next_cursor"]}).json()["events"]
+    browser.find_element(By.ID, "next-page").click()                   # keyset paging, the cursor in the URL
+    wait(browser, EC.url_contains("cursor="))
+    wait(browser, lambda d: [int(r.get_attribute("data-id")) for r in d.find_elements(
+        By.CSS_SELECTOR, "#log-table .log-row")] == [e["id"] for e in second])
+    browser.back()
+    wait(browser, lambda d: "cursor=" not in d.current_url)
+    wait(browser, css("#log-table .log-row"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#log-table .log-row")
     rows[0].click()                                                 # its template and the lines around it
     wait(browser, css(".detail .template-text"))
     browser.save_screenshot(str(shots / "logs.png"))
