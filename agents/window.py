@@ -6,20 +6,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from agents import extraction_llm
-from agents.analysis import SEVERE, Candidate, WindowView, build_view, triage
+from agents.analysis import MINUTE, SEVERE, Candidate, WindowView, build_view, triage
 from agents.extraction import Extraction, extract
-from db.counts import pattern_minutes
+from db.counts import window_profile
 from db.levels import LEVELS
 from db.pool import Database
 
-MAX_ROWS = 200_000                     # rollup rows read for one window and its history
+MAX_ROWS = 200_000                     # grouped rollup rows read for one window and its history
 
 
 def gather(db: Database, services: list[str] | None, hosts: list[str] | None, levels: list[str] | None,
            since: datetime, until: datetime, baseline: timedelta) -> WindowView:
+    """The view of [since, until) and `baseline` before it, grouped in SQL by history slice
+    (db.counts.window_profile); each slice's rows carry one minute inside it, the window's
+    their first minute, which is all build_view reads of a bucket."""
     start = since - baseline
-    rows = pattern_minutes(db, services, hosts, levels, start, until, limit=MAX_ROWS + 1)
-    return build_view(rows[:MAX_ROWS], since, until, start, truncated=len(rows) > MAX_ROWS)
+    length = max(until - since, MINUTE)
+    rows = window_profile(db, services, hosts, levels, start, since, until, max(60, int(length.total_seconds())),
+                          limit=MAX_ROWS + 1)
+    minute_rows = [(first if back < 0 else since - length * back - length / 2, service, host, level, template_id,
+                    template, n) for back, service, host, level, template_id, template, n, first in rows[:MAX_ROWS]]
+    return build_view(minute_rows, since, until, start, truncated=len(rows) > MAX_ROWS)
 
 
 def window_text(view: WindowView) -> str:

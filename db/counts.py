@@ -214,3 +214,24 @@ def pattern_minutes(db: Database, services: list[str] | None, hosts: list[str] |
     return db.fetchall("SELECT c.bucket, c.service, c.host, c.level, c.template_id, t.template, c.count "
                        "FROM template_counts c JOIN log_templates t ON t.id = c.template_id WHERE "
                        + " AND ".join(clauses) + " LIMIT ?", [*params, limit])
+
+
+def window_profile(db: Database, services: list[str] | None, hosts: list[str] | None, levels: list[str] | None,
+                   baseline_since: datetime, since: datetime, until: datetime, slice_seconds: int,
+                   limit: int = 200_000) -> list[tuple]:
+    """The window analysis's read (agents/window.py): per (service, host, level, template) the
+    count in [since, until) with its first minute (slice -1), and the counts in [baseline_since,
+    since) per slice of `slice_seconds` back from `since` (slice 0 = the one just before it).
+    Rows: (slice, service, host, level, template_id, template, count, first bucket)."""
+    clauses, params = ["c.bucket >= ?", "c.bucket < ?"], [baseline_since.replace(second=0, microsecond=0), until]
+    for column, values in (("c.service", services), ("c.host", hosts), ("c.level", levels)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    rows = db.fetchall(
+        "SELECT g.back, g.service, g.host, g.level, g.template_id, t.template, g.n, g.first FROM ("
+        "SELECT IF(c.bucket >= ?, -1, (TIMESTAMPDIFF(SECOND, c.bucket, ?) - 1) DIV ?) AS back, c.service, c.host, "
+        "c.level, c.template_id, SUM(c.count) AS n, MIN(c.bucket) AS first FROM template_counts c WHERE "
+        + " AND ".join(clauses) + " GROUP BY back, c.service, c.host, c.level, c.template_id LIMIT ?) g "
+        "JOIN log_templates t ON t.id = g.template_id", [since, since, slice_seconds, *params, limit])
+    return [(int(b), s, h, lvl, int(t), text, int(n), first) for b, s, h, lvl, t, text, n, first in rows]

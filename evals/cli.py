@@ -113,6 +113,19 @@ def bench_investigate(settings, as_json, runs, services):
     _print(result, as_json)
 
 
+@bench.command("analyze")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--events", default=300_000, show_default=True)
+@click.option("--rounds", default=10, show_default=True)
+@click.pass_obj
+def bench_analyze(settings, as_json, events, rounds):
+    """Window analysis and "what changed" latency over N events spread over a day (20 services)."""
+    from evals.bench_analyze import run
+
+    result = run(settings.db.resolved(settings.services)[0], events, rounds)
+    _print(result, as_json)
+
+
 @bench.command("chat")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--events", default=1_000_000, show_default=True)

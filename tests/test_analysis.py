@@ -280,3 +280,25 @@ def test_an_openai_compatible_server_cut_at_its_token_bound_keeps_the_determinis
     assert whole["llm"]["status"] == "ok" and whole["extraction"]["root_cause"] == "Permissions on base/16384 changed."
     sent = json.loads(route.calls[0].request.content)
     assert sent["response_format"]["type"] == "json_schema" and sent["max_completion_tokens"] == 512
+
+
+def test_the_database_view_is_the_view_of_the_same_lines(db):
+    """window.gather groups the rollups by history slice in SQL; its triage must be the one the
+    pure view of the same lines gives (the extraction eval scores the pure one)."""
+    from agents.window import gather
+    from ingest.pipeline import Ingestor
+
+    lines = []
+    for hour in range(-6, 1):
+        lines += [(START + timedelta(hours=hour, minutes=5, seconds=i % 60), f"db-{i % 2}", "backup", "error",
+                   CRON.replace("{n}", str(1000 + i))) for i in range(200)]
+    lines += [(START + timedelta(minutes=m), "db-1", "sshd", "warning", SCAN) for m in range(-360, 30, 7)]
+    lines += [(START + timedelta(minutes=20, seconds=s), "db-1", "postgresql", "error", NEW) for s in (1, 9, 30)]
+    Ingestor(db).ingest([{"timestamp": ts.isoformat() + "Z", "host": h, "service": s, "level": lvl, "message": m}
+                         for ts, h, s, lvl, m in lines])
+    pure = build_view(rows_of(lines), START, START + timedelta(minutes=30), START - timedelta(hours=6))
+    stored = gather(db, None, None, None, START, START + timedelta(minutes=30), timedelta(hours=6))
+    assert stored.slices == pure.slices == 12 and stored.lines == pure.lines
+    assert {k: (v.count, v.baseline, v.history, v.hosts, v.first, v.level) for k, v in stored.stats.items()} == \
+        {k: (v.count, v.baseline, v.history, v.hosts, v.first, v.level) for k, v in pure.stats.items()}
+    assert [c.as_dict() for c in triage(stored)] == [c.as_dict() for c in triage(pure)]
