@@ -85,32 +85,37 @@ export function mount(root) {
     return true;
   };
 
+  // each section draws as soon as its own calls answer (the slowest never holds the others)
+  let open = [];
+  let statsShown = null;
+  function drawServices(stats) {
+    if (!changed('services', [stats, open.map((i) => [i.service, i.services, i.report?.root_cause_service])])) return;
+    destroyCharts();
+    const [el, draw] = servicesView(stats, open);
+    replace(servicesBox, stats.services.length ? el : h('p', { class: 'muted' }, 'No services yet: load an inventory or send logs.'));
+    draw();
+  }
   async function refresh() {
-    const [stats, listed, info, health] = await Promise.allSettled([
-      api('/stats/services', { params: { since: '3h', step: '5m' } }),
-      api('/incidents', { params: { state: OPEN, limit: 50 } }),
-      api('/info'), api('/health').catch((e) => e.status === 503 ? null : Promise.reject(e))]);
-    if (stopped) return;
-    const open = listed.status === 'fulfilled' ? await rootCauses(listed.value.incidents) : [];
-    if (stopped) return;
-    // a section is redrawn only when what it shows changed (no flicker, no lost selection)
-    if (changed('incidents', listed.status === 'fulfilled' ? open : String(listed.reason))) {
-      replace(incidentsBox, listed.status === 'fulfilled' ? incidentsView(open) : errorBox(listed.reason));
-    }
-    if (stats.status === 'fulfilled') {
-      if (changed('services', [stats.value, open.map((i) => [i.service, i.services, i.report?.root_cause_service])])) {
-        destroyCharts();
-        const [el, draw] = servicesView(stats.value, open);
-        replace(servicesBox, stats.value.services.length ? el : h('p', { class: 'muted' }, 'No services yet: load an inventory or send logs.'));
-        draw();
-      }
-      if (changed('state', [info.value, health.value, stats.value.services.map((s) => s.lines.at(-2))])) {
-        replace(stateBox, info.status === 'fulfilled' ? stateView(info.value, health.value, stats.value) : errorBox(info.reason));
-      }
-    } else if (changed('services', String(stats.reason))) {
-      replace(servicesBox, errorBox(stats.reason));
-    }
-    status.textContent = `updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
+    const incidents = api('/incidents', { params: { state: OPEN, limit: 50 } }).then(({ incidents: list }) => rootCauses(list))
+      .then((list) => {
+        if (stopped) return;
+        open = list;
+        if (changed('incidents', list)) replace(incidentsBox, incidentsView(list));
+        if (statsShown) drawServices(statsShown);              // an incident marks its services
+      }).catch((e) => { if (!stopped && changed('incidents', String(e))) replace(incidentsBox, errorBox(e)); });
+    const stats = api('/stats/services', { params: { since: '3h', step: '5m' } }).then((value) => {
+      if (stopped) return null;
+      statsShown = value;
+      drawServices(value);
+      return value;
+    }).catch((e) => { if (!stopped && changed('services', String(e))) replace(servicesBox, errorBox(e)); return null; });
+    const state = Promise.all([api('/info'), api('/health').catch((e) => (e.status === 503 ? null : Promise.reject(e))), stats])
+      .then(([info, health, value]) => {
+        if (stopped || !value) return;
+        if (changed('state', [info, health, value.services.map((x) => x.lines.at(-2))])) replace(stateBox, stateView(info, health, value));
+      }).catch((e) => { if (!stopped && changed('state', String(e))) replace(stateBox, errorBox(e)); });
+    await Promise.allSettled([incidents, stats, state]);
+    if (!stopped) status.textContent = `updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
   }
   refresh();
   const timer = setInterval(refresh, REFRESH_MS);
