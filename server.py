@@ -137,6 +137,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.loki_read import router as loki_read_router
     from retrieval.rates_http import router as rates_router
     from retrieval.runbooks_http import router as runbooks_router
+    from graphs.memory_http import router as memory_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
     from retrieval.topology import TopologyState
@@ -293,6 +294,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(status_router)
     app.include_router(rates_router)
     app.include_router(runbooks_router)
+    app.include_router(memory_router)
     app.include_router(ui_router)
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
 

@@ -141,6 +141,21 @@ def markdown(report: dict, incident: dict, examples: dict[int, list[dict]]) -> s
             before = f", before {m['prev_mean']:.3g}" if m["prev_mean"] is not None else ""
             lines.append(f"- {m['service']} {m['name']}: mean {m['mean']:.3g}, max {m['max']:.3g}{before}")
         lines += [f"- not available: {p}" for p in metrics["problems"][:5]]
+    similar = report.get("similar_incidents") or []
+    if similar:
+        lines += ["", "## Similar past incidents", ""]
+        for p in similar[:3]:
+            then = p["root_cause_service"] or "no root cause"
+            then += f" on {p['root_cause_host']}" if p.get("root_cause_host") else ""
+            verdict = p.get("verdict")
+            judged = ("not judged" if verdict is None else
+                      "accepted" if verdict["verdict"] == "accept" else
+                      f"{'rejected' if verdict['verdict'] == 'reject' else 'partly right'}"
+                      + (f": it was {verdict['root_cause_service']}" if verdict.get("root_cause_service") else ""))
+            shared = ", ".join(filter(None, [f"{len(p['shared_template_ids'])} templates" if p["shared_template_ids"]
+                                             else "", ", ".join(p["shared_services"])]))
+            lines.append(f"- [incident:{p['incident_id']}] {p['title']} (similarity {p['score']:.2f}"
+                         + (f"; shared: {shared}" if shared else "") + f"): found {then} then; {judged}")
     lines += ["", "## What to do", ""] + [f"- {a}" for a in report["suggested_actions"]]
     book = report.get("runbook_steps")
     if book and book["steps"]:

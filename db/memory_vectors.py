@@ -92,3 +92,12 @@ def similarity(db: Database, table: str, vector: bytes, keys: list[tuple[str, st
     rows = db.fetchall(f"SELECT runbook_id, section, VEC_DISTANCE_COSINE(embedding, ?) FROM `{table}` WHERE {where}",
                        [vector, *[v for k in keys for v in k]])
     return {(r, s): 1.0 - float(d) for r, s, d in rows}
+
+
+def incident_similarity(db: Database, table: str, vector: bytes, incident_ids: list[int]) -> dict[int, float]:
+    """Cosine similarity of the query to these incidents' vectors (at most a few hundred)."""
+    if not incident_ids:
+        return {}
+    rows = db.fetchall(f"SELECT incident_id, VEC_DISTANCE_COSINE(embedding, ?) FROM `{table}` WHERE incident_id IN ("
+                       + ", ".join("?" * len(incident_ids)) + ")", [vector, *incident_ids])
+    return {int(i): 1.0 - float(d) for i, d in rows}

@@ -31,6 +31,7 @@ from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
 from retrieval.runbooks import RunbookQuery, best_steps, find_sections
+from retrieval.similar import find_similar, remember
 from tools.catalog import ToolContext
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class State(TypedDict, total=False):
     candidates: list[Any]
     impact: dict
     runbooks: list[dict]
+    similar: list[dict]            # resolved past incidents like this one (retrieval/similar.py)
     examples: dict[int, list[dict]]
     findings: list[Any]
     report: dict
@@ -83,7 +85,8 @@ def context(state: State, runtime: Runtime[Context]) -> dict:
     inventory = ctx.inventory()
     matcher = ReferenceMatcher(inventory) if inventory is not None else None
     scope = scope_step.gather(ctx.db, ctx.graph, incident, signals, ctx.baseline_minutes, matcher, now=ctx.now())
-    return {"incident": incident, "signals": signals, "scope": scope, "metrics": _metrics(ctx, incident, scope)}
+    return {"incident": incident, "signals": signals, "scope": scope, "metrics": _metrics(ctx, incident, scope),
+            "similar": find_similar(ctx.db, ctx.embedder, incident["id"]) or []}
 
 
 def _metrics(ctx: Context, incident: dict, scope) -> dict | None:
@@ -156,6 +159,7 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
     composed = reporter.compose(scope, state["candidates"], state["timeline"], state["impact"], runbooks, examples)
     composed["metrics"] = state.get("metrics")
     composed["runbook_sections"], composed["runbook_steps"] = _runbook_sections(ctx, state, names, cited)
+    composed["similar_incidents"] = state.get("similar") or []
     if ctx.llm is not None:
         findings = state.get("findings") or []
         written = investigators.narrative(ctx.llm, state["incident"], composed, findings, ctx.structured,
@@ -221,6 +225,7 @@ def persist(state: State, runtime: Runtime[Context]) -> dict:
     title = reporter.title(scope, state["candidates"])
     report_id = incident_sql.save_report(ctx.db, incident_id, state["report"], state["markdown"], title=title,
                                          last_signal_id=max((s["id"] for s in state["signals"]), default=None))
+    remember(ctx.db, ctx.embedder, state["incident"], state["report"], title)
     log.info("incident %s: report %s written: %s (confidence %.2f)", incident_id, report_id,
              title or "no candidate", state["report"]["confidence"])
     if ctx.graph is not None and scope.graph_ok:

@@ -1,0 +1,78 @@
+"""Issue 21: an investigation remembers what it concluded; a later incident finds the
+resolved ones like it, says what was found then and whether a person accepted it; the past
+verdict reaches a ranking only through root_cause_clues' small named weight."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from db import incidents as incident_sql
+from db import lifecycle
+from db import memory as memory_sql
+from graphs.investigate import Context, investigate
+from ingest.embedders import HashingEmbedder
+from retrieval.similar import PAST_ROOT_CAUSE_WEIGHT, feedback_summary, find_similar, root_cause_clues
+from tests.test_investigation import T0, detect, seeded  # noqa: F401 - the fixture
+
+EMBEDDER = HashingEmbedder(128)
+
+
+def _resolve(db, incident_id, verdict, service=None):
+    with db.transaction() as cur:
+        lifecycle.transition(cur, incident_id, "resolve", T0 + timedelta(hours=1))
+    incident_sql.add_feedback(db, incident_id, verdict, service, None, None)
+
+
+def _manual(db, title, services, opened_minutes):
+    with db.transaction() as cur:
+        return incident_sql.open_incident(cur, title, "manual", "error", None, None, services, T0,
+                                          T0 + timedelta(minutes=15), T0 + timedelta(minutes=opened_minutes))
+
+
+def test_a_later_incident_finds_the_resolved_one_and_its_verdict(seeded):
+    db, graph = seeded
+    first = detect(db, graph)[0]
+    ctx = Context(db, graph, embedder=EMBEDDER, now=lambda: T0 + timedelta(minutes=20))
+    assert investigate(first, ctx)["report"]["similar_incidents"] == []        # nothing before it
+    later = _manual(db, "api errors again", ["api"], 40)
+    investigate(later, ctx)
+    assert find_similar(db, EMBEDDER, later) == []        # the first is not resolved yet: not a past incident
+    _resolve(db, first, "accept")
+    unrelated = _manual(db, "reports batch slow", ["reports"], 30)
+    with db.transaction() as cur:
+        memory_sql.save(cur, unrelated, "reports batch slow", [], ["reports"], "reports", None)
+    _resolve(db, unrelated, "reject", "kernel")
+    found = find_similar(db, EMBEDDER, later)
+    assert [f["incident_id"] for f in found] == [first]
+    past = found[0]
+    assert past["root_cause_service"] == "mariadb" and past["verdict"]["verdict"] == "accept"
+    assert past["verified_root_cause"] == "mariadb" and past["shared_template_ids"]
+    assert past["components"]["templates"] > 0 and past["components"]["services"] > 0
+    report = investigate(later, ctx)
+    assert [s["incident_id"] for s in report["report"]["similar_incidents"]] == [first]
+    assert f"- [incident:{first}]" in report["markdown"] and "found mariadb on db-host then; accepted" in \
+        report["markdown"]
+    clues = root_cause_clues(found)
+    assert set(clues) == {"mariadb"} and 0 < clues["mariadb"] <= PAST_ROOT_CAUSE_WEIGHT
+    assert find_similar(db, EMBEDDER, 10**9) is None
+
+
+def test_a_rejected_verdict_gives_the_corrected_root_cause_as_the_clue(seeded):
+    db, graph = seeded
+    first = detect(db, graph)[0]
+    ctx = Context(db, graph, embedder=EMBEDDER, now=lambda: T0 + timedelta(minutes=20))
+    investigate(first, ctx)
+    _resolve(db, first, "reject", "kernel")
+    later = _manual(db, "database errors", ["mariadb"], 40)
+    investigate(later, ctx)
+    found = find_similar(db, EMBEDDER, later)
+    assert found[0]["verdict"]["verdict"] == "reject" and found[0]["verified_root_cause"] == "kernel"
+    assert set(root_cause_clues(found)) == {"kernel"}
+    summary = feedback_summary(db)
+    assert sum(summary["by_detector"]["catastrophic"].values()) == 1
+    assert summary["by_detector"]["catastrophic"]["reject"] == 1
+    assert sum(v["reject"] for v in summary["by_rule"].values()) == 1
+
+
+def test_unknown_incident_is_a_404(client):
+    r = client.get("/incidents/123456/similar")
+    assert r.status_code == 404 and "GET /incidents" in r.json()["error"]["message"]
