@@ -78,7 +78,10 @@ def describe(view: WindowView, candidates: list[Candidate], chosen: Candidate | 
     """The extraction about `chosen` (None: the window holds no new problem)."""
     text = summary(view, candidates, chosen)
     if chosen is None:
-        if not candidates:
+        if view.lines == 0:
+            cause = ("No lines at all in the window for this scope: check the service or host name, or whether "
+                     "it ships logs (a silence is not proof of health).")
+        elif not candidates:
             cause = "No errors or warnings in the window: nothing points at a problem."
         else:
             top = candidates[0].stat

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from agents import window, window_changes
 from graphs.chat import dumps
 from ingest.normalize import LEVELS, parse_duration
+from ingest.service_map import ServiceMap
 from retrieval.http import fail, parse_time
 
 router = APIRouter(tags=["analysis"])
@@ -84,11 +85,21 @@ def resolve_window(since: str | None, duration: str | None, until: str | None) -
     return start, end
 
 
-def _scope(body: WindowRequest) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
+def canonical(request: Request, service: str | None, host: str | None) -> str | None:
+    """An inventory alias or unit (`mysql`, `mariadb.service`) -> the service name records are
+    stored under (ingest maps them the same way); a name the inventory does not know stays."""
+    inventory = request.app.state.topology.inventory
+    if not service or inventory is None:
+        return service
+    return ServiceMap(inventory).resolve(host or "", service) or service
+
+
+def _scope(request: Request, body: WindowRequest) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
     labels = body.labels or Labels()
     if body.service and labels.service and body.service != labels.service:
         raise fail(400, "invalid_scope", "service and labels.service differ; give one")
-    service, host = body.service or labels.service, body.host or labels.host
+    host = body.host or labels.host
+    service = canonical(request, body.service or labels.service, host)
     for level in labels.level or []:
         if level not in LEVELS:
             raise fail(400, "invalid_level", f"labels.level {level!r}: use one of {', '.join(LEVELS)}")
@@ -102,7 +113,7 @@ async def analyze_window(request: Request, body: WindowRequest):
     `analysis`, `extraction`, `error`, `done`; else one JSON."""
     start, end = resolve_window(body.since, body.duration, body.until)
     baseline = _duration(body.baseline, "baseline", MAX_BASELINE)
-    services, hosts, levels = _scope(body)
+    services, hosts, levels = _scope(request, body)
     state = request.app.state
     mask = tuple(state.settings.llm.mask_patterns)
     scope = {"services": services, "hosts": hosts, "levels": levels}
@@ -145,6 +156,7 @@ async def get_changes(request: Request, service: str | None = Query(None, min_le
     span_a = _duration(a, "a", MAX_WINDOW)
     win_b = (end - span_b, end)
     win_a = (win_b[0] - span_a, win_b[0])
+    service = canonical(request, service, host)
     found = await run_in_threadpool(window_changes.changes, request.app.state.db_ro, service, host, win_a, win_b, limit)
     return {"service": service, "host": host, **found}
 
@@ -158,6 +170,7 @@ async def get_summary(request: Request, service: str | None = Query(None, min_le
     in it (against `baseline` before it), services heard before but silent in it."""
     start, end = resolve_window(since, None, until)
     history = _duration(baseline, "baseline", MAX_BASELINE)
+    service = canonical(request, service, host)
     view = await run_in_threadpool(window.gather, request.app.state.db_ro, [service] if service else None,
                                    [host] if host else None, None, start, end, history)
     return {"service": service, "host": host, **window.summary(view)}

@@ -302,3 +302,28 @@ def test_the_database_view_is_the_view_of_the_same_lines(db):
     assert {k: (v.count, v.baseline, v.history, v.hosts, v.first, v.level) for k, v in stored.stats.items()} == \
         {k: (v.count, v.baseline, v.history, v.hosts, v.first, v.level) for k, v in pure.stats.items()}
     assert [c.as_dict() for c in triage(stored)] == [c.as_dict() for c in triage(pure)]
+
+
+def test_an_alias_names_the_inventory_service_and_an_empty_scope_says_it_heard_nothing(db_urls):
+    """`--service mysql` is the inventory's mariadb (stored under that name by ingest); a
+    name that logged nothing is not reported healthy."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    import server
+    from tests.conftest import make_settings
+
+    app = server.create_app(make_settings(db_urls, inventory=Path(__file__).resolve().parent.parent / "inventory.yaml"))
+    with TestClient(app) as c:
+        try:
+            until = _post_window(c, datetime(2026, 3, 2, 15, 0))
+            body = {"duration": "30m", "until": until.isoformat() + "Z", "baseline": "150m"}
+            aliased = c.post("/analyze/window", json={**body, "service": "mysql"}).json()
+            assert aliased["scope"]["services"] == ["mariadb"] and aliased["extraction"]["component"] == "mariadb"
+            assert c.get("/changes", params={"service": "mysql", "b": "30m", "until": until.isoformat() + "Z"}
+                         ).json()["service"] == "mariadb"
+            nothing = c.post("/analyze/window", json={**body, "service": "no-such-service"}).json()["extraction"]
+            assert nothing["severity"] == "info" and nothing["root_cause"].startswith("No lines at all")
+        finally:
+            app.state.graph.drop()
