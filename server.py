@@ -334,6 +334,8 @@ COMMANDS = {
                    "Investigate incident ID now (again), or open one with --at, and print the report."),
     "incidents": ("graphs.incidents_cli:incidents", "The latest incidents; show, ack, resolve or snooze one."),
     "event": ("graphs.cli:event_cmd", "Open a cited event ([event:ID]): its template and neighbours."),
+    "postmortem": ("graphs.memory_cli:postmortem_cmd",
+                   "Print incident ID's postmortem draft (Markdown) from the database: `> file.md`."),
     "chat": ("graphs.cli:chat_cmd", "Ask the running server; its work streams as it happens (route, tools, answer)."),
     "analyze": ("graphs.analysis_cli:analyze_cmd",
                 "Analyse a window on the running server: ranked templates, then the structured extraction."),
