@@ -193,3 +193,17 @@ def trace_events(db: Database, since: datetime, until: datetime, max_traces: int
         "ON t.trace_id = e.trace_id WHERE e.ts >= ? AND e.ts < ? + INTERVAL 10 MINUTE ORDER BY e.ts LIMIT ?",
         [since, until, since, max_traces, since, until, max_events])
     return [(t, s, ts, int(tid or 0), LEVELS[int(lv) - 1]) for t, s, ts, tid, lv in rows]
+
+
+def export_page(db: Database, since: datetime, until: datetime, after: tuple[datetime, int] | None,
+                limit: int = 5000) -> list[tuple]:
+    """Whole stored lines in [since, until), oldest first, keyset after (ts, id): (id, ts, host,
+    service, source, level, message, trace_id, span_id, event_type, error_code, meta_json).
+    For writing a window back out as wire records (an eval case)."""
+    clauses, params = ["ts >= ?", "ts < ?"], [since, until]
+    if after:
+        clauses.append("(ts > ? OR (ts = ? AND id > ?))")
+        params += [after[0], after[0], after[1]]
+    return db.fetchall("SELECT id, ts, host, service, source, level, message, trace_id, span_id, event_type, "
+                       f"error_code, meta_json FROM log_events WHERE {' AND '.join(clauses)} "
+                       "ORDER BY ts, id LIMIT ?", [*params, limit])

@@ -330,3 +330,31 @@ def local_llm_serve(port, command):
         local_llm.serve_until_signalled(port, command, announce)
     except local_llm.LocalModelUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@eval_cmd.command("capture")
+@click.argument("incident_id", type=click.IntRange(1))
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--history", "history_minutes", default=240, show_default=True,
+              help="minutes of history before the window to keep")
+@click.pass_obj
+def eval_capture(settings, incident_id, directory, history_minutes):
+    """Write incident INCIDENT_ID, as a person judged it, as an eval case under DIRECTORY."""
+    from pathlib import Path
+
+    from db import inventory as inventory_sql
+    from db.pool import Database
+    from evals.capture import CaptureError, capture
+
+    directory = Path(directory)
+    db = Database(settings.db.resolved(settings.services)[0])
+    try:
+        current = inventory_sql.current(db)
+        path = settings.topology.inventory
+        inventory = current["body"] if current else (path.read_text() if path.exists() else None)
+        target = capture(db, incident_id, directory, inventory, tuple(settings.llm.mask_patterns), history_minutes)
+    except CaptureError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.close()
+    click.echo(f"wrote {target}; replay it with `devmesh eval --cases {directory}`")
