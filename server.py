@@ -215,6 +215,11 @@ def create_app(settings: AppSettings | None = None):
                                                                            app.state.embed_worker.table())),
             "devmesh_incidents": ("Incidents by investigation status and lifecycle state", lambda: {
                 (("status", s), ("state", st)): n for (s, st), n in incident_sql.by_status(app.state.db_ro).items()}),
+            "devmesh_feedback_by_detector": ("Verdicts (each judged incident's latest) per detector that fired in it",
+                                             lambda: _feedback_labels(app.state.db_ro, "by_detector", "detector")),
+            "devmesh_feedback_by_rule": ("Verdicts (each judged incident's latest) per ranking rule that put its "
+                                         "root cause first", lambda: _feedback_labels(app.state.db_ro, "by_rule",
+                                                                                      "rule")),
             "devmesh_unmapped_records": ("Records whose service is not in the inventory",
                                          lambda: (app.state.ingestor.services.unmapped_summary()["records"]
                                                   if app.state.ingestor.services else 0)),
@@ -299,6 +304,13 @@ def create_app(settings: AppSettings | None = None):
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
 
     return app
+
+
+def _feedback_labels(db, group: str, label: str) -> dict:
+    from retrieval.similar import feedback_summary
+
+    return {((label, name), ("verdict", verdict)): n for name, counts in feedback_summary(db)[group].items()
+            for verdict, n in counts.items()}
 
 
 def _detect(state, settings: AppSettings, now: datetime):

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from agents.llm_probe import probe
 from db import stats
 from db.version import server_info
+from retrieval.similar import feedback_summary
 
 router = APIRouter(tags=["status"])
 
@@ -82,4 +83,5 @@ def info(request: Request):
             "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
             "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},
             "notifications": {"failures": st.notifier.failures}, "llm": llm_state(st),
+            "feedback": feedback_summary(st.db_ro),       # verdicts per detector and per ranking rule (issue 21)
             "uptime_s": round(time.time() - st.started, 1)}

@@ -76,3 +76,15 @@ def test_a_rejected_verdict_gives_the_corrected_root_cause_as_the_clue(seeded):
 def test_unknown_incident_is_a_404(client):
     r = client.get("/incidents/123456/similar")
     assert r.status_code == 404 and "GET /incidents" in r.json()["error"]["message"]
+
+
+def test_feedback_counts_show_in_metrics_and_info(client):
+    opened = client.post("/incidents", json={"service": "mariadb"}).json()
+    assert client.post(f"/incidents/{opened['id']}/feedback", json={"verdict": "reject",
+                                                                    "root_cause_service": "kernel"}).status_code == 201
+    info = client.get("/info").json()["feedback"]
+    assert info["by_detector"] == {"none": {"accept": 0, "reject": 1, "partial": 0}}   # opened by hand: no detector
+    assert sum(v["reject"] for v in info["by_rule"].values()) == 1
+    metrics = client.get("/metrics").text
+    assert 'devmesh_feedback_by_detector{detector="none",verdict="reject"} 1.0' in metrics
+    assert 'devmesh_feedback_by_detector{detector="none",verdict="accept"} 0.0' in metrics
