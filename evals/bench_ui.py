@@ -1,8 +1,9 @@
 """`devmesh bench ui`: how fast /ui paints with N events stored. A live server (its own
 scratch database, 20 inventory services, events at 20 lines/s ending now) answers the
 overview's API calls, timed from the client (p50/p95 over rounds); then headless Chromium
-(evals/browser.py) loads /ui cold each round: first contentful paint, the load event, and
-the moment the services table (the data) is on screen."""
+(evals/browser.py) loads /ui cold each round: first contentful paint, the load event, when
+app.js arrived, when /stats/services was asked and answered, and the moment the services
+table (the data) is on screen; then once more in the same browser (warm: files revalidated)."""
 from __future__ import annotations
 
 import tempfile
@@ -29,7 +30,11 @@ const done = arguments[arguments.length - 1];
   if (document.querySelector('#services-table .service-row')) {
     const paint = performance.getEntriesByName('first-contentful-paint')[0];
     const nav = performance.getEntriesByType('navigation')[0];
-    done({data: performance.now(), fcp: paint ? paint.startTime : null, load: nav ? nav.loadEventEnd : null});
+    const rates = performance.getEntriesByType('resource').find((e) => e.name.includes('/stats/services'));
+    const app = performance.getEntriesByType('resource').find((e) => e.name.includes('/ui/assets/app.js'));
+    done({data: performance.now(), fcp: paint ? paint.startTime : null, load: nav ? nav.loadEventEnd : null,
+          rates_start: rates ? rates.startTime : null, rates_end: rates ? rates.responseEnd : null,
+          app_end: app ? app.responseEnd : null});
   } else requestAnimationFrame(look);
 })();
 """
@@ -61,7 +66,8 @@ def run(url: DBUrl, events: int = 1_000_000, rounds: int = 10) -> dict:
             server = LiveServer(str(scratch_url), Path(tmp) / "server.log", env={"DEVMESH_INVENTORY": str(inventory)})
             server.start()
             api: dict[str, list[float]] = {path: [] for path, _ in CALLS}
-            paints: dict[str, list[float]] = {"fcp_ms": [], "load_ms": [], "services_shown_ms": []}
+            paints: dict[str, list[float]] = {"fcp_ms": [], "load_ms": [], "app_js_loaded_ms": [], "rates_asked_ms": [],
+                                      "rates_answered_ms": [], "services_shown_ms": [], "warm_services_shown_ms": []}
             try:
                 with httpx.Client(base_url=server.url, timeout=60) as client:
                     for _ in range(rounds):
@@ -79,6 +85,11 @@ def run(url: DBUrl, events: int = 1_000_000, rounds: int = 10) -> dict:
                         paints["fcp_ms"].append(seen["fcp"])
                         paints["load_ms"].append(seen["load"])
                         paints["services_shown_ms"].append(seen["data"])
+                        paints["app_js_loaded_ms"].append(seen["app_end"])
+                        paints["rates_asked_ms"].append(seen["rates_start"])
+                        paints["rates_answered_ms"].append(seen["rates_end"])
+                        driver.get(f"{server.url}/ui")                  # again: a warm browser, cached files
+                        paints["warm_services_shown_ms"].append(driver.execute_async_script(SHOWN)["data"])
                     finally:
                         driver.quit()
             finally:

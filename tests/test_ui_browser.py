@@ -93,7 +93,7 @@ def browser(tmp_path_factory):
 
 
 def wait(driver, condition, timeout: float = 20):
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
 
 
 def css(selector: str):
@@ -237,6 +237,8 @@ def test_chat_streams_the_route_and_an_answer(site, browser, shots):
     assert cited and {a.text for a in links} == cited                  # the same answer, its citations links
     wait(browser, EC.url_contains("thread_id="))
     browser.save_screenshot(str(shots / "chat.png"))
+    browser.refresh()                                               # the thread is kept: its turns come back
+    wait(browser, lambda d: [q.text for q in d.find_elements(By.CSS_SELECTOR, ".turn .question")] == [question])
 
 
 def test_a_log_line_with_html_shows_as_text_and_opens_no_dialog(site, browser, shots):

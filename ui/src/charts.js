@@ -1,7 +1,6 @@
 // Time series with uPlot (sparklines, a bar histogram, an incident's error rates with its
 // first-anomaly marks). Every chart is made by uPlot; we only pass data and options.
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 
 const charts = new Set();
 

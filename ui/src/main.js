@@ -1,29 +1,23 @@
 // The single-page app: the URL is the state (path = page, query = the API's parameters),
 // links inside /ui navigate without a reload, each page gets a fresh mount and cleans up.
+import 'uplot/dist/uPlot.min.css';   // here, not in charts.js: CSS of a lazily loaded chunk is never linked
 import './style.css';
 import { setToken, token } from './api.js';
 import { destroyCharts } from './charts.js';
 import { destroyGraphs } from './registry.js';
 import { h, replace } from './dom.js';
-import * as overview from './pages/overview.js';
-import * as incidents from './pages/incidents.js';
-import * as incident from './pages/incident.js';
-import * as logs from './pages/logs.js';
-import * as chat from './pages/chat.js';
-import * as event from './pages/event.js';
-import * as templates from './pages/templates.js';
-import * as graph from './pages/graph.js';
-
+// each page is its own chunk, fetched when first shown: the overview parses no Markdown
+// renderer and no graph library
 const ROUTES = [
-  [/^\/ui\/?$/, overview, 'Overview'],
-  [/^\/ui\/incidents\/?$/, incidents, 'Incidents'],
-  [/^\/ui\/incidents\/(\d+)\/?$/, incident, null],
-  [/^\/ui\/logs\/?$/, logs, 'Logs'],
-  [/^\/ui\/templates\/?$/, templates, 'Templates'],
-  [/^\/ui\/templates\/(\d+)\/?$/, templates, null],
-  [/^\/ui\/graph\/?$/, graph, 'Graph'],
-  [/^\/ui\/chat\/?$/, chat, 'Chat'],
-  [/^\/ui\/events\/(\d+)\/?$/, event, null],
+  [/^\/ui\/?$/, () => import('./pages/overview.js')],
+  [/^\/ui\/incidents\/?$/, () => import('./pages/incidents.js')],
+  [/^\/ui\/incidents\/(\d+)\/?$/, () => import('./pages/incident.js')],
+  [/^\/ui\/logs\/?$/, () => import('./pages/logs.js')],
+  [/^\/ui\/templates\/?$/, () => import('./pages/templates.js')],
+  [/^\/ui\/templates\/(\d+)\/?$/, () => import('./pages/templates.js')],
+  [/^\/ui\/graph\/?$/, () => import('./pages/graph.js')],
+  [/^\/ui\/chat\/?$/, () => import('./pages/chat.js')],
+  [/^\/ui\/events\/(\d+)\/?$/, () => import('./pages/event.js')],
 ];
 const NAV = [['/ui', 'Overview'], ['/ui/incidents', 'Incidents'], ['/ui/logs', 'Logs'], ['/ui/templates', 'Templates'],
   ['/ui/graph', 'Graph'], ['/ui/chat', 'Chat']];
@@ -44,7 +38,10 @@ function renderNav() {
     ? h('button', { class: 'link', onclick: () => { setToken(''); render(); } }, 'forget token') : null);
 }
 
-function render() {
+let rendering = 0;
+
+async function render() {
+  const mine = ++rendering;
   if (cleanup) { try { cleanup(); } catch { /* a page's own cleanup failing must not stop navigation */ } }
   cleanup = null;
   destroyCharts();
@@ -53,12 +50,19 @@ function render() {
   renderNav();
   const root = document.getElementById('app');
   root.replaceChildren();
-  for (const [pattern, page] of ROUTES) {
+  for (const [pattern, load] of ROUTES) {
     const m = location.pathname.match(pattern);
-    if (m) {
-      cleanup = page.mount(root, { params: new URLSearchParams(location.search), match: m, navigate }) || null;
+    if (!m) continue;
+    let page;
+    try {
+      page = await load();
+    } catch (e) {
+      replace(root, h('div', { class: 'error-box' }, `this page's code could not be loaded (${e.message}); reload, or rebuild with make ui`));
       return;
     }
+    if (mine !== rendering) return;               // navigated again while the chunk loaded
+    cleanup = page.mount(root, { params: new URLSearchParams(location.search), match: m, navigate }) || null;
+    return;
   }
   replace(root, h('section', { class: 'card' }, h('h2', {}, 'No such page'),
     h('p', {}, 'Try the ', h('a', { href: '/ui' }, 'overview'), '.')));

@@ -148,9 +148,10 @@ export function mount(root, { match }) {
           cited(typeof a === 'string' ? a : a.text || JSON.stringify(a), href, 'li')))) : null,
         (report.related_runbooks || []).length ? section('Runbooks', h('ul', { id: 'runbooks' }, report.related_runbooks.map((r) =>
           h('li', {}, typeof r === 'string' ? r : `${r.title || r.id}${r.path ? ` (${r.path})` : ''}`)))) : null,
-        Array.isArray(report.metrics) && report.metrics.length ? section('Metric snapshots', table(['metric', 'service', 'min', 'max', 'mean'],
-          report.metrics.map((m) => h('tr', {}, h('td', {}, m.name || m.metric || ''), h('td', {}, m.service || ''),
-            h('td', { class: 'num' }, fmtNum(m.min)), h('td', { class: 'num' }, fmtNum(m.max)), h('td', { class: 'num' }, fmtNum(m.mean)))))) : null,
+        report.metrics?.snapshots?.length ? section('Metric snapshots (Prometheus)', table(['service', 'metric', 'mean', 'max', 'mean before'],
+          report.metrics.snapshots.map((m) => h('tr', {}, h('td', {}, m.service || ''), h('td', {}, m.name || ''),
+            h('td', { class: 'num' }, fmtNum(m.mean)), h('td', { class: 'num' }, fmtNum(m.max)),
+            h('td', { class: 'num' }, fmtNum(m.prev_mean)))), { id: 'metrics' })) : null,
         section('Report', h('div', { id: 'report' }, renderMarkdown(report.markdown, href))),
       ] : section('Report', h('p', { class: 'muted', id: 'no-report' }, `No report yet (${incident.status}); this page refreshes until it is written.`)),
       section('Signals', incident.signals?.length ? table(['at', 'detector', 'service', 'severity', 'message'], incident.signals.map((s) =>

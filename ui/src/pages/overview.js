@@ -109,7 +109,9 @@ export function mount(root) {
       drawServices(value);
       return value;
     }).catch((e) => { if (!stopped && changed('services', String(e))) replace(servicesBox, errorBox(e)); return null; });
-    const state = Promise.all([api('/info'), api('/health').catch((e) => (e.status === 503 ? null : Promise.reject(e))), stats])
+    // /info and /health after the rates: the services are what a person looks at first
+    const state = stats.then((value) => Promise.all([api('/info'),
+      api('/health').catch((e) => (e.status === 503 ? null : Promise.reject(e))), value]))
       .then(([info, health, value]) => {
         if (stopped || !value) return;
         if (changed('state', [info, health, value.services.map((x) => x.lines.at(-2))])) replace(stateBox, stateView(info, health, value));
