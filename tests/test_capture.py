@@ -15,10 +15,20 @@ from db.settings import GraphSettings
 from evals.capture import CaptureError, capture
 from evals.cases import load
 from evals.runner import run_case
+from evals.scenarios import cascade
 from graphs.investigate import Context, investigate
 from ingest.pipeline import Ingestor
 from ingest.service_map import ServiceMap
-from tests.test_investigation import INVENTORY, INVENTORY_TEXT, T0, detect, seeded  # noqa: F401 - the fixture
+from retrieval.topology import load_inventory
+from tests.test_investigation import INVENTORY, INVENTORY_TEXT, T0, detect
+
+
+@pytest.fixture
+def seeded(db, graph):
+    """The seeded cascade (disk full on db-host -> api -> gateway) in the test's database and graph."""
+    load_inventory(graph, INVENTORY)
+    Ingestor(db, services=ServiceMap(INVENTORY)).ingest(cascade())
+    return db, graph
 
 
 def _live(db, graph):

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import server
-
 from db import incidents as incident_sql
 from db import lifecycle
+from evals.scenarios import cascade
 from graphs.investigate import Context, investigate
 from graphs.memory_cli import postmortem_cmd
-from graphs.worker import InvestigationSettings
 from graphs.postmortem import build, escape
+from graphs.worker import InvestigationSettings
+from ingest.pipeline import Ingestor
+from ingest.service_map import ServiceMap
+from retrieval.topology import load_inventory
 from tests.conftest import make_settings
-from tests.test_investigation import T0, detect, seeded  # noqa: F401 - the fixture
+from tests.test_investigation import INVENTORY, T0, detect
+
+
+@pytest.fixture
+def seeded(db, graph):
+    """The seeded cascade (disk full on db-host -> api -> gateway) in the test's database and graph."""
+    load_inventory(graph, INVENTORY)
+    Ingestor(db, services=ServiceMap(INVENTORY)).ingest(cascade())
+    return db, graph
 
 
 def test_the_draft_is_built_from_the_data_and_escapes_what_came_from_outside(seeded):

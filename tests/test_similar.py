@@ -5,13 +5,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from db import incidents as incident_sql
 from db import lifecycle
 from db import memory as memory_sql
+from evals.scenarios import cascade
 from graphs.investigate import Context, investigate
 from ingest.embedders import HashingEmbedder
+from ingest.pipeline import Ingestor
+from ingest.service_map import ServiceMap
 from retrieval.similar import PAST_ROOT_CAUSE_WEIGHT, feedback_summary, find_similar, root_cause_clues
-from tests.test_investigation import T0, detect, seeded  # noqa: F401 - the fixture
+from retrieval.topology import load_inventory
+from tests.test_investigation import INVENTORY, T0, detect
+
+
+@pytest.fixture
+def seeded(db, graph):
+    """The seeded cascade (disk full on db-host -> api -> gateway) in the test's database and graph."""
+    load_inventory(graph, INVENTORY)
+    Ingestor(db, services=ServiceMap(INVENTORY)).ingest(cascade())
+    return db, graph
+
 
 EMBEDDER = HashingEmbedder(128)
 
