@@ -92,6 +92,8 @@ def runbooks_ingest(settings, directory):
     graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name, settings.graph.timeout_ms)
     try:
         report = ingest_dir(db, graph, build_embedder(settings.embed), directory, _inventory(settings, db))
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"{exc}; give the directory that holds the runbook files") from None
     finally:
         db.close()
         graph.close()

@@ -7,7 +7,8 @@ version moves on), sections no longer in it and files no longer in the directory
 gone -> sections without a vector for this model (or with one from older text) are embedded
 -> the graph links each document to the services its front matter names and its text
 mentions (inventory names and aliases, whole words). Re-ingesting an unchanged directory
-writes nothing.
+writes nothing. "No longer in the directory" is judged among the documents this directory
+(by its name: paths are stored as DIRNAME/FILE) ingested before; other directories' stay.
 
 Find: score = .40 semantic (the best cosine between the section and the query's texts: the
 question or title, and each template's text) + .25 service (its front matter or the
@@ -106,9 +107,11 @@ def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory:
             runbook_sql.mark_sections_gone(cur, dropped, now)
             report.sections_gone += len(dropped)
         present = {d.id for d in docs}
+        scope = f"{directory.name}/"           # what this directory ingested before (paths are DIRNAME/...)
         for runbook_id, (_, gone) in stored_docs.items():
-            if gone or runbook_id in present or stored_paths.get(runbook_id) in rejected_paths:
-                continue                       # a file rejected this time keeps its last good version
+            path = stored_paths.get(runbook_id, "")
+            if gone or runbook_id in present or not path.startswith(scope) or path in rejected_paths:
+                continue                       # another directory's, or rejected this time: its last good version stays
             runbook_sql.mark_document_gone(cur, runbook_id, now)
             report.gone.append(runbook_id)
             report.sections_gone += sum(1 for k, (_, g) in stored_sections.items() if k[0] == runbook_id and not g)
@@ -127,14 +130,14 @@ def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory:
 
 
 def _embed_missing(db: Database, embedder: Embedder, docs: list[RunbookDoc]) -> int:
-    """Embed each live section whose vector is missing or was made from other text; drop the
-    vectors of sections that are gone."""
+    """Embed each of these documents' sections whose vector is missing or was made from other
+    text; drop the vectors of sections marked gone (any directory's)."""
     table = vectors.ensure(db, "runbook", embedder.name, embedder.dim)
     have = vectors.hashes(db, table)
     todo = [(d, s) for d in docs for s in d.sections if have.get((d.id, s.section)) != s.content_hash]
-    live = {(d.id, s.section) for d in docs for s in d.sections}
+    gone = {k for k, (_, is_gone) in runbook_sql.stored(db)[1].items() if is_gone}
     with db.transaction() as cur:
-        vectors.delete_runbook_sections(cur, table, [k for k in have if k not in live])
+        vectors.delete_runbook_sections(cur, table, [k for k in have if k in gone])
         for start in range(0, len(todo), 32):
             batch = todo[start:start + 32]
             matrix = embedder.embed([_embed_text(d.title, s.heading, s.body) for d, s in batch])

@@ -89,6 +89,12 @@ def test_a_changed_section_alone_is_rewritten_and_removed_ones_are_marked_gone(d
     assert rows[("disk-full", "1-find-the-full-filesystem-and-what-filled-it")][0] == 1   # untouched
     assert all(g is not None for (r, _), (_, g) in rows.items() if r == "notes")
     assert [d["id"] for d in runbook_sql.documents(db)] == ["db-connections", "disk-full", "gpu-down", "oom", "queue"]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n")
+    assert ingest_dir(db, graph, embedder, other, INVENTORY).gone == []      # another directory's stay
+    assert len(runbook_sql.documents(db)) == 6
+    assert ingest_dir(db, graph, embedder, directory, INVENTORY).embedded == 0   # and keep their vectors
 
 
 def test_malformed_front_matter_rejects_that_file_only(db, tmp_path):
