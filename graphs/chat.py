@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, TypedDict
+from typing import Any, Callable, get_args
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -21,15 +20,19 @@ from langgraph.runtime import Runtime
 from agents import planner as planner_agent
 from agents import window_changes
 from agents.citations import verified
-from graphs.chat_router import Entities, Route, extract, route
+from graphs import chat_oncall
+from graphs.chat_router import Route, extract, route
+from graphs.chat_steps import ChatState, error_lines
+from graphs.chat_steps import answer as _answer
+from graphs.chat_steps import call as _call
+from graphs.chat_steps import emit as _emit
+from graphs.chat_steps import entities as _entities
+from graphs.chat_steps import evidence_templates as _evidence_templates
 from ingest.inventory import Inventory
 from tools import catalog
 from tools.catalog import ToolContext
-from tools.results import ToolResult
 
-NO_LLM = "_No LLM wrote this answer: it comes from DevMesh's deterministic handlers and cites what it read._"
-ROUTES: tuple[Route, ...] = ("incident", "investigate", "similar", "changed", "dependencies", "errors", "overview",
-                             "planner")
+ROUTES: tuple[Route, ...] = get_args(Route)
 
 
 @dataclass
@@ -41,38 +44,6 @@ class ChatContext:
     max_rounds: int = 3
     structured: bool = False               # agents.planner's JSON-schema mode for small models
     cancelled: threading.Event = field(default_factory=threading.Event)   # set when the client goes away
-
-
-class ChatState(TypedDict, total=False):
-    question: str
-    route: str
-    entities: dict
-    answer: str
-    citations: list[str]
-
-
-def _emit(event: str, data: dict) -> None:
-    get_stream_writer()({"event": event, "data": data})
-
-
-def _call(name: str, fn, ctx: ToolContext, **args) -> ToolResult:
-    """A deterministic handler's tool call, announced as the planner's are (agents.tool_calls)."""
-    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in args.items()}
-    call_id = f"call-{uuid.uuid4().hex[:8]}"
-    _emit("tool", {"id": call_id, "name": name, "args": shown, "status": "start"})
-    result = fn(ctx, **args)
-    summary = f"{result.status}" + (f", {len(result.data)} items" if isinstance(result.data, list) else "")
-    _emit("tool", {"id": call_id, "name": name, "args": shown, "status": "end", "outcome": result.status,
-                   "summary": summary + (" (cut)" if result.truncated else "")})
-    return result
-
-
-def _entities(state: ChatState) -> Entities:
-    e = state["entities"]
-    out = Entities(e["services"], e["hosts"], None, None, e["window"]["text"], e["incident_id"], e["quoted"])
-    out.since = datetime.fromisoformat(e["window"]["since"].rstrip("Z")) if e["window"]["since"] else None
-    out.until = datetime.fromisoformat(e["window"]["until"].rstrip("Z")) if e["window"]["until"] else None
-    return out
 
 
 def route_node(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
@@ -87,23 +58,13 @@ def route_node(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     return {"route": chosen, "entities": found.as_dict()}
 
 
-def _evidence_templates(rows: list[dict]) -> list[str]:
-    items = [{"kind": "template", "id": f"template:{r['template_id']}", "text": r.get("template"),
-              "count": r.get("count")} for r in rows if r.get("template_id")]
-    if items:
-        _emit("evidence", {"items": items})
-    return [i["id"] for i in items]
-
-
-def _answer(lines: list[str], citations: list[str]) -> dict:
-    text = "\n".join([*lines, "", NO_LLM])
-    return {"answer": text, "citations": list(dict.fromkeys(citations))}
-
-
 def overview(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx, e = runtime.context.tools, _entities(state)
     lines, cites = [], []
-    for service in e.services[:3] or []:
+    inventory = runtime.context.inventory()
+    services = e.services or ([s.name for s in inventory.services.values() if set(s.hosts) & set(e.hosts)]
+                              if inventory and e.hosts else [])            # a host's (or a role's) services
+    for service in services[:3]:
         r = _call("get_service_overview", catalog.get_service_overview, ctx, service=service, since=e.since,
                   until=e.until)
         if r.status != "ok":
@@ -115,31 +76,17 @@ def overview(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
         lines += [f"- [template:{t['template_id']}] {t['level']} x{t['count']}: {t['template']}" for t in
                   d["top_templates"][:5]]
         cites += _evidence_templates(d["top_templates"][:5])
-    if not e.services:
+    if not services:
         lines.append("Name a service from the inventory (or a host's service) for an overview.")
+    elif len(services) > 3:
+        lines.append(f"(Also on {', '.join(e.hosts)}: {', '.join(services[3:])}; ask about one by name.)")
     return _answer(lines, cites)
 
 
 def errors(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx, e = runtime.context.tools, _entities(state)
-    r = _call("query_logs", catalog.query_logs, ctx, service=e.services[0] if e.services else None,
-              host=e.hosts[0] if e.hosts else None, level=["error", "critical", "alert", "emergency"],
-              since=e.since, until=e.until, limit=50)
-    if r.status != "ok":
-        return _answer([f"No errors found ({r.hint})."], [])
-    groups: dict[int, list[dict]] = {}
-    for row in r.data:
-        groups.setdefault(row["template_id"], []).append(row)
-    lines = [f"{len(r.data)} error lines{' (more not shown)' if r.truncated else ''}, "
-             f"{len(groups)} kinds:"]
-    cites = []
-    for template_id, rows in sorted(groups.items(), key=lambda x: -len(x[1]))[:6]:
-        first = rows[0]
-        lines.append(f"- [template:{template_id}] x{len(rows)} on {first['service']}: {first['message'][:160]} "
-                     f"(e.g. [event:{first['event_id']}] at {first['ts']})")
-        cites += [f"template:{template_id}", f"event:{first['event_id']}"]
-    _emit("evidence", {"items": [{"kind": "event", "id": f"event:{rows[0]['event_id']}", "text": rows[0]["message"],
-                                  "count": len(rows)} for rows in groups.values()][:6]})
+    lines, cites = error_lines(ctx, e.services[0] if e.services else None, e.hosts[0] if e.hosts else None,
+                               e.since, e.until)
     return _answer(lines, cites)
 
 
@@ -282,6 +229,7 @@ def build(checkpointer=None):
     graph.add_node("route", route_node)
     handlers = {"overview": overview, "errors": errors, "changed": changed, "similar": similar,
                 "dependencies": dependencies, "incident": incident, "investigate": investigate_now,
+                "runbook": chat_oncall.runbook, "current": chat_oncall.current, "cause": chat_oncall.cause,
                 "planner": planner}
     for name, node in handlers.items():
         graph.add_node(name, node)

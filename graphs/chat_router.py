@@ -9,7 +9,8 @@ from typing import Callable, Literal
 
 from ingest.inventory import Inventory
 
-Route = Literal["incident", "investigate", "similar", "changed", "dependencies", "errors", "overview", "planner"]
+Route = Literal["incident", "investigate", "runbook", "similar", "changed", "dependencies", "current", "cause",
+                "errors", "overview", "planner"]
 
 
 @dataclass
@@ -32,18 +33,31 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() + "Z" if dt else None
 
 
-_UNITS = {"minute": 1, "min": 1, "hour": 60, "hr": 60, "day": 1440, "week": 10080}
-_LAST = re.compile(r"\b(?:last|past)\s+(\d+)?\s*(minute|min|hour|hr|day|week)s?\b", re.I)
+# one parser for every relative window: "last hour", "past 2h", "since 30m", "last 30 min",
+# "in the last 30 minutes", "over the past 2 days", "since 2 hours ago"; a bare letter unit
+# (m, h, d, w) needs its number
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
+_RELATIVE = re.compile(r"\b(?:since|last|past)\s+(?:(\d+)\s*(m|h|d|w)\b|(?:(\d+)\s*|an?\s+)?"
+                       r"(min(?:ute)?s?|h(?:ou)?rs?|hour|days?|weeks?)\b)(?:\s+ago\b)?", re.I)
 _SINCE_CLOCK = re.compile(r"\bsince\s+(yesterday\s+)?(\d{1,2}):(\d{2})\b", re.I)
 _INCIDENT = re.compile(r"(?:\bincident\s*#?\s*|#)(\d+)\b", re.I)
 _QUOTED = re.compile(r"[\"“']([^\"”']{8,})[\"”']")
 
 
+def relative_minutes(text: str) -> tuple[int, str] | None:
+    """(minutes, the words that said so) of a relative window in `text`, or None."""
+    m = _RELATIVE.search(text)
+    if not m:
+        return None
+    amount = int(m.group(1) or m.group(3) or 1)
+    unit = (m.group(2) or m.group(4)).lower()[0]
+    return amount * _UNIT_MINUTES[unit], m.group(0)
+
+
 def window(text: str, now: datetime) -> tuple[datetime | None, datetime | None, str | None]:
-    m = _LAST.search(text)
-    if m:
-        minutes = int(m.group(1) or 1) * _UNITS[m.group(2).lower()]
-        return now - timedelta(minutes=minutes), now, m.group(0)
+    relative = relative_minutes(text)
+    if relative:
+        return now - timedelta(minutes=relative[0]), now, relative[1]
     m = _SINCE_CLOCK.search(text)
     if m:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0) - (timedelta(days=1) if m.group(1) else timedelta())
@@ -67,7 +81,11 @@ def extract(text: str, inventory: Inventory | None, now: datetime) -> Entities:
             if any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text, re.I) for n in names):
                 found.services.append(service.name)
         hosts = {h for s in inventory.services.values() for h in s.hosts} | set(inventory.hosts)
-        found.hosts = sorted(h for h in hosts if re.search(rf"(?<![\w-]){re.escape(h)}(?![\w-])", text, re.I))
+        named = {h for h in hosts if re.search(rf"(?<![\w-]){re.escape(h)}(?![\w-])", text, re.I)}
+        # "the GPU nodes", "database hosts": the hosts of a role the text names
+        named |= {h.name for h in inventory.hosts.values()
+                  if h.role and re.search(rf"(?<![\w-]){re.escape(h.role)}(?![\w-])", text, re.I)}
+        found.hosts = sorted(named)
     found.since, found.until, found.window_text = window(text, now)
     m = _INCIDENT.search(text)
     if m:
@@ -83,14 +101,24 @@ def _has(*words: str) -> Callable[[str, Entities], bool]:
     return lambda text, _e: bool(pattern.search(text))
 
 
+_NOW = re.compile(r"\b(?:right now|now|currently|at the moment|on fire)\b|\bwhat(?:'|’)?s\s+(?:wrong|broken|up|"
+                  r"happening|going on)\b|\bwhat is\s+(?:wrong|broken|happening|going on)\b", re.I)
+_WHY = re.compile(r"\bwhy\b|\broot cause\b|\bwhat caused\b", re.I)
+
+
 # the rule table: (route, when), first match wins; read it top to bottom
 RULES: list[tuple[Route, Callable[[str, Entities], bool]]] = [
     ("investigate", lambda t, e: bool(re.search(r"\binvestigate\b", t, re.I)) and bool(e.services or e.hosts)),
     ("incident", lambda t, e: e.incident_id is not None or bool(re.search(r"\bincidents?\b", t, re.I))),
+    ("runbook", _has("runbooks?", "playbooks?")),
     ("similar", lambda t, e: e.quoted is not None or bool(re.search(r"\bsimilar\b|\blike this\b", t, re.I))),
     ("changed", _has("changed?", "change", "different", "difference", "compare", "new")),
     ("dependencies", _has("depend(?:s|encies|ency)?", "blast radius", "impact(?:ed)?", "upstream", "downstream",
                           "affects?")),
+    # the fleet as it is now (no service or host named): open incidents first, then fresh errors
+    ("current", lambda t, e: not (e.services or e.hosts) and bool(_NOW.search(t))),
+    # why a named service failed: the finished investigation's root cause, else its errors
+    ("cause", lambda t, e: bool(e.services) and bool(_WHY.search(t))),
     ("errors", _has("errors?", "fail(?:s|ed|ing|ures?)?", "exceptions?", "broken", "wrong", "crash(?:es|ed)?")),
     ("overview", lambda t, e: bool(e.services or e.hosts) or bool(re.search(r"\b(?:overview|status|health)\b",
                                                                             t, re.I))),

@@ -3,7 +3,7 @@ contract over a real streaming HTTP client (no LLM: answers cite real template i
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -30,7 +30,14 @@ services:
     ("what is the blast radius of mysql", "dependencies"),
     ("what depends on mariadb?", "dependencies"),
     ("errors on api in the last hour", "errors"),
-    ("why is the api failing", "errors"),
+    ("why is the api failing", "cause"),
+    ("why did mysql fail?", "cause"),
+    ("what's wrong right now?", "current"),
+    ("anything on fire at the moment?", "current"),
+    ("what is wrong with the api right now", "errors"),        # a named service: its own errors
+    ("is there a runbook for disk full?", "runbook"),
+    ("do we have a playbook for mariadb", "runbook"),
+    ("errors since 30m", "errors"),
     ("how is mariadb doing", "overview"),
     ("status of db-1", "overview"),
     ("tell me a joke", "planner"),
@@ -49,10 +56,44 @@ def test_entities_and_windows():
     assert route("hello", Entities()) == "planner"
 
 
+@pytest.mark.parametrize("text, minutes, said", [
+    ("errors since 30m", 30, "since 30m"),
+    ("errors last 30m", 30, "last 30m"),
+    ("what failed in the past 2h", 120, "past 2h"),
+    ("errors in the last 30 minutes", 30, "last 30 minutes"),
+    ("the last hour", 60, "last hour"),
+    ("since 2 hours ago", 120, "since 2 hours ago"),
+    ("over the past 2 days", 2880, "past 2 days"),
+    ("last 90 min on api", 90, "last 90 min"),
+    ("past 45 mins", 45, "past 45 mins"),
+    ("last 1w", 10080, "last 1w"),
+])
+def test_relative_windows_one_parser(text, minutes, said):
+    """Issue 23 (bug): "since 30m" and "last 30m" were ignored silently (the answer read
+    errors from 43 minutes back) while "in the last 30 minutes" worked. One parser now reads
+    every relative form, and the route says which words set the window."""
+    since, until, text_seen = window(text, NOW)
+    assert (until - since, text_seen) == (timedelta(minutes=minutes), said)
+
+
+@pytest.mark.parametrize("text", ["last month's report", "since 14:05", "the m5 node", "past due"])
+def test_relative_windows_need_a_unit_they_know(text):
+    since, _until, said = window(text, NOW)
+    assert said is None or said == "since 14:05" and since == datetime(2026, 1, 20, 14, 5)
+
+
+def test_a_role_names_its_hosts():
+    inventory = parse("hosts:\n  gpu-1: {role: gpu}\n  gpu-2: {role: gpu}\n  db-1: {role: database}\n"
+                      "services:\n  trainer: {hosts: [gpu-1, gpu-2]}\n  mariadb: {hosts: [db-1]}\n")
+    e = extract("what is going on with the GPU nodes?", inventory, NOW)
+    assert e.hosts == ["gpu-1", "gpu-2"] and e.services == []
+
+
 def test_graph_shape():
     """The shape as data (nodes, edges), not as LangGraph's mermaid text."""
     edges = {(e.source, e.target, e.conditional) for e in CHAT.get_graph().edges}
-    handlers = ("overview", "errors", "changed", "similar", "dependencies", "incident", "investigate", "planner")
+    handlers = ("overview", "errors", "changed", "similar", "dependencies", "incident", "investigate", "runbook",
+                "current", "cause", "planner")
     assert edges == {("__start__", "route", False), ("answer", "__end__", False),
                      *{("route", h, True) for h in handlers}, *{(h, "answer", False) for h in handlers}}
 
