@@ -25,6 +25,7 @@ from langchain.agents.middleware import ModelCallLimitMiddleware, after_model, b
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agents.citations import Evidence, check_citations, cite
+from agents.grounding import Grounding
 from agents.llm import bounded, constrained, reply_text
 from agents.tool_calls import ToolCalls, ToolEvent
 from prompts import render
@@ -54,6 +55,7 @@ class PlannerResult:
     unverified: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)     # tool names the model invented that map to nothing
     renamed: list[tuple[str, str]] = field(default_factory=list)   # invented name -> the tool it was mapped to
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)   # (tool, key, value): filters nobody asked for
 
 
 class Masker:
@@ -97,22 +99,28 @@ def text_tool_call(content: str) -> tuple[str, dict] | None:
 def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: list[str] | None = None,
         window: str | None = None, on_tool: Callable[[ToolEvent], None] | None = None, on_token=None,
         structured: bool = False, known_services: list[str] | None = None, tool_names: list[str] | None = None,
-        system: str | None = None, known_evidence: Evidence | None = None, should_stop=None) -> PlannerResult:
+        system: str | None = None, known_evidence: Evidence | None = None, should_stop=None,
+        grounding: Grounding | None = None) -> PlannerResult:
     """`on_tool(event)` hears each tool call as it happens (agents.tool_calls: start, then end
     with its outcome; refused calls too); `on_token(text)` receives the model's text as it
     streams (not its tool calls); `known_services` (the inventory's) are named in the prompt
     and, in structured mode, are the only values a `service` argument can take; `tool_names`
     is an agent's tool set and `system` its own prompt (the investigation agents), instead of
     the planner's; `known_evidence` holds ids that may be cited besides what the tools return;
-    `should_stop()` true (the client left) raises RunCancelled before the next model call."""
+    `should_stop()` true (the client left) raises RunCancelled before the next model call;
+    with `grounding` (agents.grounding) a `service`/`host` argument the question does not
+    name is dropped (or its call refused when it needs one), and in structured mode the plan's
+    schema offers only the named services."""
     masker = Masker(ctx.mask_patterns)
     stop = _stopper(should_stop)
-    runner = ToolCalls(build(ctx, masker, tool_names), on_tool)
+    runner = ToolCalls(build(ctx, masker, tool_names), on_tool, grounding=grounding)
     if known_evidence is not None:
         runner.evidence.ids |= known_evidence.ids
     known = sorted(known_services or [])
     if structured:
-        return _run_structured(question, model, runner, masker, max_rounds, services, window, known, system, stop)
+        offered = grounding.services if grounding is not None else (known or None)
+        return _run_structured(question, model, runner, masker, max_rounds, services, window, known, system, stop,
+                               offered=offered)
 
     renamed: list[tuple[str, str]] = []
     from_text: set[str] = set()                            # ids of tool calls recovered from text
@@ -168,6 +176,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
         answer = ""                     # a small model echoing calls and results is not an answer: synthesize
     result = _finish(question, model, answer, runner, masker, stop)
     result.renamed = renamed
+    result.dropped = list(grounding.dropped) if grounding is not None else []
     return result
 
 
@@ -227,11 +236,11 @@ def digest(evidence: list[str], limit: int = 40) -> str:
 
 def step_schema(tools, known_services: list[str] | None = None) -> dict:
     """One tool call with its own arguments (anyOf over the tools). With `known_services`, a
-    `service` argument can only name one of them."""
+    `service` argument can only name one of them (an empty list: none, it stays null)."""
     def prop(name: str, spec: dict) -> dict:
         spec = {k: v for k, v in spec.items() if k != "title"}
-        if name == "service" and known_services:
-            return {"anyOf": [{"enum": known_services}, {"type": "null"}]}
+        if name == "service" and known_services is not None:
+            return {"anyOf": [{"enum": known_services}, {"type": "null"}]} if known_services else {"type": "null"}
         return spec
 
     def arguments(t) -> dict:
@@ -251,11 +260,11 @@ def plan_schema(tools, max_steps: int, known_services: list[str] | None = None) 
 
 
 def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, services, window, known, system=None,
-                    stop=lambda: None, tokens_per_step: int = 96) -> PlannerResult:
+                    stop=lambda: None, tokens_per_step: int = 96, offered: list[str] | None = None) -> PlannerResult:
     """Plan, execute, synthesize. The plan is one schema-held reply made from the question
     alone, so nothing a tool returns (log text included) can choose a tool; the synthesis
-    step reads the results and has no tools."""
-    planner = constrained(model, plan_schema(runner.tools, max_rounds, known), tokens_per_step * max_rounds + 32)
+    step reads the results and has no tools. `offered`: the services the schema allows."""
+    planner = constrained(model, plan_schema(runner.tools, max_rounds, offered), tokens_per_step * max_rounds + 32)
     listing = "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description}" for t in runner.tools)
     prompt = render("planner_structured", max_rounds=max_rounds, services=services or [], known=known,
                     window=window, tools=listing, system=system)
@@ -279,4 +288,6 @@ def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, serv
             continue
         seen.add(key)
         runner.run(name, args if isinstance(args, dict) else {})
-    return _finish(question, model, "", runner, masker, stop)
+    result = _finish(question, model, "", runner, masker, stop)
+    result.dropped = list(runner.grounding.dropped) if runner.grounding is not None else []
+    return result

@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import ValidationError
 
 from agents.citations import Evidence
+from agents.grounding import Grounding
 from tools.lc import ID_KINDS
 
 ToolEvent = dict          # {"id", "name", "args", "status": "start" | "end", "outcome"?, "summary"?}
@@ -52,6 +53,7 @@ class ToolCalls:
     outputs: list[str] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)         # the calls that ran, in order
     refused: list[str] = field(default_factory=list)        # names of tools that do not exist
+    grounding: Grounding | None = None                      # filters only from what the question names
 
     def __post_init__(self):
         self.by_name = {t.name: t for t in self.tools}
@@ -69,6 +71,15 @@ class ToolCalls:
             self._emit({"id": call_id, "name": name, "args": args, "status": "end", "outcome": "refused",
                         "summary": hint})
             return json.dumps({"status": "error", "hint": hint})
+        note = ""
+        if self.grounding is not None:
+            required = tool.tool_call_schema.model_json_schema().get("required", [])
+            grounded, note = self.grounding.args(name, args, required)
+            if grounded is None:                # it cannot run without the filter nobody gave
+                self._emit({"id": call_id, "name": name, "args": args, "status": "end", "outcome": "refused",
+                            "summary": note})
+                return json.dumps({"status": "error", "hint": note})
+            args = grounded
         self._emit({"id": call_id, "name": name, "args": args, "status": "start"})
         try:
             output = tool.invoke(args)
@@ -85,6 +96,8 @@ class ToolCalls:
         self.evidence.add_output(output, ID_KINDS.get(name))
         if recovered:
             summary += ", recovered from text"
+        if note:
+            summary += f" ({note})"
         self._emit({"id": call_id, "name": name, "args": args, "status": "end", "outcome": outcome,
                     "summary": summary})
         return output

@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 from agents import planner as planner_agent
 from agents import window_changes
 from agents.citations import verified
+from agents.grounding import Grounding, mentioned_services, names_of
 from graphs import chat_oncall
 from graphs.chat_router import Route, extract, route
 from graphs.chat_steps import ChatState, error_lines
@@ -62,8 +63,7 @@ def overview(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx, e = runtime.context.tools, _entities(state)
     lines, cites = [], []
     inventory = runtime.context.inventory()
-    services = e.services or ([s.name for s in inventory.services.values() if set(s.hosts) & set(e.hosts)]
-                              if inventory and e.hosts else [])            # a host's (or a role's) services
+    services = e.services or mentioned_services([], e.hosts, inventory)      # a host's (or a role's) services
     for service in services[:3]:
         r = _call("get_service_overview", catalog.get_service_overview, ctx, service=service, since=e.since,
                   until=e.until)
@@ -196,13 +196,15 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
     ctx = runtime.context
     if ctx.llm is not None:
         e, inventory = _entities(state), ctx.inventory()
+        named = mentioned_services(e.services, e.hosts, inventory)      # the only filters the planner may use
         write = get_stream_writer()          # this node's writer: tools run inside the agent's own graph
-        result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, e.services, e.window_text,
+        result = planner_agent.run(state["question"], ctx.llm, ctx.tools, ctx.max_rounds, named, e.window_text,
                                    on_tool=lambda event: write({"event": "tool", "data": event}),
                                    on_token=lambda text: write({"event": "token", "data": {"text": text}}),
                                    structured=ctx.structured,
                                    known_services=list(inventory.services) if inventory else None,
-                                   should_stop=ctx.cancelled.is_set)
+                                   should_stop=ctx.cancelled.is_set,
+                                   grounding=Grounding(named, e.hosts, names_of(inventory), state["question"]))
         note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
             if result.redactions else ""
         return {"answer": result.answer + note, "citations": verified(result.answer, result.unverified)}

@@ -256,7 +256,7 @@ def test_tool_events_go_out_as_the_tools_run(db_urls, db, tmp_path):
 
     def read():
         name = None
-        with httpx.stream("POST", f"{live.url}/chat", json={"question": "tell me a story about our servers"},
+        with httpx.stream("POST", f"{live.url}/chat", json={"question": "tell me a story about mariadb"},
                           timeout=60) as r:
             for line in r.iter_lines():
                 if line.startswith("event:"):

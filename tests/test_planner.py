@@ -328,3 +328,107 @@ def test_each_model_call_reaches_metrics_with_its_tokens_and_outcome():
     assert value("devmesh_llm_tokens_total", {"model": "qwen-test", "kind": "input"}) == 412
     assert value("devmesh_llm_tokens_total", {"model": "qwen-test", "kind": "output"}) == 37
     assert value("devmesh_llm_call_seconds_count", {"model": "qwen-test"}) == 2
+
+
+# --- grounding: the plan filters only by what the question names (issue 23) ---
+
+GROUNDING_INVENTORY = """
+hosts:
+  gpu-1: {role: gpu}
+services:
+  mariadb: {hosts: [db-1], aliases: [mysql], units: [mariadb.service]}
+  devmesh-api: {hosts: [app-1], depends_on: [mariadb]}
+  trainer: {hosts: [gpu-1]}
+"""
+
+
+def grounding_for(question: str):
+    from agents.grounding import Grounding, mentioned_services, names_of
+    from graphs.chat_router import extract
+    from ingest.inventory import parse
+
+    inventory = parse(GROUNDING_INVENTORY)
+    e = extract(question, inventory, NOW)
+    return Grounding(mentioned_services(e.services, e.hosts, inventory), e.hosts, names_of(inventory))
+
+
+@respx.mock
+def test_a_filter_the_question_does_not_name_is_dropped(db):
+    """Issue 23 (bug): the 0.5B model searched "dashboards feel slow today, why?" with
+    `service: devmesh-api`, a service the question never names, and found nothing. Fix: a
+    filter only from the names the question (or the thread) gives, resolved through the
+    inventory; an invented one is dropped, and a call that needs one is refused."""
+    ctx = seeded(db)
+    route = respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        plan(("query_logs", {"service": "devmesh-api", "level": "error"}),
+             ("blast_radius", {"service": "devmesh-api"})),
+        "Disk errors on mariadb."))
+    seen = []
+    grounding = grounding_for("dashboards feel slow today, why?")
+    result = run("dashboards feel slow today, why?", small_model(), ctx, structured=True, on_tool=seen.append,
+                 known_services=["devmesh-api", "mariadb", "trainer"], grounding=grounding)
+    start = next(e for e in seen if e["name"] == "query_logs" and e["status"] == "start")
+    assert start["args"] == {"level": "error"}                              # the whole fleet was searched ...
+    end = next(e for e in seen if e["name"] == "query_logs" and e["status"] == "end")
+    assert end["outcome"] == "ok" and "service=devmesh-api dropped" in end["summary"]
+    refused = next(e for e in seen if e["name"] == "blast_radius")
+    assert refused["outcome"] == "refused" and "devmesh-api" in refused["summary"]   # ... and no radius guessed
+    assert [c["name"] for c in result.tool_calls] == ["query_logs"]
+    assert result.dropped == [("query_logs", "service", "devmesh-api"), ("blast_radius", "service", "devmesh-api")]
+    synthesis = json.dumps(json.loads(route.calls[1].request.content)["messages"])
+    assert "No space left" in synthesis                                      # it found what the filter hid
+    schema = json.loads(route.calls[0].request.content)["response_format"]["json_schema"]["schema"]
+    branches = {b["properties"]["tool"]["const"]: b for b in schema["properties"]["steps"]["items"]["anyOf"]}
+    assert branches["query_logs"]["properties"]["args"]["properties"]["service"] == {"type": "null"}
+
+
+@respx.mock
+def test_named_names_resolve_through_the_inventory(db):
+    """An alias the model writes maps to its service; a role names its hosts' services."""
+    ctx = seeded(db)
+    respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        plan(("query_logs", {"service": "mysql", "level": "error"})), "Disk full."))
+    seen = []
+    run("is mysql unhappy?", small_model(), ctx, structured=True, on_tool=seen.append,
+        grounding=grounding_for("is mysql unhappy?"))
+    assert seen[0]["args"] == {"service": "mariadb", "level": "error"} and seen[1]["outcome"] == "ok"
+    gpu = grounding_for("what is going on with the GPU nodes?")
+    assert gpu.services == ["trainer"] and gpu.hosts == ["gpu-1"]
+
+
+@respx.mock
+def test_react_mode_drops_an_invented_filter_too(db):
+    ctx = seeded(db)
+    route = respx.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson(tool_calls=call("query_logs", service="devmesh-api", level="error")), ndjson("Disk full on mariadb.")])
+    result = run("anything broken?", model(), ctx, grounding=grounding_for("anything broken?"))
+    tool_messages = [m for m in json.loads(route.calls[1].request.content)["messages"] if m["role"] == "tool"]
+    assert "No space left" in tool_messages[0]["content"]
+    assert result.dropped == [("query_logs", "service", "devmesh-api")]
+
+
+@respx.mock(assert_all_called=False)
+def test_the_chat_grounds_its_planner_in_the_question(respx_mock, db_urls, db, tmp_path):
+    from fastapi.testclient import TestClient
+
+    import server
+    from tests.conftest import make_settings
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(GROUNDING_INVENTORY)
+    respx_mock.post(f"{OLLAMA}/api/chat").mock(side_effect=[
+        ndjson(tool_calls=call("query_logs", service="devmesh-api", level="error")), ndjson("Nothing there.")])
+    settings = make_settings(db_urls, inventory=inventory, llm=LLMSettings(backend="ollama", url=OLLAMA, timeout_s=5))
+    with TestClient(server.create_app(settings)) as c:
+        body = c.post("/analyze", json={"question": "tell me a story about our servers"}).json()
+    starts = [e["data"] for e in body["events"] if e["event"] == "tool" and e["data"]["status"] == "start"]
+    assert body["route"]["route"] == "planner" and starts[0]["args"] == {"level": "error"}
+
+
+def test_without_an_inventory_a_name_the_question_spells_out_counts():
+    from agents.grounding import Grounding
+
+    g = Grounding([], question="tell me a story about mariadb")
+    assert g.args("query_logs", {"service": "mariadb"}, []) == ({"service": "mariadb"}, "")
+    assert g.args("query_logs", {"service": "maria"}, [])[0] == {}                  # a part of a word is not a name
+    assert g.args("blast_radius", {"service": "api"}, ["service"])[0] is None
