@@ -59,7 +59,7 @@ def site(base_urls, services, tmp_path_factory):
             t0 = now - timedelta(minutes=20)
             logs = shifted(cascade(), t0 - CASCADE_T0)
             logs.append({"timestamp": (now - timedelta(minutes=1)).isoformat() + "Z", "host": "app-host",
-                         "service": "api", "level": "warning", "message": f"bad request body {XSS}"})
+                         "service": "api", "level": "error", "message": f"bad request body {XSS}"})
             assert http.post("/ingest/logs", json={"logs": logs}).json()["rejected"] == []
             created = http.post("/incidents", json={"start": (t0 - timedelta(minutes=5)).isoformat() + "Z",
                                                     "end": (t0 + timedelta(minutes=10)).isoformat() + "Z",
@@ -239,6 +239,19 @@ def test_chat_streams_the_route_and_an_answer(site, browser, shots):
     browser.save_screenshot(str(shots / "chat.png"))
     browser.refresh()                                               # the thread is kept: its turns come back
     wait(browser, lambda d: [q.text for q in d.find_elements(By.CSS_SELECTOR, ".turn .question")] == [question])
+
+    hostile = f"errors on api in the last hour {XSS}"                 # the question and the answer hold HTML
+    assert "<img" in http.post("/analyze", json={"question": hostile}).json()["answer"]["markdown"]
+    wait(browser, css("#question")).send_keys(hostile)
+    browser.find_element(By.ID, "ask").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".turn")) == 2
+         and d.find_elements(By.CSS_SELECTOR, ".turn:last-child .ev-done"))
+    last = browser.find_elements(By.CSS_SELECTOR, ".turn")[-1]
+    assert last.find_element(By.CSS_SELECTOR, ".question").text == hostile
+    assert "<img src=" in last.find_element(By.CSS_SELECTOR, ".answer").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    no_dialog(browser)
+    browser.save_screenshot(str(shots / "chat-html.png"))
 
 
 def test_a_log_line_with_html_shows_as_text_and_opens_no_dialog(site, browser, shots):
