@@ -283,6 +283,14 @@ def test_template_and_topology_pages(site, browser, shots):
     assert shown.text == template["template"] and not browser.find_elements(By.CSS_SELECTOR, "main img")
     wait(browser, css("#template-chart canvas"))
     no_dialog(browser)
+    found = lambda: [t["id"] for t in http.get("/search/templates", params={"q": "bad request body", "k": 25}).json()[
+        "templates"]]
+    wait_until(lambda: template["id"] in found(), 30, "the template's vector")
+    browser.get(f"{server.url}/ui/templates?q=bad+request+body")          # semantic search, the query in the URL
+    wait(browser, css(".template-row"))
+    links = browser.find_elements(By.CSS_SELECTOR, ".template-row a")
+    assert [int(a.get_attribute("href").rsplit("/", 1)[1]) for a in links] == found()
+    assert template["template"] in [a.text for a in links] and not browser.find_elements(By.CSS_SELECTOR, "main img")
     browser.get(f"{server.url}/ui/graph")
     wait(browser, css("#topology canvas"))
     browser.save_screenshot(str(shots / "graph.png"))

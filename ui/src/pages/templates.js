@@ -6,10 +6,10 @@ import { histogram, widthOf } from '../charts.js';
 import { badge, errorBox, fmtNum, fmtTime, h, replace, section, table } from '../dom.js';
 
 function results(list) {
-  return list.length ? table(['template', 'level', 'count', 'services', 'score'], list.map((t) => h('tr', { class: 'template-row' },
+  return list.length ? table(['template', 'level', 'count', 'services', 'similarity'], list.map((t) => h('tr', { class: 'template-row' },
     h('td', {}, h('a', { href: `/ui/templates/${t.id ?? t.template_id}` }, h('code', { class: 'template-text' }, t.template))),
     h('td', {}, badge(t.level || '')), h('td', { class: 'num' }, fmtNum(t.count ?? t.total_count)),
-    h('td', {}, (t.services || []).join(', ')), h('td', { class: 'num' }, fmtNum(t.score ?? t.similarity ?? t.distance))))) : h('p', { class: 'muted' }, 'No template found.');
+    h('td', {}, (t.services || []).join(', ')), h('td', { class: 'num' }, fmtNum(t.similarity))))) : h('p', { class: 'muted' }, 'No template found.');
 }
 
 function search(root, params, navigate) {
