@@ -51,6 +51,20 @@ def _ingest(db: Database, events: int) -> float:
     return time.perf_counter() - t0
 
 
+def _served(exposition: str, route: str) -> float | None:
+    """Mean server time (ms) of `route`'s 200s over the whole run, from the server's own
+    devmesh_http_request_seconds histogram (what the browser waited beyond that is the
+    browser's and the network's)."""
+    total = count = 0.0
+    for line in exposition.splitlines():
+        if f'route="{route}"' in line and 'status="200"' in line:
+            if line.startswith("devmesh_http_request_seconds_sum"):
+                total += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("devmesh_http_request_seconds_count"):
+                count += float(line.rsplit(" ", 1)[1])
+    return round(total / count * 1e3, 1) if count else None
+
+
 def run(url: DBUrl, events: int = 1_000_000, rounds: int = 10) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -92,12 +106,15 @@ def run(url: DBUrl, events: int = 1_000_000, rounds: int = 10) -> dict:
                         paints["warm_services_shown_ms"].append(driver.execute_async_script(SHOWN)["data"])
                     finally:
                         driver.quit()
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    served = _served(client.get("/metrics").text, "/stats/services")
             finally:
                 server.stop()
     finally:
         db.close()
         scratch.drop_database(scratch_url)
-    out = {"events": events, "ingest_s": round(ingest_s, 1), "rounds": rounds}
+    out = {"events": events, "ingest_s": round(ingest_s, 1), "rounds": rounds,
+           "server_stats_services_ms_mean": served}
     for path, times in api.items():
         out[f"api{path.replace('/', '_')}_ms_p50"] = _pct(times, 50)
         out[f"api{path.replace('/', '_')}_ms_p95"] = _pct(times, 95)
