@@ -24,6 +24,7 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware, after_model, before_model, wrap_tool_call
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from agents.answer_check import NOT_USED, says_something, source_text
 from agents.citations import Evidence, check_citations, cite
 from agents.grounding import Grounding
 from agents.llm import bounded, constrained, reply_text
@@ -56,6 +57,7 @@ class PlannerResult:
     refused: list[str] = field(default_factory=list)     # tool names the model invented that map to nothing
     renamed: list[tuple[str, str]] = field(default_factory=list)   # invented name -> the tool it was mapped to
     dropped: list[tuple[str, str, str]] = field(default_factory=list)   # (tool, key, value): filters nobody asked for
+    fell_back: bool = False          # the model's reply said nothing of its own: the tools' results were rendered
 
 
 class Masker:
@@ -100,7 +102,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
         window: str | None = None, on_tool: Callable[[ToolEvent], None] | None = None, on_token=None,
         structured: bool = False, known_services: list[str] | None = None, tool_names: list[str] | None = None,
         system: str | None = None, known_evidence: Evidence | None = None, should_stop=None,
-        grounding: Grounding | None = None) -> PlannerResult:
+        grounding: Grounding | None = None, check_answer: bool = False) -> PlannerResult:
     """`on_tool(event)` hears each tool call as it happens (agents.tool_calls: start, then end
     with its outcome; refused calls too); `on_token(text)` receives the model's text as it
     streams (not its tool calls); `known_services` (the inventory's) are named in the prompt
@@ -110,7 +112,8 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
     `should_stop()` true (the client left) raises RunCancelled before the next model call;
     with `grounding` (agents.grounding) a `service`/`host` argument the question does not
     name is dropped (or its call refused when it needs one), and in structured mode the plan's
-    schema offers only the named services."""
+    schema offers only the named services; `check_answer` replaces a reply that is only ids
+    or quoted lines by the rendering of the tool results (agents.answer_check)."""
     masker = Masker(ctx.mask_patterns)
     stop = _stopper(should_stop)
     runner = ToolCalls(build(ctx, masker, tool_names), on_tool, grounding=grounding)
@@ -120,7 +123,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
     if structured:
         offered = grounding.services if grounding is not None else (known or None)
         return _run_structured(question, model, runner, masker, max_rounds, services, window, known, system, stop,
-                               offered=offered)
+                               offered=offered, check_answer=check_answer)
 
     renamed: list[tuple[str, str]] = []
     from_text: set[str] = set()                            # ids of tool calls recovered from text
@@ -174,7 +177,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
     answer = final.content if final is not None and final.response_metadata else ""
     if any(text_tool_call(line) for line in str(answer).splitlines()):
         answer = ""                     # a small model echoing calls and results is not an answer: synthesize
-    result = _finish(question, model, answer, runner, masker, stop)
+    result = _finish(question, model, answer, runner, masker, stop, check_answer)
     result.renamed = renamed
     result.dropped = list(grounding.dropped) if grounding is not None else []
     return result
@@ -188,16 +191,43 @@ def _stopper(should_stop):
     return stop
 
 
-def _finish(question: str, model, answer: str, runner: ToolCalls, masker: Masker, stop=lambda: None) -> PlannerResult:
+def _finish(question: str, model, answer: str, runner: ToolCalls, masker: Masker, stop=lambda: None,
+            check_answer: bool = False) -> PlannerResult:
+    shown = digest(runner.outputs)[-12000:]
     if not answer.strip():                                     # a separate synthesis step
         stop()
         reply = bounded(model, SYNTHESIS_TOKENS).invoke([HumanMessage(render("synthesis", question=question,
-                                                  evidence=digest(runner.outputs)[-12000:] or "(nothing found)"))])
+                                                  evidence=shown or "(nothing found)"))])
         answer = reply.content if isinstance(reply.content, str) else str(reply.content)
         if not answer.strip():
             answer = "The model wrote no answer from the evidence it gathered."
+    fell_back = check_answer and bool(runner.outputs) and not says_something(answer, source_text(runner.outputs,
+                                                                                                 shown))
+    if fell_back:                                  # only ids, or lines quoted back: the tools' results instead
+        answer = NOT_USED + "\n\n" + rendered_results(runner.calls, runner.outputs)
     answer, unverified = check_citations(answer, runner.evidence)
-    return PlannerResult(answer, runner.calls, masker.count, unverified, runner.refused)
+    result = PlannerResult(answer, runner.calls, masker.count, unverified, runner.refused)
+    result.fell_back = fell_back
+    return result
+
+
+def rendered_results(calls: list[dict], outputs: list[str], per_call: int = 8) -> str:
+    """The tools' results as DevMesh renders them without an LLM: each call with its
+    arguments and outcome, then one line per cited id ("[template:ID] service level xN: text")."""
+    blocks = []
+    for call, raw in zip(calls, outputs):
+        args = ", ".join(f"{k}={v}" for k, v in call["args"].items())
+        try:
+            envelope = json.loads(raw)
+        except (json.JSONDecodeError, TypeError):
+            envelope = {}
+        status = envelope.get("status", "ok") if isinstance(envelope, dict) else "ok"
+        head = f"**{call['name']}**({args}): {status}"
+        if isinstance(envelope, dict) and envelope.get("hint"):
+            head += f" ({envelope['hint']})"
+        lines = [x for x in digest([raw], per_call).splitlines() if x.startswith("[")] if status == "ok" else []
+        blocks.append("\n".join([head, *(f"- {x}" for x in lines)]))
+    return "\n\n".join(blocks)
 
 
 def digest(evidence: list[str], limit: int = 40) -> str:
@@ -260,7 +290,8 @@ def plan_schema(tools, max_steps: int, known_services: list[str] | None = None) 
 
 
 def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, services, window, known, system=None,
-                    stop=lambda: None, tokens_per_step: int = 96, offered: list[str] | None = None) -> PlannerResult:
+                    stop=lambda: None, tokens_per_step: int = 96, offered: list[str] | None = None,
+                    check_answer: bool = False) -> PlannerResult:
     """Plan, execute, synthesize. The plan is one schema-held reply made from the question
     alone, so nothing a tool returns (log text included) can choose a tool; the synthesis
     step reads the results and has no tools. `offered`: the services the schema allows."""
@@ -288,6 +319,6 @@ def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, serv
             continue
         seen.add(key)
         runner.run(name, args if isinstance(args, dict) else {})
-    result = _finish(question, model, "", runner, masker, stop)
+    result = _finish(question, model, "", runner, masker, stop, check_answer)
     result.dropped = list(runner.grounding.dropped) if runner.grounding is not None else []
     return result

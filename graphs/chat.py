@@ -204,7 +204,8 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
                                    structured=ctx.structured,
                                    known_services=list(inventory.services) if inventory else None,
                                    should_stop=ctx.cancelled.is_set,
-                                   grounding=Grounding(named, e.hosts, names_of(inventory), state["question"]))
+                                   grounding=Grounding(named, e.hosts, names_of(inventory), state["question"]),
+                                   check_answer=True)
         note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
             if result.redactions else ""
         return {"answer": result.answer + note, "citations": verified(result.answer, result.unverified)}
