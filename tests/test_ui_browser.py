@@ -141,7 +141,12 @@ def test_incident_page_ranks_the_root_cause_and_a_citation_opens_its_lines(site,
     server, http, incident_id = site
     signed_in(browser, server)
     report = http.get(f"/incidents/{incident_id}").json()["report"]
-    browser.get(f"{server.url}/ui/incidents/{incident_id}")
+    browser.get(f"{server.url}/ui/incidents?state=open")               # the list, filtered as the API is
+    row = wait(browser, css(f"#incidents-table .incident-row[data-id='{incident_id}']"))
+    assert browser.find_element(By.CSS_SELECTOR, "#incident-filters select[name='state']").get_attribute("value") == "open"
+    browser.save_screenshot(str(shots / "incidents.png"))
+    row.find_element(By.CSS_SELECTOR, "a").click()
+    wait(browser, EC.url_contains(f"/ui/incidents/{incident_id}"))
     wait(browser, css("#candidates .candidate"))
     ranked = [r.get_attribute("data-service") for r in browser.find_elements(By.CSS_SELECTOR, "#candidates .candidate")]
     assert ranked == [c["service"] for c in report["candidates"]] and ranked[0] == "mariadb"
