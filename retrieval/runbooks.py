@@ -19,6 +19,7 @@ needs a link (service, mention, template, detector) or a similarity of MIN_SIMIL
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ from ingest.embedders import Embedder, embedding_text
 from ingest.inventory import Inventory
 from retrieval.runbook_docs import RunbookDoc, RunbookError, read_dir, steps
 
+log = logging.getLogger(__name__)
 W_SEMANTIC, W_SERVICE, W_MENTION, W_TEMPLATE, W_DETECTOR = .40, .25, .05, .15, .10
 SECONDARY = .5                 # a link to a service other than the first (the root cause) counts half
 MIN_SIMILARITY = .35
@@ -172,8 +174,11 @@ def _similarities(db: Database, embedder: Embedder | None, q: RunbookQuery) -> t
     texts = [t[:EMBED_CHARS] for t in [q.text, *q.template_texts[:MAX_QUERY_TEXTS - 1]] if t.strip()]
     if not table or not texts:
         return {}, lambda keys: {}
-    queries = [row.astype("<f4").tobytes() for row in embedder.embed(
-        [embedding_text(t) for t in texts])]
+    try:
+        queries = [row.astype("<f4").tobytes() for row in embedder.embed([embedding_text(t) for t in texts])]
+    except Exception as exc:  # noqa: BLE001 - any embedder backend's failure costs the semantic part only
+        log.warning("runbook search without the semantic part: the embedder failed (%s)", exc)
+        return {}, lambda keys: {}
     best: dict[tuple[str, str], float] = {}
     for vector in queries:
         for runbook_id, section, distance in vectors.knn(db, table, vector, KNN):
@@ -195,7 +200,9 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
     if not meta:
         return []
     similarity, more = _similarities(db, embedder, q)
-    weight = {name: 1.0 if i == 0 else SECONDARY for i, name in enumerate(q.services)}
+    weight: dict[str, float] = {}
+    for i, name in enumerate(q.services):
+        weight.setdefault(name, 1.0 if i == 0 else SECONDARY)
     named: dict[str, dict[str, float]] = {}          # runbook -> service -> weight (front matter, inventory)
     mentioned: dict[str, dict[str, float]] = {}      # runbook -> service -> weight (its text names it)
     for runbook_id, m in meta.items():

@@ -147,3 +147,17 @@ def test_a_runbook_that_names_a_service_is_found_for_its_incident(db, graph, tmp
     unrelated = {h["runbook_id"] for h in find_sections(db, graph, embedder, RunbookQuery("", ["api"], k=50))}
     assert "queue" not in unrelated and "disk-full" not in unrelated     # nothing links them to api
     assert read_dir(directory)[1] == []
+
+
+class _DownEmbedder(HashingEmbedder):
+    """An embedding model server that stopped answering (after the ingest)."""
+
+    def embed(self, texts):
+        raise ConnectionError("embedding server down")
+
+
+def test_a_failing_embedder_costs_only_the_semantic_part(db, graph, tmp_path):
+    directory = _tree(tmp_path)
+    ingest_dir(db, graph, HashingEmbedder(64), directory, INVENTORY)
+    hits = find_sections(db, graph, _DownEmbedder(64), RunbookQuery("consumer lag", ["queue"]))
+    assert hits and hits[0]["runbook_id"] == "queue" and hits[0]["components"]["semantic"] == 0
