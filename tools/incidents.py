@@ -48,7 +48,7 @@ def service_root_cause(ctx: ToolContext, service: str, since: datetime | None = 
     opened after it that have no report yet."""
     searched = {"service": service, "since": since, "until": until}
     rows = [i for i in incident_sql.listing(ctx.db, service=service, since=since, limit=look_back)
-            if until is None or i["opened_at"] < until.isoformat() + "Z"]
+            if until is None or datetime.fromisoformat(i["opened_at"].rstrip("Z")) < until]
     newer: list[int] = []
     for incident in rows:
         report = incident_sql.latest_report(ctx.db, incident["id"])
