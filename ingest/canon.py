@@ -19,7 +19,9 @@ The rules, in order (each version is frozen once released; change = new CANON_VE
    finds the ones that vary.
 4. a message that is one JSON object (zap, pino, structlog, logstash, bunyan) is parsed: its
    keys stay, in their order; each string value is canonicalized by the rules above on its
-   own; numbers become `<NUM>`, booleans and null `<*>`, arrays `[<*>]`, objects recurse
+   own, and a one-word value is `<STR>` (a quoted word, as in text) unless its key holds the
+   statement or its level (STATEMENT_KEYS: `msg`, `event`, `message`...); numbers become
+   `<NUM>`, booleans and null `<*>`, arrays `[<*>]`, objects recurse
    (version 3; before it every quoted key was `<STR>`, so all lines of a JSON-logging service
    with as many fields were one template).
 Typed placeholders (`<IP>`, `<NUM>`...) keep templates readable; `generic()` maps them to
@@ -241,11 +243,17 @@ def _json_object(text: str) -> dict | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _json_template(node, steps: list | None, depth: int) -> str:
+# the keys that hold the statement itself in the JSON loggers' conventions (zap, pino, bunyan,
+# logrus and slog "msg", structlog "event", logstash "message") and its level: their values
+# are text to canonicalize; any other one-word value is a variable, as a quoted word is in text
+STATEMENT_KEYS = frozenset({"msg", "message", "event", "error", "err", "level", "severity", "lvl"})
+
+
+def _json_template(node, steps: list | None, depth: int, key: str = "") -> str:
     if isinstance(node, dict):
         if depth >= JSON_MAX_DEPTH:
             return "{<*>}"
-        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_json_template(v, steps, depth + 1)}"
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_json_template(v, steps, depth + 1, str(k))}"
                                for k, v in node.items()) + "}"
     if isinstance(node, list):
         return "[<*>]"
@@ -254,6 +262,8 @@ def _json_template(node, steps: list | None, depth: int) -> str:
     if isinstance(node, (int, float)):
         return "<NUM>"
     value = _canonicalize(str(node), steps) if node else ""
+    if key.lower() not in STATEMENT_KEYS and value and " " not in value and not PLACEHOLDER.fullmatch(value):
+        value = "<STR>"
     return f'"{value}"'
 
 
