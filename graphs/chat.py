@@ -209,9 +209,9 @@ def planner(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
         note = f"\n\n_{result.redactions} secrets were masked before the model read the logs._" \
             if result.redactions else ""
         return {"answer": result.answer + note, "citations": verified(result.answer, result.unverified)}
-    return _answer(["I can answer without an LLM when you ask about: a service's overview, errors in a window, "
-                    "what changed, similar lines (quote one), dependencies and blast radius, incidents, or "
-                    "“investigate <service> now”. Name services as the inventory does and a window such as "
+    return _answer(["I can answer without an LLM when you ask about: what is wrong right now, why a service "
+                    "failed, a service's overview, errors in a window, what changed, similar lines (quote one), "
+                    "dependencies and blast radius, incidents, runbooks, or “investigate <service> now”. Name services as the inventory does and a window such as "
                     "“last hour” or “since 14:00”. (An LLM is not configured, so free-form questions are not "
                     "answered.)"], [])
 
