@@ -41,7 +41,7 @@ def analyze_cmd(service, host, since, duration, until, baseline, as_json, url, t
     """Analyse a window on the running server: ranked templates, then the structured extraction."""
     import httpx
 
-    from graphs.client import explain, headers, unreachable
+    from graphs.client import explain, headers, sse_events, unreachable
 
     if not (since or duration):
         since = "30m"
@@ -55,23 +55,19 @@ def analyze_cmd(service, host, since, duration, until, baseline, as_json, url, t
                 raise explain(url, response.status_code, response.content)
             click.echo(json.dumps(response.json()))
             return
-        failed, event = None, None
+        failed = None
         with httpx.stream("POST", endpoint, json={**body, "stream": True}, headers=headers(token),
                           timeout=180) as response:
             if response.status_code != 200:
                 raise explain(url, response.status_code, response.read())
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event:
-                    data = json.loads(line.split(":", 1)[1])
-                    if event == "analysis":
-                        click.echo("\n".join(_ranked(data)))
-                    elif event == "extraction" and data.get("final"):
-                        click.echo("\n" + "\n".join(render(data["extraction"], data["llm"])))
-                    elif event == "error":
-                        failed = data
-                        click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
+            for event, data in sse_events(response):
+                if event == "analysis":
+                    click.echo("\n".join(_ranked(data)))
+                elif event == "extraction" and data.get("final"):
+                    click.echo("\n" + "\n".join(render(data["extraction"], data["llm"])))
+                elif event == "error":
+                    failed = data
+                    click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
     except httpx.HTTPError as exc:
         raise unreachable(url, exc) from None
     if failed is not None:

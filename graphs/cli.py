@@ -91,30 +91,26 @@ def chat_cmd(question, thread_id, url, token):
     """Ask the running server; its work streams as it happens (route, tools, answer)."""
     import httpx
 
-    from graphs.client import explain, headers, unreachable
+    from graphs.client import explain, headers, sse_events, unreachable
 
-    event, failed = None, None
+    failed = None
     try:
         with httpx.stream("POST", f"{url.rstrip('/')}/chat", json={"question": question, "thread_id": thread_id},
                           headers=headers(token), timeout=120) as response:
             if response.status_code != 200:
                 raise explain(url, response.status_code, response.read())
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event:
-                    data = json.loads(line.split(":", 1)[1])
-                    if event == "route":
-                        click.echo(click.style(f"[route] {data['route']} {', '.join(data['entities'])}", dim=True))
-                    elif event == "tool" and data["status"] == "start":
-                        click.echo(click.style(f"[tool] {data['name']} {data['args']}", dim=True))
-                    elif event == "answer":
-                        click.echo("\n" + data["markdown"])
-                    elif event == "error":
-                        failed = data
-                        click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
-                    elif event == "done":
-                        click.echo(click.style(f"\n[thread {data['thread_id']}, {data['elapsed_ms']} ms]", dim=True))
+            for event, data in sse_events(response):
+                if event == "route":
+                    click.echo(click.style(f"[route] {data['route']} {', '.join(data['entities'])}", dim=True))
+                elif event == "tool" and data["status"] == "start":
+                    click.echo(click.style(f"[tool] {data['name']} {data['args']}", dim=True))
+                elif event == "answer":
+                    click.echo("\n" + data["markdown"])
+                elif event == "error":
+                    failed = data
+                    click.echo(click.style(f"[error] {data['message']}", fg="red"), err=True)
+                elif event == "done":
+                    click.echo(click.style(f"\n[thread {data['thread_id']}, {data['elapsed_ms']} ms]", dim=True))
     except httpx.HTTPError as exc:
         raise unreachable(url, exc) from None
     if failed is not None:                 # the answer failed: say so in the exit status too

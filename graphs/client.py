@@ -91,3 +91,16 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def sse_events(response):
+    """The (event, data) pairs of a server-sent event stream (an httpx streaming response),
+    data parsed as JSON; an `error` event is yielded like any other."""
+    import json
+
+    event = None
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event:
+            yield event, json.loads(line.split(":", 1)[1])
