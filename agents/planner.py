@@ -224,7 +224,7 @@ def rendered_results(calls: list[dict], outputs: list[str], per_call: int = 8) -
         status = envelope.get("status", "ok") if isinstance(envelope, dict) else "ok"
         head = f"**{call['name']}**({args}): {status}"
         if isinstance(envelope, dict) and envelope.get("hint"):
-            head += f" ({envelope['hint']})"
+            head += f" ({str(envelope['hint']).splitlines()[0][:160]})"
         lines = [x for x in digest([raw], per_call).splitlines() if x.startswith("[")] if status == "ok" else []
         blocks.append("\n".join([head, *(f"- {x}" for x in lines)]))
     return "\n\n".join(blocks)
@@ -278,8 +278,10 @@ def step_schema(tools, known_services: list[str] | None = None) -> dict:
         props = {k: prop(k, v) for k, v in schema.get("properties", {}).items()}
         return {"type": "object", "properties": props, "required": schema.get("required", []),
                 "additionalProperties": False}
+    def runnable(t) -> bool:           # a tool that needs a service has no branch when none may be named
+        return known_services != [] or "service" not in t.tool_call_schema.model_json_schema().get("required", [])
     return {"anyOf": [{"type": "object", "properties": {"tool": {"const": t.name}, "args": arguments(t)},
-                       "required": ["tool", "args"], "additionalProperties": False} for t in tools]}
+                       "required": ["tool", "args"], "additionalProperties": False} for t in tools if runnable(t)]}
 
 
 def plan_schema(tools, max_steps: int, known_services: list[str] | None = None) -> dict:

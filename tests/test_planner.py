@@ -380,6 +380,7 @@ def test_a_filter_the_question_does_not_name_is_dropped(db):
     schema = json.loads(route.calls[0].request.content)["response_format"]["json_schema"]["schema"]
     branches = {b["properties"]["tool"]["const"]: b for b in schema["properties"]["steps"]["items"]["anyOf"]}
     assert branches["query_logs"]["properties"]["args"]["properties"]["service"] == {"type": "null"}
+    assert "blast_radius" not in branches and "get_service_overview" not in branches    # they need a service
 
 
 @respx.mock
