@@ -12,7 +12,10 @@ and only scales a service's own change, so centrality never lifts a calm service
     onset      earlier first anomaly ranks a little higher
     host       catastrophic templates (disk full, OOM, read-only fs...) on its own host(s)
     named      share of the other anomalous services whose error lines name it
-    score = change * (.4 + .35 explains + .25 quiet) + .1 onset + .08 host + .05 named
+    past       a person verified it as the root cause of a similar past incident (issue 21's
+               memory: retrieval/similar.root_cause_clues, at most .05 x that similarity);
+               a clue, never a candidate by itself
+    score = change * (.4 + .35 explains + .25 quiet) + .1 onset + .08 host + .05 named + past
 Reasons cite template ids so every claim can be checked, and say which signal led.
 """
 from __future__ import annotations
@@ -78,7 +81,10 @@ def own_change(scope: Scope) -> dict[str, float]:
     return out
 
 
-def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
+def rank(scope: Scope, limit: int = 8, past: dict[str, float] | None = None) -> list[Candidate]:
+    """`past`: service -> bonus from similar past incidents' verified root causes (added as
+    its own part; it only reorders candidates the measurements found)."""
+    past = past or {}
     changes = own_change(scope)
     floor = 1 - math.exp(-CHANGED / SCALE)
     changed = {n for n, c in changes.items() if c >= floor}
@@ -143,6 +149,11 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
         score = mine * (BASE + EXPLAINS * parts["explains"] + QUIET * parts["quiet"]) + sum(
             WEIGHTS[k] * parts[k] for k in WEIGHTS)
         reasons, evidence = _reasons(scope, view, name, anomalous, dependents, others, host_hits, below)
+        if past.get(name, 0.0) > 0 and (name in changed or view.anomalous):
+            parts["past"] = past[name]
+            score += past[name]
+            reasons.append("a person verified it as the root cause of a similar past incident "
+                           "(GET /incidents/{id}/similar)")
         elsewhere = _claimed(scope, name)
         if elsewhere is not None:
             score *= CLAIMED
@@ -159,7 +170,7 @@ def rank(scope: Scope, limit: int = 8) -> list[Candidate]:
     return out[:limit]
 
 
-PART_WORDS = {"change": "its own change", "explains": "how much of the others' change depends on it",
+PART_WORDS = {"past": "a similar past incident's verified root cause", "change": "its own change", "explains": "how much of the others' change depends on it",
               "quiet": "nothing beneath it changed", "onset": "it changed first", "host": "its host's failures",
               "named": "others' errors name it"}
 

@@ -31,7 +31,7 @@ from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
 from retrieval.runbooks import RunbookQuery, best_steps, find_sections
-from retrieval.similar import find_similar, remember
+from retrieval.similar import find_similar, remember, root_cause_clues
 from tools.catalog import ToolContext
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def timeline(state: State) -> dict:
 
 
 def rank_root_cause(state: State) -> dict:
-    return {"candidates": root_cause.rank(state["scope"])}
+    return {"candidates": root_cause.rank(state["scope"], past=root_cause_clues(state.get("similar") or []))}
 
 
 def impact(state: State, runtime: Runtime[Context]) -> dict:

@@ -237,3 +237,18 @@ def test_the_spectrum_sees_slow_traces_without_any_error_line():
         window += trace
     found = trace_change.spectrum(baseline, window, {})
     assert set(found) == {"prices"} and found["prices"][1:] == (10, 10)
+
+
+def test_a_verified_past_root_cause_is_a_clue_that_breaks_a_near_tie_and_names_no_calm_service():
+    """Two services changed alike; a similar past incident's verified root cause was one of
+    them: it goes first, with the reason said. A calm service verified in the past is not
+    made a candidate by that alone."""
+    views = {"billing": _failing(30), "ledger": _failing(30), "archive": _steady(CALM, 60)}
+    scope = _scope(views, {})
+    plain = root_cause.rank(scope)
+    assert abs(plain[0].score - plain[1].score) < 1e-9        # a tie, broken by name
+    clued = root_cause.rank(scope, past={"ledger": 0.04, "archive": 0.05})
+    assert clued[0].service == "ledger" and clued[0].parts["past"] == 0.04
+    assert any("similar past incident" in r for r in clued[0].reasons)
+    archive = [c for c in clued if c.service == "archive"]
+    assert not archive or "past" not in archive[0].parts
