@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agents import change, trace_change
+from agents import change, trace_change, trace_spectrum
 from db import counts, events
 from db.pool import Database
 
@@ -67,6 +67,9 @@ def measure(db: Database, scope: "Scope") -> None:
     novel = {(name, t.template_id): t.surprise for name, view in scope.services.items()
              for t in view.change.templates[:5] if t.kind in ("new", "rise") and t.surprise >= 1.0}
     scope.traces = trace_change.compare(baseline, window, changed_templates=novel)
+    for name, (score, bad, n) in trace_spectrum.spectrum(baseline, window, novel).items():
+        found = scope.traces.setdefault(name, trace_change.TraceChange(name))
+        found.spectrum, found.abnormal = score, (bad, n)
     for name, found in scope.traces.items():
         view = scope.services.get(name)
         if view is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from agents import change, root_cause, trace_change
+from agents import change, root_cause, trace_change, trace_spectrum
 from agents.scope import Scope, ServiceView
 
 T0 = datetime(2026, 3, 1, 12, 0)
@@ -217,7 +217,7 @@ def test_the_spectrum_names_the_service_the_failing_traces_share_not_the_hub_on_
         return route + [("search", 7, "info"), ("gateway", 5, "info")]
     baseline = [e for i in range(40) for e in _request(f"b{i}", T0 - 30 * M + i * 30 * M / 40, steps(i, False))]
     window = [e for i in range(40) for e in _request(f"w{i}", T0 + i * 5 * M / 40, steps(i, True))]
-    found = trace_change.spectrum(baseline, window, {})
+    found = trace_spectrum.spectrum(baseline, window, {})
     assert found["orders"][0] > 5 and found["orders"][1:] == (20, 20)
     # the gateway (it logged the failing line) and auth and lookup (heard before the failure on
     # every failing trace) are on as many healthy traces: they keep nothing
@@ -235,7 +235,7 @@ def test_the_spectrum_sees_slow_traces_without_any_error_line():
         if i % 3 == 0:                     # prices answers 300 ms late: the gateway's last line waits
             trace[-1] = trace[-1][:2] + (trace[-1][2] + timedelta(milliseconds=300),) + trace[-1][3:]
         window += trace
-    found = trace_change.spectrum(baseline, window, {})
+    found = trace_spectrum.spectrum(baseline, window, {})
     assert set(found) == {"prices"} and found["prices"][1:] == (10, 10)
 
 
