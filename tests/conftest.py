@@ -17,7 +17,11 @@ from db.pool import Database
 from db.settings import DBSettings, DBUrl, GraphSettings, ServicesSettings
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import IngestSettings
+from datetime import timedelta
+
+from detectors.cycle import run_cycle
 from detectors.settings import DetectorSettings
+from evals.scenarios import CASCADE_T0
 from graphs.worker import InvestigationSettings
 from retrieval.topology import TopologySettings
 
@@ -173,3 +177,13 @@ def instance(services, tmp_path):
     db.close()
     yield inst, url
     inst.stop()
+
+
+def replay_cascade_cycles(db, graph, names, until_minute: int = 16) -> list[int]:
+    """The detector cycle each minute over the cascade scenario (evals.scenarios), as the
+    server's loop runs it: the incidents it opened."""
+    settings = DetectorSettings()
+    opened = []
+    for minute in range(-1, until_minute):
+        opened += run_cycle(db, graph, settings, CASCADE_T0 + timedelta(minutes=minute), names).opened
+    return opened

@@ -11,13 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import server
-from detectors.cycle import run_cycle
-from detectors.settings import DetectorSettings
 from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
 from graphs.investigate import Context, investigate
 from graphs.worker import InvestigationSettings
 from retrieval.runbooks import ingest_dir
-from tests.conftest import make_settings
+from tests.conftest import make_settings, replay_cascade_cycles
 
 REPO_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 
@@ -60,10 +58,7 @@ def investigated(db_urls, tmp_path):
         try:
             assert ingest_dir(state.db, state.graph, state.embedder, books, state.topology.inventory).errors == []
             state.ingestor.ingest(cascade())
-            opened = []
-            for minute in range(-1, 16):
-                opened += run_cycle(state.db, state.graph, DetectorSettings(), CASCADE_T0 + timedelta(minutes=minute),
-                                    state.ingestor.services.names()).opened
+            opened = replay_cascade_cycles(state.db, state.graph, state.ingestor.services.names())
             report = investigate(opened[0], Context(state.db, state.graph, embedder=state.embedder))["report"]
             assert report["root_cause_service"] == "mariadb"
             now = datetime.utcnow()

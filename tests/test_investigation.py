@@ -15,8 +15,6 @@ import server
 from agents.notify import Notifier, NotifySettings
 from db import graph as cypher
 from db import incidents as incident_sql
-from detectors.cycle import run_cycle
-from detectors.settings import DetectorSettings
 from graphs.investigate import INVESTIGATE, Context, investigate
 from graphs.worker import InvestigationSettings, run_one
 from ingest.inventory import parse
@@ -24,6 +22,7 @@ from ingest.pipeline import Ingestor
 from ingest.service_map import ServiceMap
 from retrieval.topology import load_inventory
 from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
+from tests.conftest import replay_cascade_cycles
 from tests.conftest import make_settings
 
 T0 = CASCADE_T0
@@ -43,11 +42,7 @@ def seeded(db, graph):
 
 
 def detect(db, graph, until_minute: int = 16) -> list[int]:
-    settings = DetectorSettings()
-    opened = []
-    for minute in range(-1, until_minute):
-        opened += run_cycle(db, graph, settings, T0 + timedelta(minutes=minute), ServiceMap(INVENTORY).names()).opened
-    return opened
+    return replay_cascade_cycles(db, graph, ServiceMap(INVENTORY).names(), until_minute)
 
 
 def test_the_graph_shape_is_fixed():

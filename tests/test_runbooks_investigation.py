@@ -3,19 +3,16 @@ steps listed beside the report's own actions, and cited, verified, in the chat."
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 import server
-from detectors.cycle import run_cycle
-from detectors.settings import DetectorSettings
-from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
+from evals.scenarios import CASCADE_INVENTORY, cascade
 from graphs.investigate import Context, investigate
 from graphs.worker import InvestigationSettings
 from retrieval.runbooks import ingest_dir
-from tests.conftest import make_settings
+from tests.conftest import make_settings, replay_cascade_cycles
 
 REPO_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 GATEWAY = """---
@@ -41,10 +38,7 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             summary = ingest_dir(state.db, state.graph, state.embedder, books, state.topology.inventory)
             assert summary.errors == [] and "disk-full" in summary.added
             state.ingestor.ingest(cascade())
-            opened = []
-            for minute in range(-1, 16):
-                opened += run_cycle(state.db, state.graph, DetectorSettings(), CASCADE_T0 + timedelta(minutes=minute),
-                                    state.ingestor.services.names()).opened
+            opened = replay_cascade_cycles(state.db, state.graph, state.ingestor.services.names())
             report = investigate(opened[0], Context(state.db, state.graph, embedder=state.embedder))["report"]
             assert report["root_cause_service"] == "mariadb"
             steps = report["runbook_steps"]
