@@ -101,12 +101,14 @@ def create_app(settings: AppSettings | None = None):
 
     from agents.llm import LLMMetrics, build_chat_model
     from agents.notify import Notifier
+    from agents.tracing import SpanHandler
     from db import embeddings, stats
     from db import incidents as incident_sql
     from db.checkpoint import MariaDBSaver
     from db.graph import Graph
     from db.migrate import migrate as run_migrations
     from db.pool import Database, DatabaseUnavailable
+    from db.tracing import build_provider as build_tracer_provider, tracer_of
     from db.version import UnsupportedServer, server_info
     from detectors.loop import detector_loop
     from graphs.alerts import router as alerts_router
@@ -174,9 +176,14 @@ def create_app(settings: AppSettings | None = None):
         app.state.graph = Graph(settings.graph.resolved_url(settings.services), settings.graph.name,
                                 settings.graph.timeout_ms)
         app.state.embedder = build_embedder(settings.embed)
-        app.state.llm = build_chat_model(settings.llm, [LLMMetrics(metrics, settings.llm.model)])
+        app.state.tracer_provider = build_tracer_provider(version=__version__)   # None unless OTEL_EXPORTER_OTLP_*
+        app.state.tracer = tracer_of(app.state.tracer_provider)
+        app.state.spans = SpanHandler(app.state.tracer) if app.state.tracer_provider is not None else None
+        app.state.llm = build_chat_model(settings.llm, [LLMMetrics(metrics, settings.llm.model)]
+                                         + ([app.state.spans] if app.state.spans else []))
         app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
         app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s))
+        app.state.ingestor.tracer = app.state.tracer
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()
         app.state.embed_worker.start()
@@ -198,7 +205,8 @@ def create_app(settings: AppSettings | None = None):
                                  settings.investigate.baseline_minutes, lambda: app.state.topology.inventory,
                                  prometheus_from(settings.prometheus), settings.prometheus.max_services,
                                  app.state.llm, app.state.db_ro, settings.llm.structured, settings.llm.max_rounds,
-                                 tuple(settings.llm.mask_patterns), embedder=app.state.embedder),
+                                 tuple(settings.llm.mask_patterns), embedder=app.state.embedder,
+                                 tracer=app.state.tracer, spans=app.state.spans),
             settings.investigate)
         app.state.investigations.start()
         app.state.detectors = detector_loop(lambda now: _detect(app.state, settings, now), settings.detect.interval_s,
@@ -248,6 +256,8 @@ def create_app(settings: AppSettings | None = None):
             app.state.db_ro.close()
             app.state.health_pool.shutdown(wait=False, cancel_futures=True)
             app.state.graph.close()
+            if app.state.tracer_provider is not None:
+                app.state.tracer_provider.shutdown()      # flushes the spans still queued
 
     app = FastAPI(title="DevMesh", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     tokens = settings.server.tokens
@@ -318,7 +328,8 @@ def _detect(state, settings: AppSettings, now: datetime):
 
     services = state.ingestor.services
     with state.metrics.cycle.time():
-        return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None)
+        return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None,
+                         state.tracer)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -17,6 +17,7 @@ from db import incidents as incident_sql
 from db import lifecycle
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
+from db.tracing import NOOP, Tracer
 from detectors import patterns, quiet, rates
 from detectors.settings import DetectorSettings
 from detectors.signals import Signal
@@ -52,7 +53,19 @@ def _floor(now: datetime) -> datetime:
 
 
 def run_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now: datetime,
-              units: dict[str, str] | None = None) -> CycleResult:
+              units: dict[str, str] | None = None, tracer: Tracer = NOOP) -> CycleResult:
+    """One cycle under the detectors' lock, traced as one `detector cycle` span."""
+    with tracer.start_as_current_span("detector cycle") as span:
+        result = _locked_cycle(db, graph, settings, now, units)
+        if span.is_recording():
+            span.set_attributes({"devmesh.ran": result.ran, "devmesh.minutes": result.minutes,
+                                 "devmesh.signals": len(result.signals), "devmesh.opened": len(result.opened),
+                                 "devmesh.updated": len(result.updated), "devmesh.resolved": len(result.resolved)})
+        return result
+
+
+def _locked_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now: datetime,
+                  units: dict[str, str] | None) -> CycleResult:
     end = _floor(now)                       # minutes before `end` are complete
     with db.connection() as conn:
         cur = conn.cursor()

@@ -21,6 +21,7 @@ from agents import planner as planner_agent
 from agents import window_changes
 from agents.citations import verified
 from agents.grounding import Grounding, mentioned_services, names_of
+from agents.tracing import run_config
 from graphs import chat_oncall
 from graphs.chat_router import Route, extract, route
 from graphs.chat_steps import ChatState, error_lines
@@ -45,6 +46,7 @@ class ChatContext:
     max_rounds: int = 3
     structured: bool = False               # agents.planner's JSON-schema mode for small models
     cancelled: threading.Event = field(default_factory=threading.Event)   # set when the client goes away
+    spans: Any = None                      # agents/tracing.SpanHandler: the graph, its nodes, tools, LLM calls
 
 
 def route_node(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
@@ -252,6 +254,7 @@ async def stream(question: str, ctx: ChatContext, thread_id: str | None = None, 
     `graph` is a compiled chat graph with a checkpointer when `thread_id` should persist."""
     graph = graph or CHAT
     config = {"configurable": {"thread_id": thread_id}} if thread_id and graph.checkpointer else {}
+    config.update(run_config(ctx.spans))
     final: dict[str, Any] = {}
     async for mode, chunk in graph.astream({"question": question}, config, context=ctx,
                                            stream_mode=["custom", "values"]):

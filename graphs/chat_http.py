@@ -48,7 +48,8 @@ def context(request: Request) -> ChatContext:
                         tuple(state.settings.llm.mask_patterns))
     may_open = "admin" in getattr(request.state, "scopes", {"admin"})   # a read token only reads
     return ChatContext(tools, lambda: state.topology.inventory, open_incident if may_open else None, state.llm,
-                       state.settings.llm.max_rounds, state.settings.llm.structured)
+                       state.settings.llm.max_rounds, state.settings.llm.structured,
+                       spans=getattr(state, "spans", None))
 
 
 async def run(request: Request, body: Question):

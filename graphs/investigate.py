@@ -19,6 +19,7 @@ from langgraph.runtime import Runtime
 from agents import impact as impact_step
 from agents import investigators, reporter, root_cause, scope as scope_step, timeline as timeline_step
 from agents.notify import Notifier
+from agents.tracing import run_config
 from db import events
 from db import graph as cypher
 from db import incidents as incident_sql
@@ -27,6 +28,7 @@ from db import metrics_sql
 from db import templates as template_sql
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
+from db.tracing import NOOP
 from ingest.inventory import Inventory
 from retrieval.enrich import ReferenceMatcher
 from retrieval.prometheus import Prometheus
@@ -54,6 +56,8 @@ class Context:
     mask_patterns: tuple[str, ...] = ()                           # redacted before any model reads them
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc).replace(tzinfo=None)   # the investigation's clock
     embedder: Any = None                                          # runbook sections and past incidents by meaning
+    tracer: Any = NOOP                                            # db/tracing.py: the `investigation` span
+    spans: Any = None                                             # agents/tracing.SpanHandler: nodes, tools, LLM calls
 
 
 class State(TypedDict, total=False):
@@ -268,5 +272,7 @@ INVESTIGATE = build()
 
 
 def investigate(incident_id: int, ctx: Context) -> dict:
-    """Run the whole graph for one incident; returns the final state."""
-    return INVESTIGATE.invoke({"incident_id": incident_id}, context=ctx)
+    """Run the whole graph for one incident; returns the final state. Traced as one
+    `investigation` span holding the graph's, each node's, each tool's and each LLM call's."""
+    with ctx.tracer.start_as_current_span("investigation", attributes={"devmesh.incident.id": incident_id}):
+        return INVESTIGATE.invoke({"incident_id": incident_id}, run_config(ctx.spans), context=ctx)

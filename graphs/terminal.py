@@ -19,10 +19,33 @@ import click
 SERVICES_HINT = "start the local services with `devmesh services up` (or `make services`)"
 
 
+class TraceIds(logging.Filter):
+    """Puts the current span's ids on each record (db/tracing.py): `trace_id`, `span_id` (hex,
+    "" outside a span) and `trace` (" trace_id=... span_id=..." or "") for `%(trace)s`.
+    Light: without OpenTelemetry imported there can be no span, and nothing is imported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        api = sys.modules.get("opentelemetry.trace")
+        ctx = api.get_current_span().get_span_context() if api is not None else None
+        if ctx is not None and ctx.is_valid:
+            record.trace_id, record.span_id = f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+            record.trace = f" trace_id={record.trace_id} span_id={record.span_id}"
+        else:
+            record.trace_id = record.span_id = record.trace = ""
+        return True
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(trace)s"
+
+
 def setup_logging() -> None:
-    """INFO from our modules on stderr, one line each; chatty libraries at WARNING. The
-    server keeps it: uvicorn's own config leaves the root logger alone."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """INFO from our modules on stderr, one line each (with the trace and span ids inside a
+    span); chatty libraries at WARNING. The server keeps it: uvicorn's own config leaves the
+    root logger alone."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, TraceIds) for f in handler.filters):
+            handler.addFilter(TraceIds())
     for noisy in ("httpx", "httpcore", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

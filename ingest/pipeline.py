@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db import counts, events, merges, templates
 from db.pool import Database
+from db.tracing import NOOP, Tracer
 from ingest.canon import CANON_VERSION
 from ingest.merging import MergeMap
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
@@ -122,9 +123,16 @@ class Ingestor:
         self.canon_version = CANON_VERSION
         self._known: OrderedDict[int, None] = OrderedDict()
         self.on_new_templates: Callable[[list[int]], None] | None = None
+        self.tracer: Tracer = NOOP           # db/tracing.py; the server sets its own
 
     def ingest(self, raw_records: list) -> IngestResult:
-        return self.write(process_batch(raw_records, self.services))
+        """Prepare and write one batch, traced as one `ingest batch` span."""
+        with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": len(raw_records)}) as span:
+            return _described(span, self.write(process_batch(raw_records, self.services)))
+
+    def _write_traced(self, batch: PreparedBatch, size: int) -> IngestResult:
+        with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": size}) as span:
+            return _described(span, self.write(batch))
 
     def ingest_stream(self, batches: Iterable[list]) -> Iterator[IngestResult]:
         """Many batches (file import, replay): batch n+1 is prepared while batch n is being
@@ -133,7 +141,7 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             inflight: deque[Future] = deque()
             for raw in batches:
-                inflight.append(writer.submit(self.write, process_batch(raw, self.services)))
+                inflight.append(writer.submit(self._write_traced, process_batch(raw, self.services), len(raw)))
                 if len(inflight) >= 2:
                     yield inflight.popleft().result()
             while inflight:
@@ -236,6 +244,14 @@ class Ingestor:
         """Drop the known-template cache (after the database was reset under us)."""
         self._known.clear()
 
+
+
+def _described(span, result: IngestResult) -> IngestResult:
+    if span.is_recording():
+        span.set_attributes({"devmesh.accepted": result.accepted, "devmesh.duplicates": result.duplicates,
+                             "devmesh.rejected": len(result.rejected), "devmesh.new_templates": result.new_templates,
+                             "devmesh.unmapped": result.unmapped})
+    return result
 
 
 def _first_seen(records: list[Record], templates_: list[Template]) -> dict[int, tuple[datetime, str]]:
