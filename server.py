@@ -54,7 +54,8 @@ _SETTINGS = {"server": _server_settings, "services": "db.settings:ServicesSettin
              "investigate": "graphs.worker:InvestigationSettings", "notify": "agents.notify:NotifySettings",
              "loki": "ingest.loki:LokiSettings", "retention": "ingest.retention:RetentionSettings",
              "learn": "ingest.merging:LearnSettings", "syslog": "ingest.syslog:SyslogSettings",
-             "prometheus": "retrieval.prometheus:PrometheusSettings", "llm": "agents.llm:LLMSettings"}
+             "prometheus": "retrieval.prometheus:PrometheusSettings", "llm": "agents.llm:LLMSettings",
+             "k8s": "retrieval.kube_api:KubeSettings"}
 
 
 def _settings_class(spec):
@@ -142,6 +143,7 @@ def create_app(settings: AppSettings | None = None):
     from graphs.memory_http import router as memory_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
+    from retrieval.kubernetes import KubeState
     from retrieval.topology import TopologyState
 
     settings = settings or AppSettings()
@@ -195,6 +197,12 @@ def create_app(settings: AppSettings | None = None):
         app.state.inventory_watch = Periodic("inventory-follow", settings.topology.inventory_poll_s,
                                              app.state.topology.follow)
         app.state.inventory_watch.start()
+        app.state.kube = KubeState(settings.k8s, app.state.graph, app.state.topology)   # off without a cluster
+        if app.state.kube.enabled:
+            await run_in_threadpool(app.state.kube.refresh)
+        app.state.kube_watch = Periodic("kubernetes-topology", settings.k8s.refresh_s if app.state.kube.enabled else 0,
+                                        app.state.kube.refresh)
+        app.state.kube_watch.start()
         app.state.enrichment = Periodic("graph-enrichment", settings.topology.infer_interval_s,
                                         lambda: refresh_now(app.state.db, app.state.graph, app.state.topology.inventory,
                                                             settings.topology.infer_window_s))
@@ -251,6 +259,8 @@ def create_app(settings: AppSettings | None = None):
             app.state.investigations.stop()
             app.state.enrichment.stop()
             app.state.inventory_watch.stop()
+            app.state.kube_watch.stop()
+            app.state.kube.close()
             app.state.embed_worker.stop()
             app.state.db.close()
             app.state.db_ro.close()

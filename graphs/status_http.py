@@ -62,7 +62,7 @@ def health(request: Request):
     state = {"mariadb": mariadb_health(st), "falkordb": check(st.graph.ping, st.health_pool),
              "embedder": {"status": "ok", "model": st.embedder.name, **st.embed_worker.status()},
              "inventory": {"status": "ok" if not st.topology.problems else "problems", **st.topology.status()},
-             "llm": llm_state(st)}
+             "llm": llm_state(st), "kubernetes": st.kube.status()}
     ok = state["mariadb"]["status"] == "ok" and state["falkordb"]["status"] == "ok"
     return JSONResponse({"status": "ok" if ok else "degraded", "dependencies": state}, 200 if ok else 503)
 
@@ -78,7 +78,7 @@ def info(request: Request):
     return {"version": request.app.version, "canon_version": st.ingestor.canon_version,
             "embedder": {"name": st.embedder.name, "dim": st.embedder.dim, **st.embed_worker.status()},
             "mariadb": st.mariadb or server_info(st.db_ro), "counts": stats.counts(st.db_ro),
-            "inventory": st.topology.status(),
+            "inventory": st.topology.status(), "kubernetes": st.kube.status(),
             "unmapped": st.ingestor.services.unmapped_summary() if st.ingestor.services else None,
             "enrichment": {"last": st.enrichment.last, "error": st.enrichment.last_error},
             "detectors": {"last": st.detectors.last, "error": st.detectors.last_error},

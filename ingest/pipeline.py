@@ -96,7 +96,7 @@ def process_batch(raw_records: list, services: ServiceMap | None = None) -> Prep
             continue
         seen.add(digest)
         if services is not None:
-            mapped = services.resolve(record.host, record.service)
+            mapped = services.resolve(record.host, record.service, record.meta)
             if mapped is None:
                 services.note_unmapped(record.service)
                 out.unmapped += 1

@@ -4,6 +4,10 @@ Looked up in order: the service's name, an alias, a unit (with or without `.serv
 case-insensitively. When several services claim a unit, the one on the record's host wins.
 Records that map to nothing keep their raw service name and are counted as unmapped.
 
+With a Kubernetes cluster (retrieval/kube_topology.py), a record's k8s labels or resource
+attributes (its pod, its workload) map first, and the cluster's workload and Service names
+are names too, after the inventory's (the file wins where both speak).
+
 Every way in maps with the same inventory: the server follows the one published in MariaDB
 (retrieval/topology.TopologyState), and `devmesh import` takes that one too (`fleet_map`),
 else the inventory file it is configured with.
@@ -18,6 +22,7 @@ from pathlib import Path
 from db import inventory as inventory_sql
 from db.pool import Database
 from ingest.inventory import Inventory, load, parse
+from ingest.kube_refs import KubeIndex, k8s_ref
 
 _SUFFIXES = (".service", ".scope", ".socket", ".timer")
 
@@ -31,7 +36,8 @@ def _bare(name: str) -> str:
 
 
 class ServiceMap:
-    def __init__(self, inventory: Inventory | None = None):
+    def __init__(self, inventory: Inventory | None = None, kube: KubeIndex | None = None):
+        self.kube = kube
         self._direct: dict[str, str] = {}
         self._units: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self.unmapped: Counter[str] = Counter()
@@ -44,8 +50,16 @@ class ServiceMap:
                 for unit in service.units:
                     for key in {unit.lower(), _bare(unit)}:
                         self._units.setdefault(key, []).append((service.name, frozenset(service.hosts)))
+        if kube is not None:
+            for name, mapped in kube.names.items():
+                self._direct.setdefault(name, mapped)
 
-    def resolve(self, host: str, service: str) -> str | None:
+    def resolve(self, host: str, service: str, meta: dict | None = None) -> str | None:
+        if self.kube is not None and meta:
+            ref = k8s_ref(meta)
+            found = self.kube.resolve(ref) if ref is not None else None
+            if found is not None:
+                return found
         key = service.lower()
         for candidate in (key, _bare(service)):
             claims = self._units.get(candidate)

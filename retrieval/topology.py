@@ -13,6 +13,7 @@ from db.graph import Graph, GraphUnavailable
 from db.pool import Database, DatabaseUnavailable
 from db.settings import REPO_ROOT
 from ingest.inventory import Inventory, InventoryError, load, parse
+from ingest.kube_refs import KubeIndex
 from ingest.service_map import ServiceMap
 
 
@@ -85,10 +86,18 @@ class TopologyState:
         self.graph_loaded = False
         self.source: str | None = None
         self.generation: int | None = None
+        self.kube: KubeIndex | None = None          # the cluster's pods and workloads (retrieval/kubernetes.py)
 
     def _use(self, inv: Inventory, source: str, generation: int | None) -> None:
         self.inventory, self.problems, self.source, self.generation = inv, list(inv.warnings), source, generation
-        self.on_services(ServiceMap(inv))
+        self.on_services(ServiceMap(inv, self.kube))
+
+    def use_kube(self, index: KubeIndex) -> None:
+        """Map ingest with the cluster's names too (beside the inventory's, which win); a
+        refresh that changed nothing keeps the map (and its unmapped counts)."""
+        if index != self.kube:
+            self.kube = index
+            self.on_services(ServiceMap(self.inventory, index))
 
     def reload(self) -> dict[str, int]:
         """Read this server's file and publish it. Raises InventoryError (nothing changes) or
