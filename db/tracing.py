@@ -13,7 +13,8 @@ detectors, tools, agents, graphs) starts spans.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
@@ -54,3 +55,14 @@ def tracer_of(provider) -> Tracer:
     """The tracer every layer uses: the provider's, or the no-op one."""
     return provider.get_tracer(NAME) if provider is not None else NOOP
 
+
+
+@contextmanager
+def process_provider(version: str = "0.1.0") -> Iterator:
+    """The provider of one CLI command (None when tracing is off), shut down (flushed) at its end."""
+    provider = build_provider(version=version)
+    try:
+        yield provider
+    finally:
+        if provider is not None:
+            provider.shutdown()

@@ -1,13 +1,15 @@
-"""What every chat handler shares: the stream writer, an announced tool call, the thread's
+"""What every chat handler shares: the stream writer, an announced (and traced) tool call, the thread's
 entities, evidence events and the deterministic answer; and the rendering of error lines,
 which several routes end with."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import TypedDict
 
-from langgraph.config import get_stream_writer
+from langchain_core.runnables.config import get_callback_manager_for_config
+from langgraph.config import get_config, get_stream_writer
 
 from agents.scope import SEVERE
 from graphs.chat_router import Entities
@@ -35,11 +37,32 @@ def call(name: str, fn, ctx: ToolContext, **args) -> ToolResult:
     shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in args.items()}
     call_id = f"call-{uuid.uuid4().hex[:8]}"
     emit("tool", {"id": call_id, "name": name, "args": shown, "status": "start"})
-    result = fn(ctx, **args)
+    run = _tool_run(name, shown)
+    try:
+        result = fn(ctx, **args)
+    except BaseException as exc:
+        if run is not None:
+            run.on_tool_error(exc)
+        raise
     summary = f"{result.status}" + (f", {len(result.data)} items" if isinstance(result.data, list) else "")
+    if run is not None:
+        run.on_tool_end(summary)
     emit("tool", {"id": call_id, "name": name, "args": shown, "status": "end", "outcome": result.status,
                   "summary": summary + (" (cut)" if result.truncated else "")})
     return result
+
+
+def _tool_run(name: str, shown: dict):
+    """The call as a tool run of the node's callbacks (a span under the node when tracing:
+    agents/tracing.SpanHandler), or None outside a graph run or without callbacks."""
+    try:
+        config = get_config()
+    except RuntimeError:
+        return None
+    if not config.get("callbacks"):
+        return None
+    return get_callback_manager_for_config(config).on_tool_start({"name": name}, json.dumps(shown, default=str),
+                                                                name=name)
 
 
 def entities(state: ChatState) -> Entities:

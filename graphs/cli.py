@@ -31,7 +31,10 @@ def detect(settings, once, at):
     except InventoryError:
         units = {}
     now = parse_timestamp(at) if at else datetime.now(timezone.utc).replace(tzinfo=None)
-    click.echo(json.dumps(run_cycle(db, graph, settings.detect, now, units).as_dict()))
+    from db.tracing import process_provider, tracer_of
+
+    with process_provider() as provider:                 # traced when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        click.echo(json.dumps(run_cycle(db, graph, settings.detect, now, units, tracer_of(provider)).as_dict()))
 
 
 @click.command("investigate")
@@ -74,12 +77,18 @@ def investigate_cmd(settings, incident_id, at, service, window):
     except InventoryError:
         inventory = None
     from agents.llm import build_chat_model
+    from agents.tracing import SpanHandler
+    from db.tracing import process_provider, tracer_of
     from ingest.embedders import build_embedder
 
-    state = investigate(incident_id, InvestigationContext(
-        db, graph, Notifier(settings.notify), settings.investigate.baseline_minutes, lambda: inventory,
-        llm=build_chat_model(settings.llm), structured=settings.llm.structured, max_rounds=settings.llm.max_rounds,
-        mask_patterns=tuple(settings.llm.mask_patterns), embedder=build_embedder(settings.embed)))
+    with process_provider() as provider:                 # traced when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        tracer = tracer_of(provider)
+        spans = SpanHandler(tracer) if provider is not None else None
+        state = investigate(incident_id, InvestigationContext(
+            db, graph, Notifier(settings.notify), settings.investigate.baseline_minutes, lambda: inventory,
+            llm=build_chat_model(settings.llm, [spans] if spans else None), structured=settings.llm.structured,
+            max_rounds=settings.llm.max_rounds, mask_patterns=tuple(settings.llm.mask_patterns),
+            embedder=build_embedder(settings.embed), tracer=tracer, spans=spans))
     click.echo(state["markdown"])
 
 

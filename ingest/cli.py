@@ -55,9 +55,13 @@ def import_files_cmd(settings, files, host, service, batch_size):
     from db.pool import Database
     from ingest.importer import import_files
 
+    from db.tracing import process_provider, tracer_of
+
     db = Database(settings.db.resolved(settings.services)[0])
-    totals = import_files(_ingestor(settings, db), files, batch_size=batch_size,
-                          default_host=host, default_service=service)
+    ingestor = _ingestor(settings, db)
+    with process_provider() as provider:                 # traced when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        ingestor.tracer = tracer_of(provider)
+        totals = import_files(ingestor, files, batch_size=batch_size, default_host=host, default_service=service)
     click.echo(json.dumps(totals))
 
 

@@ -3,6 +3,7 @@
 spans, trace ids on our log lines, and a real OTLP/HTTP export decoded from the wire."""
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import threading
@@ -21,6 +22,7 @@ from db.tracing import build_provider, enabled, tracer_of
 from detectors.cycle import run_cycle
 from detectors.settings import DetectorSettings
 from evals.scenarios import CASCADE_INVENTORY, CASCADE_T0, cascade
+from graphs.chat import ChatContext, stream as chat_stream
 from graphs.investigate import Context, investigate
 from graphs.terminal import TraceIds
 from ingest.inventory import parse
@@ -29,6 +31,7 @@ from ingest.service_map import ServiceMap
 from retrieval.topology import load_inventory
 from tests.conftest import make_settings, record
 from tests.test_planner import OLLAMA, call, ndjson
+from tools.catalog import ToolContext
 
 INVENTORY = parse(CASCADE_INVENTORY)
 MODEL = "qwen2.5:7b-instruct"
@@ -112,6 +115,22 @@ def test_one_investigation_is_one_trace_of_nodes_tools_and_llm_calls(db, graph):
     written = [r for r in lines if "report" in r.getMessage() and "written" in r.getMessage()]
     assert written and written[0].trace_id == f"{root[0].context.trace_id:032x}"
     assert written[0].trace == f" trace_id={written[0].trace_id} span_id={written[0].span_id}"
+    # a chat question on a deterministic route: the graph, its nodes and the tool calls they make
+    exporter.clear()
+    tools = ToolContext(db, graph, None, lambda: "", lambda: CASCADE_T0 + timedelta(minutes=16))
+
+    async def ask():
+        return [e async for e in chat_stream("errors of mariadb in the last 30 minutes",
+                                             ChatContext(tools, lambda: INVENTORY, spans=spans_handler))]
+    events = asyncio.run(ask())
+    chat = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in chat}
+    route = next(e for e in events if e[0] == "route")[1]["route"]
+    called = [s for s in chat if s.name.startswith("execute_tool ")]
+    assert called and all(by_id[s.parent.span_id].name == f"node {route}" for s in called)
+    assert {e[1]["name"] for e in events if e[0] == "tool"} == {s.attributes["gen_ai.tool.name"] for s in called}
+    assert [s.name for s in chat if s.parent is None] == ["graph LangGraph"]
+
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "outside", None, None)
     TraceIds().filter(plain)
     assert plain.trace == "" and plain.trace_id == ""
