@@ -140,6 +140,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.loki_read import router as loki_read_router
     from retrieval.rates_http import router as rates_router
     from retrieval.runbooks_http import router as runbooks_router
+    from retrieval.code_http import router as code_router
     from graphs.memory_http import router as memory_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
@@ -319,6 +320,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(status_router)
     app.include_router(rates_router)
     app.include_router(runbooks_router)
+    app.include_router(code_router)
     app.include_router(memory_router)
     app.include_router(ui_router)
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
@@ -360,6 +362,8 @@ COMMANDS = {
                       "Validate inventory.yaml, load it into FalkorDB and make it the one every server follows."),
     "infer-edges": ("retrieval.cli:infer_edges_cmd",
                    "Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."),
+    "code": ("ingest.code_cli:code",
+             "The code index: symbols of a service's checkout at a version, for stack frames and RCA."),
     "runbooks": ("retrieval.cli:runbooks_cmd",
                  "Runbook documents: ingest a directory (Markdown, reStructuredText, text), list them."),
     "detect": ("graphs.cli:detect", "Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."),
