@@ -204,6 +204,7 @@ def create_app(settings: AppSettings | None = None):
         app.state.kube_watch = Periodic("kubernetes-topology", settings.k8s.refresh_s if app.state.kube.enabled else 0,
                                         app.state.kube.refresh)
         app.state.kube_watch.start()
+        app.state.kube.start()                  # the watch on pods between the full reads
         app.state.enrichment = Periodic("graph-enrichment", settings.topology.infer_interval_s,
                                         lambda: refresh_now(app.state.db, app.state.graph, app.state.topology.inventory,
                                                             settings.topology.infer_window_s))

@@ -1,5 +1,5 @@
 """The Kubernetes API, read with plain httpx: where it is and who we are (the pod's service
-account, or a kubeconfig file), and the lists the topology needs.
+account, or a kubeconfig file), the lists the topology needs, and a watch on pods.
 
 Credentials, first found wins:
 - `DEVMESH_K8S_KUBECONFIG`: a kubeconfig file (its current-context, or
@@ -16,11 +16,13 @@ Neither: Kubernetes is off. Every failure is a `KubeError` whose message says wh
 from __future__ import annotations
 
 import base64
+import json
 import os
 import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import yaml
@@ -44,7 +46,9 @@ class KubeSettings(BaseSettings):
     context: str | None = None            # the kubeconfig context (default: its current-context)
     in_cluster: str = "auto"              # auto | true | false
     serviceaccount_dir: Path = SERVICE_ACCOUNT
-    refresh_s: float = 60.0               # how often the topology is read again (0 = only at start)
+    refresh_s: float = 60.0               # how often every list is read again (0 = only at start)
+    watch: bool = True                    # follow pod changes between the reads (a watch from the list's version)
+    watch_s: float = 300.0                # how long one watch request lasts before it is made again
     timeout_s: float = 10.0
 
 
@@ -189,18 +193,62 @@ class KubeClient:
             out[name], out["resource_versions"][name] = self.list(path)
         return out
 
-    def _get(self, path: str, params: dict) -> dict:
-        token = self.creds.bearer()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        where = f"{self.creds.server}{path}"
+    def watch(self, path: str, resource_version: str | None, seconds: float) -> Iterator[dict]:
+        """The watch events ({type: ADDED | MODIFIED | DELETED | BOOKMARK | ERROR, object})
+        after `resource_version`, until the server ends the watch (`timeoutSeconds`)."""
+        params = {"watch": "1", "allowWatchBookmarks": "true", "timeoutSeconds": str(max(1, int(seconds)))}
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        timeout = httpx.Timeout(self.timeout_s, read=seconds + 30)      # bookmarks come about once a minute
         try:
-            response = self._http.get(path, params=params, headers=headers)
+            with self._http.stream("GET", path, params=params, headers=self._auth(), timeout=timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._check(response, path)
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError as exc:
+                        raise KubeError(f"the watch on {path} sent a line that is not JSON") from exc
+                    if isinstance(event, dict) and isinstance(event.get("object"), dict):
+                        yield event
         except httpx.TimeoutException as exc:
-            raise KubeError(f"the Kubernetes API at {self.creds.server} gave no answer within {self.timeout_s:g} s "
-                            f"(GET {path}); is the server reachable from here?") from exc
+            raise self._timeout(path) from exc
         except httpx.HTTPError as exc:
-            raise KubeError(f"cannot reach the Kubernetes API at {self.creds.server} ({type(exc).__name__}: "
-                            f"{str(exc)[:160]})") from exc
+            raise self._unreachable(exc) from exc
+
+    def _auth(self) -> dict:
+        token = self.creds.bearer()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _timeout(self, path: str) -> KubeError:
+        return KubeError(f"the Kubernetes API at {self.creds.server} gave no answer within {self.timeout_s:g} s "
+                         f"(GET {path}); is the server reachable from here?")
+
+    def _unreachable(self, exc: Exception) -> KubeError:
+        return KubeError(f"cannot reach the Kubernetes API at {self.creds.server} ({type(exc).__name__}: "
+                         f"{str(exc)[:160]})")
+
+    def _get(self, path: str, params: dict) -> dict:
+        try:
+            response = self._http.get(path, params=params, headers=self._auth())
+        except httpx.TimeoutException as exc:
+            raise self._timeout(path) from exc
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        self._check(response, path)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise KubeError(f"GET {path} did not answer JSON; is {self.creds.server} a Kubernetes API server?") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
+            raise KubeError(f"GET {path} did not answer a Kubernetes list (kind, metadata, items)")
+        return body
+
+    def _check(self, response: httpx.Response, path: str) -> None:
+        where = f"{self.creds.server}{path}"
         if response.status_code == 401:
             raise KubeError(f"the Kubernetes API refused our credentials (401 Unauthorized on GET {where}); the "
                             f"token of {self.creds.source} is missing, expired or revoked")
@@ -212,13 +260,6 @@ class KubeClient:
         if response.status_code != 200:
             raise KubeError(f"the Kubernetes API answered {response.status_code} on GET {path} "
                             f"({_status_message(response)})")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise KubeError(f"GET {path} did not answer JSON; is {self.creds.server} a Kubernetes API server?") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
-            raise KubeError(f"GET {path} did not answer a Kubernetes list (kind, metadata, items)")
-        return body
 
     def close(self) -> None:
         self._http.close()

@@ -180,6 +180,42 @@ def test_a_cluster_becomes_hosts_services_and_edges_beside_the_inventory(db, gra
     assert services["shop/web"]["hosts"] == [] and services["checkout"]["hosts"] == ["storage-2", "worker-1"]
     assert ("shop", "web-7f9c6b5d4-h8k2r") not in topology.kube.pods and ingestor.services is not mapping
 
+    # the watch on pods: a pod added, one scheduled, one deleted, a bookmark; then 410 Gone -> a full read
+    by_name = {p["metadata"]["name"]: p for p in replay("pods-1")["items"] + replay("pods-2")["items"]}
+
+    def event(kind: str, pod: dict, version: str) -> str:
+        obj = {"kind": "Pod", "apiVersion": "v1", **json.loads(json.dumps(pod))}
+        obj["metadata"]["resourceVersion"] = version
+        return json.dumps({"type": kind, "object": obj})
+    added = json.loads(json.dumps(by_name["web-7f9c6b5d4-h8k2r"]))
+    added["metadata"]["name"], added["spec"]["nodeName"] = "web-7f9c6b5d4-r2d2x", "worker-2"
+    scheduled = json.loads(json.dumps(by_name["checkout-6d8f7c9b5-t5v6b"]))
+    scheduled["spec"]["nodeName"], scheduled["status"]["phase"] = "worker-2", "Running"
+    stream = "\n".join([event("ADDED", added, "918300"), event("MODIFIED", scheduled, "918301"),
+                        event("DELETED", by_name["checkout-6d8f7c9b5-4x7kq"], "918302"),
+                        json.dumps({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
+                                                                   "metadata": {"resourceVersion": "918350"}}})]) + "\n"
+    with respx.mock() as router:
+        watch = router.get(f"{API}/api/v1/pods", params={"watch": "1"}).mock(
+            return_value=httpx.Response(200, content=stream.encode(), headers={"Content-Type": "application/json"}))
+        state.watch_once()
+    sent = watch.calls[0].request.url.params
+    assert (sent["resourceVersion"], sent["allowWatchBookmarks"], sent["timeoutSeconds"]) == ("918276", "true", "300")
+    services = {s["name"]: s for s in cypher.services(graph)}
+    assert services["shop/web"]["hosts"] == ["storage-2"] and services["checkout"]["hosts"] == ["storage-2"]
+    assert state.status()["watch_events"] == 3 and state.resource_versions["pods"] == "918350"
+    assert topology.kube.pods[("shop", "web-7f9c6b5d4-r2d2x")] == "shop/web"
+    gone = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                        "message": "too old resource version: 918350 (918700)", "reason": "Expired",
+                                        "code": 410}}
+    with respx.mock() as router:
+        router.get(f"{API}/api/v1/pods", params={"watch": "1"}).mock(
+            return_value=httpx.Response(200, content=(json.dumps(gone) + "\n").encode()))
+        routes = cluster(router)
+        state.watch_once()
+    assert len(routes["nodes"].calls) == 1 and state.resource_versions["pods"] == "918276"      # listed again
+    assert {s["name"]: s for s in cypher.services(graph)}["shop/web"]["hosts"] == ["worker-1"]
+
 
 def test_credentials_in_cluster_kubeconfig_or_off_and_errors_in_health(db_urls, tmp_path, kubeconfig):
     account = tmp_path / "serviceaccount"
