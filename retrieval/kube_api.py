@@ -94,6 +94,7 @@ def _data(entry: dict, key: str) -> bytes | None:
 
 
 def from_kubeconfig(path: Path, context_name: str | None = None) -> Credentials:
+    path = Path(path).expanduser()
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
     except OSError as exc:
