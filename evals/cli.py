@@ -358,3 +358,15 @@ def eval_capture(settings, incident_id, directory, history_minutes):
     finally:
         db.close()
     click.echo(f"wrote {target}; replay it with `devmesh eval --cases {directory}`")
+
+
+@eval_cmd.command("exceptions")
+@click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_exceptions(settings, split, as_json):
+    """Score the RCA on real exceptions with planted bugs (evals/exceptions) beside the top frame."""
+    from evals.exceptions import score
+
+    result = score.run(settings.db.resolved(settings.services)[0], split)
+    click.echo(json.dumps(result) if as_json else score.table(result))

@@ -4,7 +4,7 @@ import sys
 
 log = logging.getLogger("users")
 USERS = {1: {"name": "Ada Lovelace", "email": "ada@example.org"}, 2: {"name": "Plato", "email": None},
-         3: {"name": "Grace Hopper", "email": "grace@example.org"}}
+         3: {"name": "Grace Hopper", "email": "grace@example.org"}, 4: {"name": "Aristotle", "email": None}}
 
 
 def format_user(user):
