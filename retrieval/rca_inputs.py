@@ -1,9 +1,11 @@
 """What an RCA reads, gathered in one place (I/O only; agents/rca.py judges it): the frames
 mapped to the code index at the version that logged them, the symbols of the files on the
-stack with their source, and the symbols of that version most similar to the failure by
-embedding (the failing type, message and the stack's code)."""
+stack with their source, the symbols of other files that a failing line calls (by name),
+and the symbols of that version most similar to the failure by embedding (the failing
+type, message and the stack's code)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from db import code_index as sql
@@ -12,6 +14,7 @@ from retrieval.code_map import map_frames
 
 MAX_SIMILAR = 10
 MAX_VERSION_SYMBOLS = 5000
+_CALLED = re.compile(r"([A-Za-z_]\w*)\s*\(")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,20 @@ def _with_source(db: Database, version_id: int, symbols: list[dict]) -> list[dic
     return out
 
 
+def _called_on_failing_lines(symbols: list[dict], frames: list[dict]) -> set[str]:
+    """Names called on the frames' failing lines (`name(`), to bring in producers from other files."""
+    names: set[str] = set()
+    by_id = {s["id"]: s for s in symbols}
+    for f in frames:
+        sym = by_id.get(f["symbol"]["id"]) if f.get("symbol") else None
+        if sym and isinstance(f.get("line"), int):
+            lines = sym["source"].splitlines()
+            offset = f["line"] - sym["start_line"]
+            if 0 <= offset < len(lines):
+                names.update(_CALLED.findall(lines[offset]))
+    return names
+
+
 def gather(db: Database, embedder, service: str, version: str | None, exception_type: str, message: str,
            frames: list[dict], events: list[dict] | None = None, exception_event_ids: list[int] | None = None,
            cluster_id: int | None = None) -> RcaView:
@@ -52,13 +69,17 @@ def gather(db: Database, embedder, service: str, version: str | None, exception_
     version_id = mapped["version_id"]
     stack_paths = sorted({f["path"] for f in mapped["frames"] if f["path"]})
     symbols = _with_source(db, version_id, sql.symbols(db, version_id, stack_paths))
+    every = sql.symbols(db, version_id)[:MAX_VERSION_SYMBOLS]
+    called = _called_on_failing_lines(symbols, mapped["frames"])
+    held = {s["id"] for s in symbols}
+    symbols += _with_source(db, version_id, [s for s in every if s["id"] not in held and s["kind"] != "class"
+                                             and s["qualname"].rsplit(".", 1)[-1] in called][:MAX_SIMILAR])
     similarity: dict[int, float] = {}
     table = sql.vectors_table(db, embedder.name, embedder.dim, create=False) if embedder is not None else None
     if table:
         stack_code = "\n".join(s["source"] for f in mapped["frames"][:3] for s in symbols
                                if f["symbol"] and s["id"] == f["symbol"]["id"])
         query = embedder.embed([f"{exception_type}: {message}\n{stack_code}"[:4000]])[0].astype("<f4").tobytes()
-        every = sql.symbols(db, version_id)[:MAX_VERSION_SYMBOLS]
         similarity = sql.similarity(db, table, query, [s["id"] for s in every])
         held = {s["id"] for s in symbols}
         extra = sorted((s for s in every if s["id"] not in held and s["kind"] != "class"),

@@ -92,3 +92,27 @@ def test_blame_flow_and_parameters():
     assert {("url_path", "/api/orders/42", "url"), ("sku", "pear", "json"), ("password", "[REDACTED]", "json"),
             ("qty", "2", "kv")} <= found
     assert extract(lines, "KeyError: 'pear'")[0]["name"] == "sku"      # the value the error repeats first
+
+
+def test_a_producer_in_another_file_and_the_cli(db, db_urls, tmp_path):
+    from click.testing import CliRunner
+
+    import server
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "sides.py").write_text("import math\nfrom app.geom import ring_area\n\n\n"
+                                               "def side(outer, inner):\n    return math.sqrt(ring_area(outer, inner))\n")
+    (tmp_path / "app" / "geom.py").write_text("def ring_area(outer, inner):\n    return 3.14 * (inner ** 2 - outer ** 2)\n")
+    env = {"DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_EMBED_BACKEND": "hash"}
+    done = CliRunner().invoke(server.main, ["code", "index", str(tmp_path), "--service", "geo", "--version", "abc1234"],
+                              env=env)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["symbols"] == 2
+    listed = CliRunner().invoke(server.main, ["code", "versions", "--service", "geo"], env=env)
+    assert "abc1234" in listed.output and "files=2" in listed.output
+    failure = Failure(service="geo", version="abc1234deadbeef", exception_type="ValueError", message="math domain error",
+                      frames=[{"file": "/opt/geo/app/sides.py", "function": "side", "line": 6}])
+    rca = rca_for(db, HashingEmbedder(256), failure)
+    assert rca["version"] == "abc1234" and rca["version_exact"]      # a long commit matches the short one indexed
+    assert [c["symbol"] for c in rca["candidates"][:2]] == ["ring_area", "side"]
+    assert "called by side on its failing line" in rca["candidates"][0]["reasons"][0]
