@@ -23,6 +23,7 @@ from ingest.code_parse import language_of, parse
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "site-packages", "dist",
              "build", ".tox", ".mypy_cache", ".pytest_cache", "vendor"}
 MAX_FILE_BYTES = 1_000_000
+MAX_PATH = 512                 # code_files.path
 MAX_EMBED_CHARS = 4000
 
 
@@ -52,9 +53,10 @@ def git_head(root: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
-def source_files(root: Path) -> dict[str, bytes]:
-    """relative POSIX path -> bytes of every source file we can parse, under `root`."""
-    found: dict[str, bytes] = {}
+def source_files(root: Path) -> dict[str, str]:
+    """relative POSIX path -> sha256 of every source file we can parse, under `root` (the
+    bytes are not kept: a big checkout is read once to hash, and again only where it changed)."""
+    found: dict[str, str] = {}
     root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
@@ -62,10 +64,11 @@ def source_files(root: Path) -> dict[str, bytes]:
             path = Path(dirpath) / name
             if language_of(name) is None or path.is_symlink():
                 continue
+            relative = path.relative_to(root).as_posix()
             try:
-                if path.stat().st_size > MAX_FILE_BYTES:
+                if path.stat().st_size > MAX_FILE_BYTES or len(relative) > MAX_PATH:
                     continue
-                found[path.relative_to(root).as_posix()] = path.read_bytes()
+                found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 continue
     return found
@@ -77,11 +80,10 @@ def index_checkout(db: Database, embedder, root: Path, service: str, version: st
         raise ValueError(f"{root} is not a directory: give the checkout's root")
     version = (version or git_head(root) or "unversioned")[:128]
     result = IndexResult(service, version)
-    found = source_files(root)
-    hashes = {path: hashlib.sha256(data).hexdigest() for path, data in found.items()}
+    hashes = source_files(root)
     version_id = sql.ensure_version(db, service, version, str(root.resolve()))
     before = sql.files(db, version_id)
-    result.files = len(found)
+    result.files = len(hashes)
     result.added = sum(1 for p in hashes if p not in before)
     result.changed = sum(1 for p, h in hashes.items() if p in before and before[p] != h)
     result.unchanged = sum(1 for p, h in hashes.items() if before.get(p) == h)
@@ -94,11 +96,14 @@ def index_checkout(db: Database, embedder, root: Path, service: str, version: st
             for path in todo:
                 digest = hashes[path]
                 if digest not in known:
-                    text = found[path].decode("utf-8", "replace")
+                    data = (root / path).read_bytes()
+                    if hashlib.sha256(data).hexdigest() != digest:       # changed while we read: next run
+                        continue
+                    text = data.decode("utf-8", "replace")
                     sql.store_blob(cur, digest, language_of(path), text, parse(path, text))
                     known.add(digest)
                     result.parsed += 1
-            sql.set_files(cur, version_id, [(p, hashes[p]) for p in todo])
+            sql.set_files(cur, version_id, [(p, hashes[p]) for p in todo if hashes[p] in known])
             sql.delete_files(cur, version_id, gone)
             sql.touch_version(cur, version_id)
     result.symbols = sql.count_symbols(db, version_id)
