@@ -1,11 +1,14 @@
 """The one ingest pipeline, used by HTTP, file import and evals alike.
 
-    process_batch(raw records)  pure: normalize -> log_hash -> canonicalize -> template
-                                (same input, same PreparedBatch; no I/O)
+    process_batch(raw records)  pure: normalize -> join stack-trace lines (ingest/multiline.py)
+                                -> log_hash -> parse exceptions (ingest/stacktrace.py) -> template
+                                (same input, same PreparedBatch; no I/O; the Ingestor passes its
+                                Joiner, which holds a trace still open for the next batch)
     Ingestor.write(prepared)    one transaction: new templates (INSERT IGNORE), events
                                 (one multi-row INSERT IGNORE ... RETURNING), template stats
-                                and minute rollups for the rows that were new; then the new
-                                template ids go to the embedding queue.
+                                and minute rollups for the rows that were new, exception clusters
+                                (ingest/exceptions.py); then the new template ids go to the
+                                embedding queue.
 
 A bad record is rejected alone with its index and reason; a duplicate (same log_hash,
 in the batch or already stored) is counted, not stored, and adds nothing to the rollups,
@@ -27,8 +30,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from db import counts, events, merges, templates
 from db.pool import Database
 from db.tracing import NOOP, Tracer
+from ingest import exceptions
 from ingest.canon import CANON_VERSION
+from ingest.exceptions import ClusterChange, ExceptionSettings
 from ingest.merging import MergeMap
+from ingest.multiline import Joined, Joiner, JoinSettings
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
 from ingest.service_map import ServiceMap
 from ingest.templates import Template, template_for
@@ -60,8 +66,12 @@ class PreparedBatch:
     templates: list[Template] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)          # each record's position in the request
+    lines: list[int] = field(default_factory=list)            # this request's lines each event holds
+    parsed: list = field(default_factory=list)                # each event's ParsedException or None
     in_batch_duplicates: int = 0
     unmapped: int = 0
+    joined: int = 0                                           # lines folded into an earlier line's event
+    pending: int = 0                                          # lines held for a trace's next batch
 
 
 @dataclass
@@ -72,27 +82,47 @@ class IngestResult:
     new_templates: int = 0
     unmapped: int = 0
     new_template_ids: list[int] = field(default_factory=list)
+    joined: int = 0
+    pending: int = 0
+    cluster_changes: list[ClusterChange] = field(default_factory=list)
 
     def as_response(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
-                "new_templates": self.new_templates, "unmapped": self.unmapped}
+                "new_templates": self.new_templates, "unmapped": self.unmapped, "joined": self.joined,
+                "pending": self.pending}
 
 
-def process_batch(raw_records: list, services: ServiceMap | None = None) -> PreparedBatch:
-    """Pure: normalize, hash, map to an inventory service, template. Rejects carry the
-    record's index in the request. The hash uses the raw service name, so dedup does not
-    depend on the inventory of the day."""
+def process_batch(raw_records: list, services: ServiceMap | None = None, joiner: Joiner | None = None,
+                  exception_settings: ExceptionSettings | None = None) -> PreparedBatch:
+    """Pure: normalize, map to an inventory service, join stack-trace lines, hash, parse
+    exceptions, template. Rejects carry the record's index in the request. Without a
+    joiner, lines join within this batch only and nothing is held."""
     out = PreparedBatch()
-    seen: set[bytes] = set()
+    items: list[tuple[int, Record]] = []
     for index, raw in enumerate(raw_records):
         try:
             record = normalize(raw)
         except RecordError as exc:
             out.rejected.append({"index": index, "error": str(exc)})
             continue
+        items.append((index, record))
+    joined, out.pending = (joiner or Joiner()).join(items, hold=joiner is not None)
+    return _prepared(joined, services, exception_settings, out)
+
+
+def _prepared(joined: list[Joined], services: ServiceMap | None, exception_settings: ExceptionSettings | None,
+              out: PreparedBatch | None = None) -> PreparedBatch:
+    """Joined events -> hashed, mapped to an inventory service, parsed, templated rows
+    (duplicates within the batch folded). The hash uses the raw service name, so dedup does
+    not depend on the inventory of the day. An exception's template is its exception line's;
+    a joined trace that does not parse is templated by its first line."""
+    out = out or PreparedBatch()
+    seen: set[bytes] = set()
+    for event in joined:
+        record = event.record
         digest = record.log_hash()
         if digest in seen:
-            out.in_batch_duplicates += 1
+            out.in_batch_duplicates += event.fresh
             continue
         seen.add(digest)
         if services is not None:
@@ -103,10 +133,15 @@ def process_batch(raw_records: list, services: ServiceMap | None = None) -> Prep
             elif mapped != record.service:
                 record.meta = {**(record.meta or {}), "raw_service": record.service}
                 record.service = mapped
+        parsed = exceptions.analyse(record, exception_settings)
         out.records.append(record)
-        out.indexes.append(index)
+        out.indexes.append(event.index)
         out.hashes.append(digest)
-        out.templates.append(template_for(record.message))
+        out.lines.append(event.fresh)
+        out.parsed.append(parsed)
+        out.joined += max(0, event.fresh - 1)
+        headline = parsed.headline if parsed else record.message.split("\n", 1)[0] if event.lines > 1 else record.message
+        out.templates.append(template_for(headline))
     return out
 
 
@@ -114,8 +149,11 @@ class Ingestor:
     """Writes prepared batches; keeps a bounded cache of template ids known to be stored."""
 
     def __init__(self, db: Database, settings: IngestSettings | None = None,
-                 services: ServiceMap | None = None, merges: MergeMap | None = None):
+                 services: ServiceMap | None = None, merges: MergeMap | None = None,
+                 joiner: Joiner | None = None, exception_settings: ExceptionSettings | None = None):
         self.db = db
+        self.joiner = joiner or Joiner(JoinSettings())          # traces open at a batch's end wait here
+        self.exception_settings = exception_settings or ExceptionSettings()
         self.merges = merges if merges is not None else MergeMap()   # learned templates (ingest/merging.py)
         self._merges_loaded = False
         self.services = services            # replaced whole when the inventory is reloaded
@@ -128,7 +166,17 @@ class Ingestor:
     def ingest(self, raw_records: list) -> IngestResult:
         """Prepare and write one batch, traced as one `ingest batch` span."""
         with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": len(raw_records)}) as span:
-            return _described(span, self.write(process_batch(raw_records, self.services)))
+            return _described(span, self.write(self.prepare(raw_records)))
+
+    def prepare(self, raw_records: list) -> PreparedBatch:
+        return process_batch(raw_records, self.services, self.joiner, self.exception_settings)
+
+    def flush_pending(self, force: bool = False) -> IngestResult:
+        """Write the held traces whose wait is over (all of them with force: shutdown, end of a file)."""
+        joined = self.joiner.flush(force=force)
+        if not joined:
+            return IngestResult()
+        return self.write(_prepared(joined, self.services, self.exception_settings))
 
     def _write_traced(self, batch: PreparedBatch, size: int) -> IngestResult:
         with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": size}) as span:
@@ -141,21 +189,25 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             inflight: deque[Future] = deque()
             for raw in batches:
-                inflight.append(writer.submit(self._write_traced, process_batch(raw, self.services), len(raw)))
+                inflight.append(writer.submit(self._write_traced, self.prepare(raw), len(raw)))
                 if len(inflight) >= 2:
                     yield inflight.popleft().result()
             while inflight:
                 yield inflight.popleft().result()
+        flushed = self.flush_pending(force=True)         # the stream ended: no trace is still printing
+        if flushed.accepted or flushed.duplicates or flushed.rejected:
+            yield flushed
 
     def write(self, batch: PreparedBatch) -> IngestResult:
         result = IngestResult(duplicates=batch.in_batch_duplicates, rejected=batch.rejected,
-                              unmapped=batch.unmapped)
+                              unmapped=batch.unmapped, joined=batch.joined, pending=batch.pending,
+                              accepted=batch.pending)
         if not batch.records:
             return result
         stored, new_merges = self._stored_templates(batch.templates)
         for attempt in range(4):
             try:
-                accepted, new_ids, refused = self._write_once(batch, stored, new_merges, final=attempt == 3)
+                inserted, new_ids, refused, changes = self._write_once(batch, stored, new_merges, final=attempt == 3)
                 break
             except _Vanished as exc:
                 log.info("ingest batch: %s; retrying (%d)", exc, attempt + 1)
@@ -165,8 +217,13 @@ class Ingestor:
                     raise
                 log.info("ingest batch hit %s; retrying (%d)", exc, attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
-        result.accepted = accepted
-        result.duplicates += len(batch.records) - accepted - len(refused)
+        refused_at = {r["index"] for r in refused}
+        for digest, lines, index in zip(batch.hashes, batch.lines, batch.indexes):
+            if digest in inserted:
+                result.accepted += lines
+            elif index not in refused_at:
+                result.duplicates += lines
+        result.cluster_changes = changes
         result.rejected = sorted([*result.rejected, *refused], key=lambda r: r["index"])
         result.new_templates = len(new_ids)
         result.new_template_ids = sorted(new_ids)
@@ -197,8 +254,9 @@ class Ingestor:
         return [by_id[t.id] for t in canon], new
 
     def _write_once(self, batch: PreparedBatch, stored: list[Template], new_merges: list[tuple[int, int]],
-                    final: bool = True) -> tuple[int, set[int], list[dict]]:
-        """(rows inserted, new template ids, records the database refused). A row INSERT IGNORE
+                    final: bool = True) -> tuple[set[bytes], set[int], list[dict], list[ClusterChange]]:
+        """(hashes inserted, new template ids, records the database refused, clusters made new
+        or regressed). A row INSERT IGNORE
         skipped is a duplicate only when its log_hash is stored. Anything else IGNORE
         downgraded is first taken as a concurrency effect (a writer racing us on the same
         rows): the transaction is rolled back and redone; on the last attempt those records
@@ -220,11 +278,13 @@ class Ingestor:
                 (digest, r.ts, r.host, r.service, r.source, r.level, r.message, r.trace_id, r.span_id,
                  r.event_type, r.error_code, r.meta_json(), t.id)
                 for r, digest, t in zip(batch.records, batch.hashes, stored)]))
+            changes: list[ClusterChange] = []
             if inserted:
                 stats, rollups = _aggregate(batch.records, batch.hashes, stored, inserted)
                 templates.add_stats(cur, [(tid, by_id[tid].canon_hash, by_id[tid].template, *s,
                                            by_id[tid].canon_version) for tid, s in stats.items()])
                 counts.add(cur, [(*key, n) for key, n in rollups.items()])
+            changes = exceptions.write(cur, batch.records, batch.hashes, batch.parsed, batch.templates, inserted)
             skipped = [h for h in batch.hashes if h not in inserted]
             stored = events.stored_hashes(cur, skipped) if skipped else set()
             if not final and len(stored) < len(skipped):
@@ -232,7 +292,7 @@ class Ingestor:
         refused = [{"index": i, "error": "the database refused this record (a value its column checks reject); "
                                          "nothing of it was stored"}
                    for i, h in zip(batch.indexes, batch.hashes) if h not in inserted and h not in stored]
-        return len(inserted), new_ids, refused
+        return inserted, new_ids, refused, changes
 
     def _remember(self, template_id: int) -> None:
         self._known[template_id] = None

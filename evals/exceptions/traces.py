@@ -13,6 +13,7 @@ _EXC = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|I
 
 def read(lines: list[str]) -> dict | None:
     """{type, message, frames: [{file, function, line}]} of the last exception in `lines`."""
+    lines = [part for line in lines for part in line.split("\n")]     # ingest joins a trace into one event
     frames: list[dict] = []
     exc_type = exc_message = None
     py = any(line.startswith("Traceback (most recent call last)") for line in lines)

@@ -1,0 +1,240 @@
+"""Multi-line events: the continuation lines of a stack trace, delivered one record each by
+journald, Loki or a file, joined into one event per exception.
+
+Records join when they come from the same stream (host, service, source and meta `stream`),
+in arrival order, no more than `gap_s` apart by their timestamps, and the new line has a
+trace's shape given what the group holds so far: Python (`Traceback ...`, indented `File`
+and code lines, the exception line, "During handling ..." chains), JVM (`\\tat`, `Caused by:`,
+`... N more`), .NET (`   at ... in f.cs:line N`, `--->`), Node (`    at f (file.js:1:2)`)
+and Go (`panic:`, `goroutine N [...]:`, `pkg.f(...)` + `\\tfile.go:N +0x..`). Anything else
+starts a new event, so a plain line is never swallowed.
+
+Nothing is lost: a joined event keeps every line, the first line's time and fields, and the
+highest level of its lines. A trace longer than `max_lines` (or `max_bytes`) keeps its head
+and its tail (where Python prints the exception) around one marker line that says how many
+lines were left out; nothing outside that trace is dropped. A trace still open at the end of
+a batch is held (bounded: `max_pending` streams, the oldest flushed first) for the next
+batch of its stream, and written when that batch closes it, when `hold_s` passes (the next
+batch or `flush`), or at shutdown. A line arriving after its trace was flushed is its own event.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field, replace
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.normalize import LEVEL_RANK, MESSAGE_MAX_BYTES, Record
+
+
+class JoinSettings(BaseSettings):
+    """How stack-trace lines are joined at ingest."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVMESH_MULTILINE_")
+
+    enabled: bool = True
+    gap_s: float = 2.0               # record time between two lines of one trace
+    hold_s: float = 5.0              # how long a trace open at a batch's end waits for its next line
+    max_lines: int = 1000            # head + tail kept of one trace
+    max_bytes: int = 60_000          # below log_events.message's 64 KB
+    max_pending: int = 1000          # streams with a held trace
+
+
+_STRONG = re.compile(r"^(?:\s+at \S|\s+File \"|\s*\.\.\. \d+ (?:more|common frames omitted)|Caused by: |"
+                     r"\s+Suppressed: |\s*--- End of |\s*---> |\t\S+\.go:\d+)")
+_PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_PY_CHAIN = ("During handling of the above exception, another exception occurred:",
+             "The above exception was the direct cause of the following exception:")
+_PY_EXC = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")
+_GO_START = re.compile(r"^(?:panic: |fatal error: |goroutine \d+ \[[^\]]*\]:\s*$)")
+_GO_LINE = re.compile(r"^(?:goroutine \d+ \[[^\]]*\]:|\[signal |created by |[\w./*()\[\]~-]+\(.*\)$|\t\S+\.go:\d+)")
+
+
+@dataclass
+class _Group:
+    key: tuple
+    first: Record
+    index: int                          # the first line's position in its request (-1: an earlier request)
+    kind: str                           # plain | python | go | frames
+    state: str = ""                     # python: frames | done | chain
+    head: list[str] = field(default_factory=list)
+    head_bytes: int = 0
+    tail: deque = field(default_factory=deque)
+    dropped: int = 0
+    lines: int = 0
+    carried: int = 0                    # lines that came in earlier requests
+    level: str = "info"
+    trace_id: str | None = None
+    span_id: str | None = None
+    last_ts: object = None
+    held_at: float = 0.0
+
+
+@dataclass
+class Joined:
+    """One event out of the joiner: the record, its index, and how many of this request's
+    lines it holds (lines of earlier requests were counted there)."""
+
+    index: int
+    record: Record
+    lines: int
+    fresh: int
+
+
+class Joiner:
+    """Joins one request's records; holds the traces still open for the next request."""
+
+    def __init__(self, settings: JoinSettings | None = None):
+        self.settings = settings or JoinSettings()
+        self._pending: OrderedDict[tuple, _Group] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def join(self, items: list[tuple[int, Record]], hold: bool = True, now: float | None = None) -> tuple[list[Joined], int]:
+        """(events in order of their first line, lines held for the next request). `items`:
+        (index in the request, record). hold=False flushes everything (a pure, one-shot join)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            open_: dict[tuple, _Group] = {}
+            for key, group in list(self._pending.items()):
+                group.carried, group.index = group.lines, -1
+                open_[key] = group
+            self._pending.clear()
+            out: list[_Group] = []
+            for index, record in items:
+                key = stream_key(record)
+                group = open_.get(key)
+                if group is not None and self._continues(group, record):
+                    self._add(group, record)
+                    continue
+                if group is not None:
+                    out.append(group)
+                open_[key] = self._start(key, index, record)
+            held = 0
+            for key, group in open_.items():
+                if group.lines > group.carried:
+                    group.held_at = now                    # it grew: its wait starts again
+                if hold and self.settings.enabled and _may_continue(group) and now - group.held_at < self.settings.hold_s:
+                    self._pending[key] = group
+                    held += group.lines - group.carried
+                else:
+                    out.append(group)
+            while len(self._pending) > self.settings.max_pending:
+                out.append(self._pending.popitem(last=False)[1])
+                held -= out[-1].lines - out[-1].carried
+        out.sort(key=lambda g: (g.index < 0 and -1 or 0, g.index, g.first.ts))
+        return [Joined(g.index, self._record(g), g.lines, g.lines - g.carried) for g in out], held
+
+    def flush(self, now: float | None = None, force: bool = False) -> list[Joined]:
+        """Held traces whose `hold_s` passed (all of them with force), as events."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            due = [k for k, g in self._pending.items() if force or now - g.held_at >= self.settings.hold_s]
+            groups = [self._pending.pop(k) for k in due]
+        for g in groups:
+            g.carried, g.index = g.lines, -1
+        return [Joined(-1, self._record(g), g.lines, 0) for g in groups]
+
+    def _start(self, key: tuple, index: int, record: Record) -> _Group:
+        text = record.message
+        kind = "python" if _PY_HEADER.match(text) else "go" if _GO_START.match(text) else "plain"
+        group = _Group(key=key, first=record, index=index, kind=kind, state="frames" if kind == "python" else "",
+                       level=record.level, trace_id=record.trace_id, span_id=record.span_id, last_ts=record.ts)
+        self._append(group, text)
+        return group
+
+    def _continues(self, group: _Group, record: Record) -> bool:
+        if not self.settings.enabled or abs((record.ts - group.last_ts).total_seconds()) > self.settings.gap_s:
+            return False
+        text = record.message
+        if "\n" in text and not _STRONG.match(text):
+            return False                               # a record that is already multi-line stands alone
+        if group.kind == "python":
+            return _python_continues(group, text)
+        if group.kind == "go":
+            return not text.strip() or bool(_GO_LINE.match(text)) or text.startswith("panic: ")
+        if _STRONG.match(text):
+            if group.kind == "plain":
+                group.kind = "frames"
+            return True
+        return False
+
+    def _add(self, group: _Group, record: Record) -> None:
+        if LEVEL_RANK[record.level] > LEVEL_RANK[group.level]:
+            group.level = record.level
+        group.trace_id = group.trace_id or record.trace_id
+        group.span_id = group.span_id or record.span_id
+        group.last_ts = record.ts
+        self._append(group, record.message)
+
+    def _append(self, group: _Group, text: str) -> None:
+        group.lines += 1
+        size = len(text.encode("utf-8")) + 1
+        half = self.settings.max_lines // 2
+        if not group.tail and not group.dropped and len(group.head) < half \
+                and (group.head_bytes + size <= self.settings.max_bytes // 2 or not group.head):
+            group.head.append(text)
+            group.head_bytes += size
+            return
+        group.tail.append(text)
+        if len(group.tail) > max(1, self.settings.max_lines - half):
+            group.tail.popleft()
+            group.dropped += 1
+
+    def _record(self, group: _Group) -> Record:
+        tail = list(group.tail)
+        budget = self.settings.max_bytes - group.head_bytes
+        while tail and sum(len(t.encode("utf-8")) + 1 for t in tail) > budget:
+            tail.pop(0)
+            group.dropped += 1
+        lines = list(group.head)
+        if group.dropped:
+            lines.append(f"[devmesh: {group.dropped} lines of this trace were left out: it has {group.lines} "
+                         f"lines, the first {len(group.head)} and the last {len(tail)} are kept]")
+        message = "\n".join(lines + tail)
+        if len(message.encode("utf-8")) > MESSAGE_MAX_BYTES:
+            message = message.encode("utf-8")[:MESSAGE_MAX_BYTES].decode("utf-8", "ignore")
+        if group.lines == 1:
+            return group.first
+        meta = dict(group.first.meta or {}, joined_lines=group.lines)
+        return replace(group.first, message=message, level=group.level, trace_id=group.trace_id,
+                       span_id=group.span_id, meta=meta)
+
+
+def stream_key(record: Record) -> tuple:
+    stream = (record.meta or {}).get("stream")
+    return record.host, record.service, record.source, stream if isinstance(stream, str) else ""
+
+
+def _python_continues(group: _Group, text: str) -> bool:
+    stripped = text.strip()
+    if group.state == "frames":
+        if text[:1].isspace() or not stripped:
+            return True
+        if _PY_EXC.match(stripped):
+            group.state = "done"
+            return True
+        return False
+    if group.state == "done":
+        if stripped in _PY_CHAIN:
+            group.state = "chain"
+            return True
+        return not stripped
+    if group.state == "chain":
+        if _PY_HEADER.match(text):
+            group.state = "frames"
+            return True
+        return not stripped
+    return False
+
+
+def _may_continue(group: _Group) -> bool:
+    """A trace that may still be printing: worth holding for the next request."""
+    if group.kind == "python":
+        return True
+    return group.kind in ("go", "frames")

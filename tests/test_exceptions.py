@@ -1,0 +1,181 @@
+"""Issue 19, exceptions at ingest: stack traces delivered one line per record (as journald,
+Loki and files deliver them) are joined into one event per exception, parsed into frames and
+grouped into clusters, against the real MariaDB. Python tracebacks come from really running
+small programs; tests/traces/ holds what java, node (both run for real) and Go and .NET
+print. Interleaved streams, a trace split across two batches, a late line, a bad record in
+the middle, a 10,000-line trace; the same bug after an edit (other lines, other message) in
+one cluster, another exception type from the same function in another."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from db import exception_reads as reads
+from db.events import EventFilter, scan
+from ingest.exceptions import ExceptionSettings
+from ingest.multiline import Joiner, JoinSettings
+from ingest.pipeline import Ingestor, process_batch
+from ingest.stacktrace import parse
+
+TRACES = Path(__file__).resolve().parent / "traces"
+T0 = datetime(2026, 3, 1, 12, 0, 0)
+
+
+def _python_trace(tmp_path: Path, body: str, name: str = "orders.py") -> str:
+    """What Python really prints for `body`, run as a program under tmp_path/shop/."""
+    path = tmp_path / "shop" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body))
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "Traceback" in out.stderr, out.stderr
+    return out.stderr.rstrip("\n")
+
+
+def _lines(text: str, host: str, service: str, start: float, **extra) -> list[dict]:
+    return [{"timestamp": (T0 + timedelta(seconds=start, milliseconds=i)).isoformat() + "Z", "host": host,
+             "service": service, "level": "error", "message": line, **extra}
+            for i, line in enumerate(text.split("\n"))]
+
+
+def _interleave(*streams: list[dict]) -> list[dict]:
+    out, longest = [], max(len(s) for s in streams)
+    for i in range(longest):
+        out.extend(s[i] for s in streams if i < len(s))
+    return out
+
+
+BUG = """
+    def parse_qty(line):
+        return int(line["qty"])
+
+    def load(order):
+        total = 0
+        for line in order:
+            total += parse_qty(line)
+        return total
+
+    load([{"qty": "2"}, {"qty": %s}])
+"""
+
+
+def test_interleaved_split_late_and_bad_records_join_parse_and_cluster(db, tmp_path):
+    py = _python_trace(tmp_path, BUG % '"two"')
+    java = (TRACES / "java_chained.txt").read_text().rstrip("\n")
+    go = (TRACES / "go_panic.txt").read_text().rstrip("\n")
+    a = _lines("request accepted\n" + py + "\nrequest failed", "web-1", "orders", 0)
+    b = _lines(java + "\nshutting down", "web-2", "billing", 0)
+    c = _lines(go, "web-2", "orders", 0)
+    mixed = _interleave(a, b, c)
+    mixed.insert(7, {"host": "web-1", "service": "orders", "message": "no timestamp"})     # a bad record
+    ingestor = Ingestor(db)
+    cut = next(i for i, r in enumerate(mixed) if r["message"].startswith("  File ")) + 3     # mid-Python-trace
+    first, second = ingestor.ingest(mixed[:cut]), ingestor.ingest(mixed[cut:])
+    blank = [i for i, r in enumerate(mixed) if r["message"] == ""]      # Go's blank line: refused, as ever
+    assert [r["index"] for r in first.rejected] == sorted([7, *blank]) and second.rejected == []
+    assert "timestamp" in next(r["error"] for r in first.rejected if r["index"] == 7)
+    assert first.pending > 0 and second.joined > 0
+    assert first.accepted + second.accepted == len(mixed) - 1 - len(blank) and ingestor.joiner.pending() == 0
+    rows = scan(db, EventFilter(), 1000, oldest_first=True)
+    messages = sorted(r[6] for r in rows)
+    go = go.replace("\n\n", "\n").removesuffix("\nexit status 2")        # `go run`'s own line stands alone
+    assert messages == sorted(["request accepted", py, "request failed", java, "shutting down", go,
+                               "exit status 2"])
+    assert {(r[2], r[3]) for r in rows if r[6] == go} == {("web-2", "orders")}
+
+    clusters = {c["exception_type"]: c for c in reads.list_clusters(db)}
+    assert set(clusters) == {"ValueError", "java.lang.IllegalStateException", "runtime error: index out of range"}
+    assert clusters["ValueError"]["message_template"].startswith("ValueError: invalid literal for int()")
+    event = clusters["ValueError"]["representative_event_id"]
+    frames = reads.frames(db, event)
+    assert [(f["function"], f["line"]) for f in frames] == [("parse_qty", 3), ("load", 8), ("<module>", 11)]
+    assert all(f["in_app"] and f["file"].endswith("shop/orders.py") for f in frames)
+    jframes = reads.frames(db, clusters["java.lang.IllegalStateException"]["representative_event_id"])
+    assert {f["section_type"] for f in jframes} == {"java.lang.IllegalStateException",
+                                                    "java.lang.NumberFormatException"}
+    assert ("java.lang.Integer", False) in {(f["module"], f["in_app"]) for f in jframes}
+
+    # a continuation line arriving after its trace was written is kept, as its own event
+    late = _lines('  File "/srv/shop/orders.py", line 3, in parse_qty', "web-1", "orders", 0.5)
+    assert ingestor.ingest(late).accepted == 1
+    assert ingestor.joiner.pending() == 0
+    assert len(scan(db, EventFilter(), 1000)) == 8
+
+    # re-posting everything: duplicates only, no cluster moves
+    again = Ingestor(db)
+    results = list(again.ingest_stream([mixed]))
+    assert sum(r.accepted for r in results) == 0
+    assert sum(r.duplicates for r in results) == len(mixed) - 1 - len(blank)
+    assert sum(c["total_count"] for c in reads.list_clusters(db)) == 3
+
+
+def test_parse_shapes_and_per_service_rules():
+    node = parse((TRACES / "node.txt").read_text())
+    assert node.language == "node" and node.type == "TypeError"
+    assert [(f.function, f.in_app) for f in node.frames][:2] == [("total", True), ("handle", True)]
+    assert not node.frames[-1].in_app                                  # node:internal/timers
+    dotnet = parse((TRACES / "dotnet.txt").read_text())
+    assert dotnet.type == "System.NullReferenceException" and dotnet.frames[0].line == 42
+    assert dotnet.frames[0].module == "Billing.InvoiceService"
+    go = parse((TRACES / "go_panic.txt").read_text())
+    assert [f.function for f in go.frames] == ["main.lookup", "main.handler", "main.main"]
+    assert go.headline == "runtime error: index out of range [5] with length 3"
+    settings = ExceptionSettings(not_in_app={"billing": ["Billing.Program"]})
+    ruled = parse((TRACES / "dotnet.txt").read_text(), settings.rules_for("billing"))
+    assert [f.in_app for f in ruled.frames] == [True, False]
+    assert ruled.fingerprint() != dotnet.fingerprint()
+    assert parse("ValueError: one line") is None and parse("plain\ntext") is None
+
+
+def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path):
+    v1 = _python_trace(tmp_path, BUG % '"two"')
+    edited = BUG.replace("        total = 0\n", "        # quantities are strings on the wire\n        total = 0\n\n")
+    v2 = _python_trace(tmp_path, edited % '"3 boxes"')
+    other = _python_trace(tmp_path, BUG % "None")              # int(None): TypeError, same function
+    assert v1 != v2 and "line 3" in v1 and "line 10" in v2
+    ingestor = Ingestor(db)
+    ingestor.ingest(_lines(v1, "w1", "orders", 0, meta={"version": "v1"}))
+    ingestor.ingest(_lines(v2, "w2", "orders", 10, meta={"version": "v2"}))
+    ingestor.ingest(_lines(other, "w1", "orders", 20, meta={"version": "v2"}))
+    result = ingestor.flush_pending(force=True)
+    assert result.accepted == 0 and result.pending == 0     # counted as accepted when held
+    assert {c.change for c in result.cluster_changes} == {"new"}
+    clusters = {c["exception_type"]: c for c in reads.list_clusters(db, service=["orders"])}
+    assert set(clusters) == {"ValueError", "TypeError"}
+    same = clusters["ValueError"]
+    assert same["total_count"] == 2 and same["status"] == "new"
+    assert [v["version"] for v in reads.versions(db, same["id"])] == ["v2", "v1"]
+    assert sum(n for _, n in reads.counts(db, same["id"])) == 2
+    assert [s["id"] for s in reads.similar(db, same["id"])] == [clusters["TypeError"]["id"]]
+    changed = reads.changed_between(db, T0, T0 + timedelta(minutes=1))
+    assert {(c["exception_type"], c["change"]) for c in changed} == {("ValueError", "new"), ("TypeError", "new")}
+
+    assert reads.set_status(db, same["id"], "resolved")
+    assert ingestor.ingest(_lines(v1, "w3", "orders", 90, meta={"version": "v3"})).cluster_changes == []
+    back = ingestor.flush_pending(force=True)
+    assert [(c.cluster_id, c.change) for c in back.cluster_changes] == [(same["id"], "regressed")]
+    assert reads.get_cluster(db, same["id"])["status"] == "regressed"
+    changed = reads.changed_between(db, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+    assert [(c["id"], c["change"]) for c in changed] == [(same["id"], "regressed")]
+
+
+def test_ten_thousand_line_trace_is_capped_and_nothing_else_dropped(db):
+    frames = "\n".join(f"\tat com.shop.Deep.step{i}(Deep.java:{i + 1})" for i in range(9_998))
+    trace = "java.lang.StackOverflowError: deep\n" + frames + "\n\tat com.shop.Deep.main(Deep.java:1)"
+    records = _lines("before\n" + trace + "\nafter", "w1", "deep", 0)
+    other = _lines("another stream", "w2", "deep", 1)
+    prepared = process_batch(records + other)
+    assert len(prepared.records) == 4 and prepared.joined == 9_999
+    result = Ingestor(db, joiner=Joiner(JoinSettings(hold_s=0))).ingest(records + other)
+    assert result.accepted == len(records) + 1
+    rows = {r[6].split("\n", 1)[0]: r[6] for r in scan(db, EventFilter(), 100)}
+    assert set(rows) == {"before", "java.lang.StackOverflowError: deep", "after", "another stream"}
+    capped = rows["java.lang.StackOverflowError: deep"].split("\n")
+    assert len(capped) == 1_001 and len("\n".join(capped).encode()) <= 65_000
+    marker = [line for line in capped if line.startswith("[devmesh:")]
+    assert marker == ["[devmesh: 9000 lines of this trace were left out: it has 10000 lines, "
+                      "the first 500 and the last 500 are kept]"]
+    assert capped[1] == "\tat com.shop.Deep.step0(Deep.java:1)" and capped[-1].endswith("Deep.main(Deep.java:1)")
+    assert [c["total_count"] for c in reads.list_clusters(db, service=["deep"])] == [1]
