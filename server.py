@@ -141,6 +141,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.rates_http import router as rates_router
     from retrieval.runbooks_http import router as runbooks_router
     from retrieval.code_http import router as code_router
+    from graphs.rca_http import router as rca_router
     from graphs.memory_http import router as memory_router
     from retrieval.enrich import refresh_now
     from retrieval.prometheus import from_settings as prometheus_from
@@ -322,6 +323,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(rates_router)
     app.include_router(runbooks_router)
     app.include_router(code_router)
+    app.include_router(rca_router)
     app.include_router(memory_router)
     app.include_router(ui_router)
     install_docs(app)                    # /docs and /redoc with their assets from an installed package
@@ -365,6 +367,8 @@ COMMANDS = {
                    "Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."),
     "code": ("ingest.code_cli:code",
              "The code index: symbols of a service's checkout at a version, for stack frames and RCA."),
+    "rca": ("graphs.rca_cli:rca_cmd",
+            "Where in the code exception cluster CLUSTER_ID most likely comes from (RCA JSON with --json)."),
     "runbooks": ("retrieval.cli:runbooks_cmd",
                  "Runbook documents: ingest a directory (Markdown, reStructuredText, text), list them."),
     "detect": ("graphs.cli:detect", "Run one detector cycle (the server runs one every DEVMESH_DETECT_INTERVAL_S)."),

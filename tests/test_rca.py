@@ -116,3 +116,34 @@ def test_a_producer_in_another_file_and_the_cli(db, db_urls, tmp_path):
     assert rca["version"] == "abc1234" and rca["version_exact"]      # a long commit matches the short one indexed
     assert [c["symbol"] for c in rca["candidates"][:2]] == ["ring_area", "side"]
     assert "called by side on its failing line" in rca["candidates"][0]["reasons"][0]
+
+
+def test_cluster_rca_route_and_cli(client, db_urls):
+    """The same program's two runs (different amounts) ingested over HTTP: one cluster, whose
+    RCA GET /clusters/{id}/rca serves (then keeps), citing events that exist."""
+    from click.testing import CliRunner
+
+    import server
+    from db import exception_reads
+
+    state = client.app.state
+    index_checkout(state.db, state.embedder, EXC / "programs" / "ledger", "ledger", "v1")
+    records = [json.loads(line) for line in (EXC / "captured" / "ledger.jsonl").read_text().splitlines()]
+    records.append({**records[0], "timestamp": "2030-01-01T00:00:00Z", "message": "INFO ledger done"})
+    assert client.post("/ingest/logs", json={"logs": records}).json()["pending"] == 0
+    (cluster,) = exception_reads.list_clusters(state.db)
+    first = client.get(f"/clusters/{cluster['id']}/rca")
+    assert first.status_code == 200, first.text
+    rca = first.json()
+    RcaResult.model_validate(rca)
+    assert rca["likely_root_cause"]["symbol"] == "Transfer.execute" and rca["version"] == "v1" and not rca["cached"]
+    for event_id in rca["supporting_evidence"]:
+        assert client.get(f"/events/{event_id}").status_code == 200
+    assert rca["supporting_evidence"][0] in {e["event_id"] for e in exception_reads.events(state.db, cluster["id"])}
+    assert client.get(f"/clusters/{cluster['id']}/rca").json()["cached"]
+    assert client.get(f"/clusters/{cluster['id']}/rca", params={"version": "v9"}).status_code == 404
+    assert client.get("/clusters/999999/rca").json()["error"]["code"] == "not_found"
+    env = {"DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_EMBED_BACKEND": "hash"}
+    done = CliRunner().invoke(server.main, ["rca", str(cluster["id"])], env=env)
+    assert done.exit_code == 0 and "likely root cause: Transfer.execute in ledger.py lines 36-39" in done.output, \
+        done.output
