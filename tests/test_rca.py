@@ -13,10 +13,11 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from agents.rca import RcaResult, score
 from agents.rca_flow import facts
 from agents.rca_params import extract
+from agents.rca_cluster import failure_of_event
 from agents.rca_run import Failure, rca_for
 from db import code_index as code_sql
+from db import exception_reads
 from db.events import EventFilter, scan
-from evals.exceptions.traces import read
 from ingest.code_index import index_checkout
 from ingest.embedders import HashingEmbedder
 from ingest.pipeline import Ingestor
@@ -30,15 +31,14 @@ def _ledger_failure(db) -> tuple[Failure, set[int]]:
     records = [json.loads(line) for line in (EXC / "captured" / "ledger.jsonl").read_text().splitlines()]
     first, last = runs[0]["records"]
     run = records[first:last]
-    run.append({**run[0], "message": "INFO ledger retry card=4111111111111111 owner=alice@example.org dollars=150"})
-    assert Ingestor(db).ingest(run).accepted == len(run)
-    rows = scan(db, EventFilter(service=["ledger"]), 1000, oldest_first=True)
-    exc = read([r[6] for r in rows if r[4] == "error"])
-    failure = Failure(service="ledger", version=run[0]["meta"]["version"], exception_type=exc["type"],
-                      message=exc["message"], frames=exc["frames"],
-                      events=[{"id": r[0], "message": r[6]} for r in rows if r[4] != "error"],
-                      exception_event_ids=[r[0] for r in rows if r[4] == "error"][:1])
-    return failure, {r[0] for r in rows}
+    run.append({**run[0], "timestamp": run[-1]["timestamp"][:-4] + "999Z",          # just after the trace
+                "message": "INFO ledger retry card=4111111111111111 owner=alice@example.org dollars=150"})
+    ingestor = Ingestor(db)
+    ingestor.ingest(run)
+    ingestor.flush_pending(force=True)
+    (cluster,) = exception_reads.list_clusters(db)
+    failure = failure_of_event(db, "ledger", exception_reads.events(db, cluster["id"])[0])
+    return failure, {r[0] for r in scan(db, EventFilter(service=["ledger"]), 1000)}
 
 
 def test_rca_json_on_a_real_traceback(db):
@@ -124,7 +124,6 @@ def test_cluster_rca_route_and_cli(client, db_urls):
     from click.testing import CliRunner
 
     import server
-    from db import exception_reads
 
     state = client.app.state
     index_checkout(state.db, state.embedder, EXC / "programs" / "ledger", "ledger", "v1")
