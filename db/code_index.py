@@ -173,6 +173,13 @@ def cached_rca(db: Database, cluster_id: int, version: str) -> dict | None:
     return {**json.loads(row[0]), "written_by": row[1], "cached_at": row[2].isoformat()}
 
 
+def kept_rcas(db: Database, cluster_id: int) -> list[dict]:
+    """Every RCA kept for a cluster, one per version, newest first (for GET /clusters/{id})."""
+    rows = db.fetchall("SELECT version, rca_json, written_by, created_at FROM rca_results WHERE cluster_id = ? "
+                       "ORDER BY created_at DESC", (cluster_id,))
+    return [{**json.loads(r), "version": v, "written_by": w, "cached_at": t.isoformat()} for v, r, w, t in rows]
+
+
 def store_rca(db: Database, cluster_id: int, version: str, rca: dict, written_by: str) -> None:
     with db.transaction() as cur:
         cur.execute("INSERT INTO rca_results (cluster_id, version, rca_json, written_by) VALUES (?, ?, ?, ?) "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from agents.rca import RcaResult, score
+from agents.rca import RcaResult, build, score
 from agents.rca_flow import facts
 from agents.rca_params import extract
 from agents.rca_cluster import failure_of_event
@@ -87,6 +87,8 @@ def test_blame_flow_and_parameters():
                    frames=[{"file": "/srv/a.py", "function": "f", "line": 3, "in_app": True, "path": None,
                             "symbol": None}])
     assert score(view) == []
+    unranked = build(view)["likely_root_cause"]
+    assert (unranked["file_path"], unranked["symbol"], unranked["confidence"]) == ("/srv/a.py", "f", 0.1)
     lines = [{"id": 1, "message": 'GET /api/orders/42 {"sku": "pear", "password": "hunter2"} qty=2'}]
     found = {(p["name"], p["value"], p["source"]) for p in extract(lines, "KeyError: 'pear'")}
     assert {("url_path", "/api/orders/42", "url"), ("sku", "pear", "json"), ("password", "[REDACTED]", "json"),
@@ -140,6 +142,7 @@ def test_cluster_rca_route_and_cli(client, db_urls):
         assert client.get(f"/events/{event_id}").status_code == 200
     assert rca["supporting_evidence"][0] in {e["event_id"] for e in exception_reads.events(state.db, cluster["id"])}
     assert client.get(f"/clusters/{cluster['id']}/rca").json()["cached"]
+    assert [k["version"] for k in code_sql.kept_rcas(state.db, cluster["id"])] == ["v1"]
     assert client.get(f"/clusters/{cluster['id']}/rca", params={"version": "v9"}).status_code == 404
     assert client.get("/clusters/999999/rca").json()["error"]["code"] == "not_found"
     env = {"DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_EMBED_BACKEND": "hash"}
