@@ -157,7 +157,8 @@ def _fixes(top: dict, reasons: list[str], view: RcaView, params: list[dict]) -> 
 
 def build(view: RcaView, mask: tuple[str, ...] = ()) -> dict:
     """The deterministic RCA JSON (validated by RcaResult)."""
-    ranked = score(view)
+    masker = Masker(mask)
+    ranked = [(s, sc, [masker(r) for r in reasons]) for s, sc, reasons in score(view)]   # reasons quote the error
     exception_text = f"{view.exception_type}: {view.message}"
     params = extract(view.events, exception_text, mask)
     evidence = list(dict.fromkeys([*view.exception_event_ids, *(p["event_id"] for p in params
@@ -184,7 +185,7 @@ def build(view: RcaView, mask: tuple[str, ...] = ()) -> dict:
         fixes, tests = [f"Index {view.service}'s code at the version it runs to rank the frames."], []
     result = RcaResult(cluster_id=view.cluster_id, service=view.service, version=view.version,
                        version_exact=view.exact_version, exception={"type": view.exception_type,
-                                                                    "message": Masker(mask)(view.message[:500])},
+                                                                    "message": masker(view.message[:500])},
                        likely_root_cause=root, candidates=candidates, involved_parameters=params,
                        supporting_evidence=evidence, fix_suggestions=fixes, tests_to_add=tests)
     return result.model_dump()

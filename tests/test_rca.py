@@ -83,10 +83,11 @@ def test_blame_flow_and_parameters():
     assert facts("def k(n):\n    if n <= 0:\n        raise ValueError(n)\n", 1, 3).raises
     assert facts("def broken(:", 1, 1) is None
     # nothing indexed: the topmost in-app frame stands, said plainly
-    view = RcaView(service="s", exception_type="KeyError", message="'x'",
+    view = RcaView(service="s", exception_type="KeyError", message="'x' for token=abcdef123456",
                    frames=[{"file": "/srv/a.py", "function": "f", "line": 3, "in_app": True, "path": None,
                             "symbol": None}])
     assert score(view) == []
+    assert build(view)["exception"]["message"] == "'x' for token=[REDACTED]"      # masked as for the LLM
     unranked = build(view)["likely_root_cause"]
     assert (unranked["file_path"], unranked["symbol"], unranked["confidence"]) == ("/srv/a.py", "f", 0.1)
     lines = [{"id": 1, "message": 'GET /api/orders/42 {"sku": "pear", "password": "hunter2"} qty=2'}]
