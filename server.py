@@ -141,6 +141,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.rates_http import router as rates_router
     from retrieval.runbooks_http import router as runbooks_router
     from retrieval.code_http import router as code_router
+    from retrieval.clusters_http import router as clusters_router
     from graphs.rca_http import router as rca_router
     from graphs.memory_http import router as memory_router
     from retrieval.enrich import refresh_now
@@ -250,6 +251,8 @@ def create_app(settings: AppSettings | None = None):
         app.state.learner = Periodic("template-learning", settings.learn.interval_s,
                                      TemplateLearner(app.state.db, app.state.ingestor.merges).run)
         app.state.learner.start()
+        app.state.trace_flush = Periodic("held-traces", 1.0, app.state.ingestor.flush_pending)   # ingest/multiline.py
+        app.state.trace_flush.start()
         app.state.syslog = await start_syslog(settings.syslog, app.state.ingestor, metrics)
         try:
             yield
@@ -257,6 +260,11 @@ def create_app(settings: AppSettings | None = None):
             if app.state.syslog is not None:
                 await app.state.syslog.stop()
             app.state.learner.stop()
+            app.state.trace_flush.stop()
+            try:
+                app.state.ingestor.flush_pending(force=True)
+            except Exception as exc:  # noqa: BLE001 - shutting down: say what stayed unwritten
+                log.warning("held stack traces not written at shutdown: %s", exc)
             app.state.retention.stop()
             app.state.detectors.stop()
             app.state.investigations.stop()
@@ -323,6 +331,7 @@ def create_app(settings: AppSettings | None = None):
     app.include_router(rates_router)
     app.include_router(runbooks_router)
     app.include_router(code_router)
+    app.include_router(clusters_router)
     app.include_router(rca_router)
     app.include_router(memory_router)
     app.include_router(ui_router)
@@ -367,6 +376,8 @@ COMMANDS = {
                    "Learn DEPENDS_ON edges from the window's logs into the graph (replaces inferred edges)."),
     "code": ("ingest.code_cli:code",
              "The code index: symbols of a service's checkout at a version, for stack frames and RCA."),
+    "clusters": ("retrieval.clusters_cli:clusters",
+                 "Exception clusters from the stack traces in the logs: list, show one, resolve one."),
     "rca": ("graphs.rca_cli:rca_cmd",
             "Where in the code exception cluster CLUSTER_ID most likely comes from (RCA JSON with --json)."),
     "runbooks": ("retrieval.cli:runbooks_cmd",

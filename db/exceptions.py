@@ -99,3 +99,15 @@ def add_counts(cur, rows: list[tuple]) -> None:
     if rows:
         cur.executemany("INSERT INTO exception_cluster_counts (cluster_id, bucket, count) VALUES (?, ?, ?) "
                         "ON DUPLICATE KEY UPDATE count = count + VALUES(count)", sorted(rows))
+
+
+def cluster_changes(cur, since: datetime, until: datetime) -> list[tuple]:
+    """(cluster id, service, change new | regressed, exception type, message template, total,
+    template id of the representative event) for clusters first seen or regressed in [since,
+    until) by event time: the detector's input (on the detector cycle's cursor)."""
+    cur.execute("SELECT c.id, c.service, IF(c.regressed_at >= ? AND c.regressed_at < ?, 'regressed', 'new'), "
+                "c.exception_type, c.message_template, c.total_count, e.template_id FROM exception_clusters c "
+                "LEFT JOIN log_events e ON e.id = c.representative_event_id "
+                "WHERE (c.first_seen >= ? AND c.first_seen < ?) OR (c.regressed_at >= ? AND c.regressed_at < ?) "
+                "ORDER BY c.id", (since, until, since, until, since, until))
+    return list(cur.fetchall())

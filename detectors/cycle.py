@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from db import detector_sql as sql
+from db import exceptions as exception_sql
 from db import graph as cypher
 from db import incidents as incident_sql
 from db import lifecycle
 from db.graph import Graph, GraphUnavailable
 from db.pool import Database
 from db.tracing import NOOP, Tracer
-from detectors import patterns, quiet, rates
+from detectors import exceptions, patterns, quiet, rates
 from detectors.settings import DetectorSettings
 from detectors.signals import Signal
 
@@ -110,6 +111,7 @@ def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, 
     active = sql.active_in(cur, live_from, end)
     signals += patterns.new_error_templates(sql.new_templates(cur, live_from, end), active, at, learning)
     signals += patterns.catastrophic(active, at, learning)
+    signals += exceptions.cluster_signals(exception_sql.cluster_changes(cur, live_from, end), at, learning)
     window = timedelta(minutes=settings.correlation_minutes)
     signals += [s for s in patterns.correlation(sql.active_in(cur, end - window, end), units, at, window)
                 if not learning(s.service)]

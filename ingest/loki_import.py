@@ -71,6 +71,9 @@ def pull(ingestor: Ingestor, url: str, query: str, since: datetime, until: datet
         if state:
             state.parent.mkdir(parents=True, exist_ok=True)
             state.write_text(json.dumps({"url": url, "query": query, "next_ns": start}))
+    flushed = ingestor.flush_pending(force=True)          # a stack trace the last page ended in
+    totals["accepted"] += flushed.accepted
+    totals["duplicates"] += flushed.duplicates
     bar.close()
     totals["from_ns"], totals["to_ns"] = first, end
     return totals

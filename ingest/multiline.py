@@ -140,6 +140,17 @@ class Joiner:
             g.carried, g.index = g.lines, -1
         return [Joined(-1, self._record(g), g.lines, 0) for g in groups]
 
+    def requeue(self, events: list[Joined]) -> None:
+        """Hold again events whose write failed (the database was away): the next join or
+        flush gives them back unchanged, so a failed flush loses nothing."""
+        with self._lock:
+            for event in events:
+                group = _Group(key=("requeued", id(event)), first=event.record, index=-1, kind="held",
+                               head=[event.record.message], lines=event.lines, carried=event.lines,
+                               level=event.record.level, trace_id=event.record.trace_id,
+                               span_id=event.record.span_id, last_ts=event.record.ts, held_at=float("-inf"))
+                self._pending[group.key] = group
+
     def _start(self, key: tuple, index: int, record: Record) -> _Group:
         text = record.message
         kind = "python" if _PY_HEADER.match(text) else "go" if _GO_START.match(text) else "plain"
@@ -199,7 +210,7 @@ class Joiner:
         message = "\n".join(lines + tail)
         if len(message.encode("utf-8")) > MESSAGE_MAX_BYTES:
             message = message.encode("utf-8")[:MESSAGE_MAX_BYTES].decode("utf-8", "ignore")
-        if group.lines == 1:
+        if group.lines == 1 or group.kind == "held":
             return group.first
         meta = dict(group.first.meta or {}, joined_lines=group.lines)
         return replace(group.first, message=message, level=group.level, trace_id=group.trace_id,

@@ -20,7 +20,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Iterator
 
@@ -130,16 +130,15 @@ def _prepared(joined: list[Joined], services: ServiceMap | None, exception_setti
             if mapped is None:
                 services.note_unmapped(record.service)
                 out.unmapped += 1
-            elif mapped != record.service:
-                record.meta = {**(record.meta or {}), "raw_service": record.service}
-                record.service = mapped
+            elif mapped != record.service:       # a copy: a requeued event keeps its raw service (and hash)
+                record = replace(record, meta={**(record.meta or {}), "raw_service": record.service}, service=mapped)
         parsed = exceptions.analyse(record, exception_settings)
         out.records.append(record)
         out.indexes.append(event.index)
         out.hashes.append(digest)
         out.lines.append(event.fresh)
         out.parsed.append(parsed)
-        out.joined += max(0, event.fresh - 1)
+        out.joined += event.fresh - (1 if event.fresh == event.lines else 0)   # its first line may be earlier
         headline = parsed.headline if parsed else record.message.split("\n", 1)[0] if event.lines > 1 else record.message
         out.templates.append(template_for(headline))
     return out
@@ -176,7 +175,11 @@ class Ingestor:
         joined = self.joiner.flush(force=force)
         if not joined:
             return IngestResult()
-        return self.write(_prepared(joined, self.services, self.exception_settings))
+        try:
+            return self.write(_prepared(joined, self.services, self.exception_settings))
+        except Exception:
+            self.joiner.requeue(joined)          # the database is away: they wait for the next flush
+            raise
 
     def _write_traced(self, batch: PreparedBatch, size: int) -> IngestResult:
         with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": size}) as span:

@@ -179,3 +179,38 @@ def test_ten_thousand_line_trace_is_capped_and_nothing_else_dropped(db):
                       "the first 500 and the last 500 are kept]"]
     assert capped[1] == "\tat com.shop.Deep.step0(Deep.java:1)" and capped[-1].endswith("Deep.main(Deep.java:1)")
     assert [c["total_count"] for c in reads.list_clusters(db, service=["deep"])] == [1]
+
+
+def test_clusters_api_feedback_status_and_regression_signal(client, db, tmp_path):
+    from detectors.cycle import run_cycle
+    from detectors.settings import DetectorSettings
+
+    trace = _lines(_python_trace(tmp_path, BUG % '"two"'), "w1", "orders", 0)
+    half = len(trace) // 2
+    first = client.post("/ingest/logs", json={"logs": trace[:half]}).json()
+    assert first["pending"] == half and first["accepted"] == half
+    assert client.post("/ingest/logs", json={"logs": trace[half:] + _lines("done", "w1", "orders", 1)}).json()[
+        "joined"] == len(trace) - half                  # this batch's lines, folded into the held trace
+    listed = client.get("/clusters", params={"service": "orders", "sort": "recency"}).json()
+    assert [c["exception_type"] for c in listed["clusters"]] == ["ValueError"] and listed["next"] is None
+    cid = listed["clusters"][0]["id"]
+    shown = client.get(f"/clusters/{cid}").json()
+    assert shown["representative"]["event"]["message"] == "\n".join(r["message"] for r in trace)
+    assert [f["function"] for f in shown["representative"]["sections"][0]["frames"]] == ["parse_qty", "load",
+                                                                                        "<module>"]
+    assert shown["counts"] == [{"bucket": "2026-03-01T12:00:00Z", "count": 1}] and shown["rca"] == []
+    assert client.post(f"/clusters/{cid}/feedback", json={"verdict": "partially_correct", "notes": "close"}).status_code == 200
+    assert [f["verdict"] for f in client.get(f"/clusters/{cid}").json()["feedback"]] == ["partially_correct"]
+    assert client.post(f"/clusters/{cid}/feedback", json={"verdict": "maybe"}).status_code == 422
+    assert client.post("/clusters/999999/feedback", json={"verdict": "accept"}).status_code == 404
+    assert client.get("/clusters", params={"status": "gone"}).status_code == 400
+    assert client.get("/clusters", params={"cursor": "nope"}).status_code == 400
+    assert client.get("/clusters/999999").status_code == 404
+
+    assert client.post(f"/clusters/{cid}/status", json={"status": "resolved"}).json()["status"] == "resolved"
+    again = _lines(_python_trace(tmp_path, BUG % '"six"'), "w2", "orders", 70) + _lines("done", "w2", "orders", 71)
+    client.post("/ingest/logs", json={"logs": again})
+    assert client.get("/clusters", params={"status": "regressed"}).json()["clusters"][0]["id"] == cid
+    result = run_cycle(db, None, DetectorSettings(), T0 + timedelta(minutes=2, seconds=10))
+    cited = [s for s in result.signals if s.detector == "exception_cluster"]
+    assert [(s.service, s.detail["cluster_id"], s.detail["change"]) for s in cited] == [("orders", cid, "regressed")]
