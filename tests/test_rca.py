@@ -150,3 +150,18 @@ def test_cluster_rca_route_and_cli(client, db_urls):
     done = CliRunner().invoke(server.main, ["rca", str(cluster["id"])], env=env)
     assert done.exit_code == 0 and "likely root cause: Transfer.execute in ledger.py lines 36-39" in done.output, \
         done.output
+
+
+def test_eval_case_scoring(db):
+    """One eval program with two planted bugs, through evals/exceptions/score: two clusters
+    (no merge, no split), each run scored against its bug beside the top-frame baseline."""
+    from evals.exceptions.capture import load_cases
+    from evals.exceptions.score import score_case, summarize
+
+    rows, clustering = score_case(db, HashingEmbedder(64), "stock", load_cases()["stock"])
+    assert clustering == {"case": "stock", "split": "dev", "bugs": 2, "clusters": 2, "split_bugs": 0,
+                          "merged_clusters": 0, "exact": True}
+    assert [(r["bug"], r["top1"], r["baseline_top1"]) for r in rows] == [
+        ("reversed-delta", True, False), ("reversed-delta", True, False), ("price-case", False, True),
+        ("price-case", False, True)]
+    assert summarize(rows, [clustering])["dev"]["rca_top3"] == 1.0
