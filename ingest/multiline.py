@@ -45,6 +45,7 @@ class JoinSettings(BaseSettings):
 
 _STRONG = re.compile(r"^(?:\s+at \S|\s+File \"|\s*\.\.\. \d+ (?:more|common frames omitted)|Caused by: |"
                      r"\s+Suppressed: |\s*--- End of |\s*---> |\t\S+\.go:\d+)")
+_STARTS = (" ", "\t", "Traceback", "panic: ", "fatal error: ", "goroutine ")
 _PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
 _PY_CHAIN = ("During handling of the above exception, another exception occurred:",
              "The above exception was the direct cause of the following exception:")
@@ -105,18 +106,34 @@ class Joiner:
                 group.carried, group.index = group.lines, -1
                 open_[key] = group
             self._pending.clear()
-            out: list[_Group] = []
+            out: list = []                                 # _Group, or (index, record) for a lone plain line
             for index, record in items:
                 key = stream_key(record)
-                group = open_.get(key)
-                if group is not None and self._continues(group, record):
-                    self._add(group, record)
-                    continue
-                if group is not None:
-                    out.append(group)
-                open_[key] = self._start(key, index, record)
+                prev = open_.get(key)
+                if prev is not None:
+                    if type(prev) is tuple:                # most lines: a plain line nothing followed yet
+                        if self._frame_follows(prev[1], record):
+                            group = self._start(key, prev[0], prev[1])
+                            group.kind = "frames"
+                            self._add(group, record)
+                            open_[key] = group
+                            continue
+                        out.append(prev)
+                    elif self._continues(prev, record):
+                        self._add(prev, record)
+                        continue
+                    else:
+                        out.append(prev)
+                text = record.message
+                if text.startswith(_STARTS) and (_PY_HEADER.match(text) or _GO_START.match(text)):
+                    open_[key] = self._start(key, index, record)
+                else:
+                    open_[key] = (index, record)
             held = 0
             for key, group in open_.items():
+                if type(group) is tuple:
+                    out.append(group)
+                    continue
                 if group.lines > group.carried:
                     group.held_at = now                    # it grew: its wait starts again
                 if hold and self.settings.enabled and _may_continue(group) and now - group.held_at < self.settings.hold_s:
@@ -127,8 +144,9 @@ class Joiner:
             while len(self._pending) > self.settings.max_pending:
                 out.append(self._pending.popitem(last=False)[1])
                 held -= out[-1].lines - out[-1].carried
-        out.sort(key=lambda g: (g.index < 0 and -1 or 0, g.index, g.first.ts))
-        return [Joined(g.index, self._record(g), g.lines, g.lines - g.carried) for g in out], held
+        out.sort(key=_order)
+        return [Joined(g[0], g[1], 1, 1) if type(g) is tuple else
+                Joined(g.index, self._record(g), g.lines, g.lines - g.carried) for g in out], held
 
     def flush(self, now: float | None = None, force: bool = False) -> list[Joined]:
         """Held traces whose `hold_s` passed (all of them with force), as events."""
@@ -153,11 +171,19 @@ class Joiner:
 
     def _start(self, key: tuple, index: int, record: Record) -> _Group:
         text = record.message
-        kind = "python" if _PY_HEADER.match(text) else "go" if _GO_START.match(text) else "plain"
-        group = _Group(key=key, first=record, index=index, kind=kind, state="frames" if kind == "python" else "",
-                       level=record.level, trace_id=record.trace_id, span_id=record.span_id, last_ts=record.ts)
-        self._append(group, text)
-        return group
+        kind = "plain"
+        if text.startswith(_STARTS):                   # cheap test first: most lines start nothing
+            kind = "python" if _PY_HEADER.match(text) else "go" if _GO_START.match(text) else "plain"
+        return _Group(key=key, first=record, index=index, kind=kind, state="frames" if kind == "python" else "",
+                      head=[text], head_bytes=len(text) + 1, lines=1, level=record.level, trace_id=record.trace_id,
+                      span_id=record.span_id, last_ts=record.ts)
+
+    def _frame_follows(self, prev: Record, record: Record) -> bool:
+        """A plain line followed by a frame line (`at ...`, `File "..."`, `Caused by:`) of its stream."""
+        text = record.message
+        return (self.settings.enabled and (text[:1].isspace() or text[:1] == "." or text.startswith("Caused by: "))
+                and "\n" not in text and abs((record.ts - prev.ts).total_seconds()) <= self.settings.gap_s
+                and bool(_STRONG.match(text)))
 
     def _continues(self, group: _Group, record: Record) -> bool:
         if not self.settings.enabled or abs((record.ts - group.last_ts).total_seconds()) > self.settings.gap_s:
@@ -169,7 +195,7 @@ class Joiner:
             return _python_continues(group, text)
         if group.kind == "go":
             return not text.strip() or bool(_GO_LINE.match(text)) or text.startswith("panic: ")
-        if _STRONG.match(text):
+        if (text[:1].isspace() or text[:1] == "." or text.startswith("Caused by: ")) and _STRONG.match(text):
             if group.kind == "plain":
                 group.kind = "frames"
             return True
@@ -185,7 +211,7 @@ class Joiner:
 
     def _append(self, group: _Group, text: str) -> None:
         group.lines += 1
-        size = len(text.encode("utf-8")) + 1
+        size = len(text) + 1                  # characters: _record measures bytes exactly
         half = self.settings.max_lines // 2
         if not group.tail and not group.dropped and len(group.head) < half \
                 and (group.head_bytes + size <= self.settings.max_bytes // 2 or not group.head):
@@ -215,6 +241,13 @@ class Joiner:
         meta = dict(group.first.meta or {}, joined_lines=group.lines)
         return replace(group.first, message=message, level=group.level, trace_id=group.trace_id,
                        span_id=group.span_id, meta=meta)
+
+
+def _order(g) -> tuple:
+    """Events in the order of their first line: earlier requests' first, then by index."""
+    if type(g) is tuple:
+        return g[0], g[1].ts
+    return g.index, g.first.ts
 
 
 def stream_key(record: Record) -> tuple:

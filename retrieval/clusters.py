@@ -28,8 +28,9 @@ def encode_cursor(cluster: dict, sort: str) -> str:
 def decode_cursor(cursor: str, sort: str) -> tuple:
     """(sort value, id) of a cursor from `next`; ValueError when it is not one."""
     value, _, ident = cursor.rpartition("~")
-    if not value or not ident.isdigit():
-        raise ValueError("cursor: pass back the `next` of the previous page")
+    if not value or not ident.isdigit() or len(ident) > 18 or (sort == "count" and not value.isdigit()) \
+            or len(value) > 32:
+        raise ValueError("cursor: pass back the `next` of the previous page (same sort)")
     return (int(value) if sort == "count" else datetime.fromisoformat(value)), int(ident)
 
 

@@ -19,6 +19,7 @@ from ingest.exceptions import ExceptionSettings
 from ingest.multiline import Joiner, JoinSettings
 from ingest.pipeline import Ingestor, process_batch
 from ingest.stacktrace import parse
+from retrieval.clusters import page
 
 TRACES = Path(__file__).resolve().parent / "traces"
 T0 = datetime(2026, 3, 1, 12, 0, 0)
@@ -149,6 +150,10 @@ def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path)
     assert [v["version"] for v in reads.versions(db, same["id"])] == ["v2", "v1"]
     assert sum(n for _, n in reads.counts(db, same["id"])) == 2
     assert [s["id"] for s in reads.similar(db, same["id"])] == [clusters["TypeError"]["id"]]
+    one = page(db, sort="count", limit=1)
+    two = page(db, sort="count", limit=1, cursor=one["next"])
+    assert [c["id"] for c in one["clusters"] + two["clusters"]] == [same["id"], clusters["TypeError"]["id"]]
+    assert two["next"] is None
     changed = reads.changed_between(db, T0, T0 + timedelta(minutes=1))
     assert {(c["exception_type"], c["change"]) for c in changed} == {("ValueError", "new"), ("TypeError", "new")}
 
