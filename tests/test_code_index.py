@@ -60,8 +60,8 @@ def _checkout(root, orders: str):
     (root / "README.txt").write_text("not code\n")
 
 
-def test_versions_reindex_and_frame_mapping(db, tmp_path):
-    embedder = HashingEmbedder(64)
+def test_versions_reindex_frame_mapping_and_snippets(client, tmp_path):
+    db, embedder = client.app.state.db, HashingEmbedder(64)
     _checkout(tmp_path / "v1", V1)
     first = index_checkout(db, embedder, tmp_path / "v1", "shop", "v1")
     assert (first.files, first.added, first.parsed) == (2, 2, 2)       # node_modules and README.txt skipped
@@ -97,6 +97,7 @@ def test_versions_reindex_and_frame_mapping(db, tmp_path):
     (tmp_path / "v1" / "shop" / "orders.py").unlink()                   # a file that left the checkout
     gone = index_checkout(db, embedder, tmp_path / "v1", "shop", "v1")
     assert gone.removed == 1 and map_frames(db, "shop", "v1", [frame])["frames"][0]["path"] is None
+    _snippets(client, tmp_path)
 
 
 def test_parse_survives_bad_files():
@@ -104,16 +105,18 @@ def test_parse_survives_bad_files():
     assert [s.qualname for s in parse("a.py", "def f():\n    def g():\n        pass\n")] == ["f", "f.<locals>.g"]
 
 
-def test_snippets_only_from_indexed_paths(client, tmp_path):
-    state = client.app.state
-    _checkout(tmp_path / "co", V1)
-    index_checkout(state.db, state.embedder, tmp_path / "co", "shop", "v1")
-    ok = client.get("/code/shop/shop/orders.py", params={"line": 6, "context": 2})
+def _snippets(client, tmp_path):
+    """GET /code serves only what was indexed (v1 of shop, whose orders.py left the checkout, is
+    indexed again: the snippet is the stored file)."""
+    _checkout(tmp_path / "v1", V1)
+    index_checkout(client.app.state.db, client.app.state.embedder, tmp_path / "v1", "shop", "v1")
+    ok = client.get("/code/shop/shop/orders.py", params={"line": 6, "context": 2, "version": "v1"})
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert [line["n"] for line in body["lines"]] == [4, 5, 6, 7, 8]
     assert body["lines"][2]["text"] == '    """One order from JSON."""' and body["symbol"]["qualname"] == "parse_order"
     assert body["version"] == "v1"
+    assert client.get("/code/shop/shop/orders.py", params={"line": 6}).json()["version"] == "v1"   # newest indexed
     for bad in ("/code/shop/shop/%2e%2e/%2e%2e/etc/passwd", "/code/shop/%2Fetc%2Fpasswd",
                 "/code/shop/shop//orders.py"):
         r = client.get(bad)

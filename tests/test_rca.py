@@ -17,62 +17,69 @@ from agents.rca_cluster import failure_of_event
 from agents.rca_run import Failure, rca_for
 from db import code_index as code_sql
 from db import exception_reads
-from db.events import EventFilter, scan
 from ingest.code_index import index_checkout
 from ingest.embedders import HashingEmbedder
-from ingest.pipeline import Ingestor
 from retrieval.rca_inputs import RcaView
 
 EXC = Path(__file__).resolve().parent.parent / "evals" / "exceptions"
 
 
-def _ledger_failure(db) -> tuple[Failure, set[int]]:
-    runs = json.loads((EXC / "captured" / "runs.json").read_text())["ledger"]
+def test_rca_of_a_real_traceback(client, db_urls):
+    """The ledger program's two runs (different amounts) ingested over HTTP: one cluster, whose
+    RCA GET /clusters/{id}/rca serves, then keeps per (cluster, version), citing events that exist."""
+    from click.testing import CliRunner
+
+    import server
+
+    state = client.app.state
+    index_checkout(state.db, state.embedder, EXC / "programs" / "ledger", "ledger", "v1")
     records = [json.loads(line) for line in (EXC / "captured" / "ledger.jsonl").read_text().splitlines()]
-    first, last = runs[0]["records"]
-    run = records[first:last]
-    run.append({**run[0], "timestamp": run[-1]["timestamp"][:-4] + "999Z",          # just after the trace
-                "message": "INFO ledger retry card=4111111111111111 owner=alice@example.org dollars=150"})
-    ingestor = Ingestor(db)
-    ingestor.ingest(run)
-    ingestor.flush_pending(force=True)
-    (cluster,) = exception_reads.list_clusters(db)
-    failure = failure_of_event(db, "ledger", exception_reads.events(db, cluster["id"])[0])
-    return failure, {r[0] for r in scan(db, EventFilter(service=["ledger"]), 1000)}
-
-
-def test_rca_json_on_a_real_traceback(db):
-    embedder = HashingEmbedder(128)
-    index_checkout(db, embedder, EXC / "programs" / "ledger", "ledger", "v1")
-    failure, stored_ids = _ledger_failure(db)
+    records.append({**records[-1], "timestamp": records[-1]["timestamp"][:-4] + "999Z", "level": "info",
+                    "message": "INFO ledger retry card=4111111111111111 owner=alice@example.org dollars=420"})
+    records.append({**records[0], "timestamp": "2030-01-01T00:00:00Z", "message": "INFO ledger done"})
+    assert client.post("/ingest/logs", json={"logs": records}).json()["pending"] == 0
+    (cluster,) = exception_reads.list_clusters(state.db)
+    newest = exception_reads.events(state.db, cluster["id"])[0]
+    failure = failure_of_event(state.db, "ledger", newest)
     assert failure.frames[0]["function"] == "_check"                   # the topmost frame is the guard
 
-    rca = rca_for(db, embedder, failure, cluster_id=7)
+    first = client.get(f"/clusters/{cluster['id']}/rca")
+    assert first.status_code == 200, first.text
+    rca = first.json()
     RcaResult.model_validate(rca)
     root = rca["likely_root_cause"]
     assert (root["file_path"], root["symbol"]) == ("ledger.py", "Transfer.execute"), rca["candidates"]
     assert root["line_range"] == [36, 39] and 0 < root["confidence"] <= 1 and "Transfer.execute" in root["reasoning"]
     assert [c["symbol"] for c in rca["candidates"][:2]] == ["Transfer.execute", "Account._check"]
-    assert rca["supporting_evidence"] and set(rca["supporting_evidence"]) <= stored_ids
-    assert failure.exception_event_ids[0] in rca["supporting_evidence"]
-    params = {p["name"]: p["value"] for p in rca["involved_parameters"]}
-    assert params["dollars"] == "150" and params["card"] == "[REDACTED]" and params["owner"] == "[REDACTED]"
+    assert rca["supporting_evidence"][0] == newest["event_id"]
+    for event_id in rca["supporting_evidence"]:
+        assert client.get(f"/events/{event_id}").status_code == 200      # only ids that exist
+    params = {(p["name"], p["value"]) for p in rca["involved_parameters"]}
+    assert {("dollars", "420"), ("dollars", "150"), ("card", "[REDACTED]"), ("owner", "[REDACTED]")} <= params
+    assert rca["involved_parameters"][0]["in_exception"]           # a value the error repeats comes first
     assert rca["version"] == "v1" and rca["version_exact"] and rca["written_by"] == "deterministic"
     assert rca["fix_suggestions"] and rca["tests_to_add"] and not rca["cached"]
 
-    again = rca_for(db, embedder, failure, cluster_id=7)                # cached per (cluster, version)
+    again = client.get(f"/clusters/{cluster['id']}/rca").json()       # cached per (cluster, version)
     assert again["cached"] and again["likely_root_cause"] == root
-    assert code_sql.cached_rca(db, 7, "other") is None
+    assert [k["version"] for k in code_sql.kept_rcas(state.db, cluster["id"])] == ["v1"]
+    assert code_sql.cached_rca(state.db, cluster["id"], "other") is None
+    assert client.get(f"/clusters/{cluster['id']}/rca", params={"version": "v9"}).status_code == 404
+    assert client.get("/clusters/999999/rca").json()["error"]["code"] == "not_found"
+    env = {"DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_EMBED_BACKEND": "hash"}
+    done = CliRunner().invoke(server.main, ["rca", str(cluster["id"])], env=env)
+    assert done.exit_code == 0 and "likely root cause: Transfer.execute in ledger.py lines 36-39" in done.output, \
+        done.output
 
     # an LLM picks among the same candidates; a pick outside them, or prose, changes nothing
-    picked = rca_for(db, embedder, failure, cluster_id=7, refresh=True, llm_name="fake", llm=FakeListChatModel(
-        responses=[json.dumps({"pick": 2, "reasoning": "The guard is wrong.", "fix_suggestions": ["x"],
-                               "tests_to_add": ["y"]})]))
+    picked = rca_for(state.db, state.embedder, failure, cluster["id"], refresh=True, llm_name="fake",
+                     llm=FakeListChatModel(responses=[json.dumps({
+                         "pick": 2, "reasoning": "The guard is wrong.", "fix_suggestions": ["x"], "tests_to_add": ["y"]})]))
     assert picked["likely_root_cause"]["symbol"] == "Account._check" and picked["written_by"] == "fake"
     assert picked["likely_root_cause"]["reasoning"] == "The guard is wrong." and picked["llm"]["status"] == "ok"
-    assert code_sql.cached_rca(db, 7, "v1")["written_by"] == "fake"
+    assert code_sql.cached_rca(state.db, cluster["id"], "v1")["written_by"] == "fake"
     for reply in (json.dumps({"pick": 9, "reasoning": "r", "fix_suggestions": [], "tests_to_add": []}), "it is execute"):
-        kept = rca_for(db, embedder, failure, refresh=True, llm=FakeListChatModel(responses=[reply]))
+        kept = rca_for(state.db, state.embedder, failure, refresh=True, llm=FakeListChatModel(responses=[reply]))
         assert kept["likely_root_cause"] == root and kept["llm"]["status"] == "invalid"
 
 
@@ -97,7 +104,10 @@ def test_blame_flow_and_parameters():
     assert extract(lines, "KeyError: 'pear'")[0]["name"] == "sku"      # the value the error repeats first
 
 
-def test_a_producer_in_another_file_and_the_cli(db, db_urls, tmp_path):
+def test_a_producer_in_another_file_the_cli_and_an_eval_case(db, db_urls, tmp_path):
+    """A value made in another file; `devmesh code index|versions`; one eval program with two
+    planted bugs through evals/exceptions/score: two clusters (no merge, no split), each run
+    scored against its bug beside the top-frame baseline."""
     from click.testing import CliRunner
 
     import server
@@ -121,40 +131,6 @@ def test_a_producer_in_another_file_and_the_cli(db, db_urls, tmp_path):
     assert "called by side on its failing line" in rca["candidates"][0]["reasons"][0]
 
 
-def test_cluster_rca_route_and_cli(client, db_urls):
-    """The same program's two runs (different amounts) ingested over HTTP: one cluster, whose
-    RCA GET /clusters/{id}/rca serves (then keeps), citing events that exist."""
-    from click.testing import CliRunner
-
-    import server
-
-    state = client.app.state
-    index_checkout(state.db, state.embedder, EXC / "programs" / "ledger", "ledger", "v1")
-    records = [json.loads(line) for line in (EXC / "captured" / "ledger.jsonl").read_text().splitlines()]
-    records.append({**records[0], "timestamp": "2030-01-01T00:00:00Z", "message": "INFO ledger done"})
-    assert client.post("/ingest/logs", json={"logs": records}).json()["pending"] == 0
-    (cluster,) = exception_reads.list_clusters(state.db)
-    first = client.get(f"/clusters/{cluster['id']}/rca")
-    assert first.status_code == 200, first.text
-    rca = first.json()
-    RcaResult.model_validate(rca)
-    assert rca["likely_root_cause"]["symbol"] == "Transfer.execute" and rca["version"] == "v1" and not rca["cached"]
-    for event_id in rca["supporting_evidence"]:
-        assert client.get(f"/events/{event_id}").status_code == 200
-    assert rca["supporting_evidence"][0] in {e["event_id"] for e in exception_reads.events(state.db, cluster["id"])}
-    assert client.get(f"/clusters/{cluster['id']}/rca").json()["cached"]
-    assert [k["version"] for k in code_sql.kept_rcas(state.db, cluster["id"])] == ["v1"]
-    assert client.get(f"/clusters/{cluster['id']}/rca", params={"version": "v9"}).status_code == 404
-    assert client.get("/clusters/999999/rca").json()["error"]["code"] == "not_found"
-    env = {"DEVMESH_DB_URL": str(db_urls[0]), "DEVMESH_EMBED_BACKEND": "hash"}
-    done = CliRunner().invoke(server.main, ["rca", str(cluster["id"])], env=env)
-    assert done.exit_code == 0 and "likely root cause: Transfer.execute in ledger.py lines 36-39" in done.output, \
-        done.output
-
-
-def test_eval_case_scoring(db):
-    """One eval program with two planted bugs, through evals/exceptions/score: two clusters
-    (no merge, no split), each run scored against its bug beside the top-frame baseline."""
     from evals.exceptions.capture import load_cases
     from evals.exceptions.score import score_case, summarize
 
