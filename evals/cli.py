@@ -362,11 +362,15 @@ def eval_capture(settings, incident_id, directory, history_minutes):
 
 @eval_cmd.command("exceptions")
 @click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
+@click.option("--embedder", type=click.Choice(["hash", "configured"]), default="hash", show_default=True,
+              help="the code vectors' embedder: the deterministic hashing one, or DEVMESH_EMBED_*'s")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def eval_exceptions(settings, split, as_json):
+def eval_exceptions(settings, split, embedder, as_json):
     """Score the RCA on real exceptions with planted bugs (evals/exceptions) beside the top frame."""
     from evals.exceptions import score
+    from ingest.embedders import build_embedder
 
-    result = score.run(settings.db.resolved(settings.services)[0], split)
+    result = score.run(settings.db.resolved(settings.services)[0], split,
+                       build_embedder(settings.embed) if embedder == "configured" else None)
     click.echo(json.dumps(result) if as_json else score.table(result))

@@ -106,20 +106,22 @@ def summarize(rows: list[dict], clusterings: list[dict]) -> dict:
     return splits
 
 
-def run(url, only_split: str | None = None) -> dict:
-    """Score every case in a scratch database next to `url` (dropped afterwards)."""
+def run(url, only_split: str | None = None, embedder=None) -> dict:
+    """Score every case in a scratch database next to `url` (dropped afterwards), with the
+    hashing embedder unless another is given."""
     cases = {n: c for n, c in load_cases().items() if only_split in (None, c["split"])}
     scratch_url = scratch.create_database(url, "exc")
     db = Database(scratch_url)
     try:
-        embedder = HashingEmbedder(256)
+        embedder = embedder or HashingEmbedder(256)
         scored = [score_case(db, embedder, name, case) for name, case in sorted(cases.items())]
     finally:
         db.close()
         scratch.drop_database(scratch_url)
     rows = [row for case_rows, _ in scored for row in case_rows]
     clusterings = [c for _, c in scored]
-    return {"summary": summarize(rows, clusterings), "clusterings": clusterings, "cases": rows}
+    return {"summary": summarize(rows, clusterings), "embedder": embedder.name, "clusterings": clusterings,
+            "cases": rows}
 
 
 def table(result: dict) -> str:
