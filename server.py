@@ -125,6 +125,7 @@ def create_app(settings: AppSettings | None = None):
     from graphs.investigate import Context as InvestigationContext
     from graphs.worker import InvestigationPool
     from ingest.background import Periodic
+    from ingest.cluster_embedding import embed_clusters
     from ingest.body_limit import BodyLimit, path_token
     from ingest.embedders import build_embedder
     from ingest.embedding import EmbeddingWorker
@@ -253,6 +254,9 @@ def create_app(settings: AppSettings | None = None):
         app.state.learner.start()
         app.state.trace_flush = Periodic("held-traces", 1.0, app.state.ingestor.flush_pending)   # ingest/multiline.py
         app.state.trace_flush.start()
+        app.state.cluster_vectors = Periodic("cluster-embedding", settings.embed.sweep_interval_s,   # semantic fingerprints
+                                             lambda: embed_clusters(app.state.db, app.state.embedder))
+        app.state.cluster_vectors.start()
         app.state.syslog = await start_syslog(settings.syslog, app.state.ingestor, metrics)
         try:
             yield
@@ -261,6 +265,7 @@ def create_app(settings: AppSettings | None = None):
                 await app.state.syslog.stop()
             app.state.learner.stop()
             app.state.trace_flush.stop()
+            app.state.cluster_vectors.stop()
             try:
                 app.state.ingestor.flush_pending(force=True)
             except Exception as exc:  # noqa: BLE001 - shutting down: say what stayed unwritten

@@ -1,7 +1,8 @@
 """Exception clusters as the API and the CLI show them (reads only): a page of clusters
 with a keyset cursor, and one cluster's detail: its representative trace with the frames
 parsed at ingest (by section, innermost first), counts per minute, versions, newest events,
-near clusters, the feedback given and the RCAs kept (db/code_index.kept_rcas)."""
+near clusters (same innermost in-app frame, same type, or a near semantic fingerprint), the
+feedback given and the RCAs kept (db/code_index.kept_rcas)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,6 +10,7 @@ from datetime import datetime
 from db import code_index as code_sql
 from db import events as event_sql
 from db import exception_reads as sql
+from db import exception_vectors as vector_sql
 from db.pool import Database
 
 
@@ -53,20 +55,35 @@ def sections(frames: list[dict]) -> list[dict]:
     return out
 
 
-def detail(db: Database, cluster_id: int, since: datetime | None = None) -> dict | None:
+def near_duplicates(db: Database, embedder, cluster_id: int, k: int = 5) -> list[dict]:
+    """Clusters whose semantic fingerprint (type, template, top frames) is near this one's."""
+    table = vector_sql.vectors_table(db, embedder.name, embedder.dim, create=False) if embedder is not None else None
+    out = []
+    for other, distance in vector_sql.near(db, table, cluster_id, k) if table else []:
+        found = sql.get_cluster(db, other)
+        if found:
+            out.append({k: found[k] for k in ("id", "service", "exception_type", "message_template", "total_count",
+                                              "last_seen")} | {"reason": "similar text", "distance": round(distance, 4)})
+    return out
+
+
+def detail(db: Database, cluster_id: int, since: datetime | None = None, embedder=None) -> dict | None:
     cluster = sql.get_cluster(db, cluster_id)
     if cluster is None:
         return None
     rep_id = cluster["representative_event_id"]
     found = event_sql.neighbours(db, rep_id, 0)
     event = found["event"] if found else None
+    similar = sql.similar(db, cluster_id)
+    held = {s["id"] for s in similar}
+    similar += [s for s in near_duplicates(db, embedder, cluster_id) if s["id"] not in held]
     return {
         "cluster": _public(cluster),
         "representative": {"event": event, "sections": sections(sql.frames(db, rep_id))},
         "counts": [{"bucket": _iso(b), "count": n} for b, n in sql.counts(db, cluster_id, since)],
         "versions": [_public(v) for v in sql.versions(db, cluster_id)],
         "events": [_public(e) for e in sql.events(db, cluster_id)],
-        "similar": [_public(s) for s in sql.similar(db, cluster_id)],
+        "similar": [_public(s) for s in similar],
         "feedback": [_public(f) for f in sql.feedback(db, cluster_id)],
         "rca": code_sql.kept_rcas(db, cluster_id),     # kept per version, newest first; compute: GET .../rca
     }

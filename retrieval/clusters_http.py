@@ -49,7 +49,8 @@ async def list_clusters(request: Request, service: list[str] | None = Query(None
 
 @router.get("/clusters/{cluster_id}")
 async def get_cluster(request: Request, cluster_id: int = _ID, since: str | None = Query(None, max_length=64)):
-    found = await run_in_threadpool(detail, request.app.state.db_ro, cluster_id, parse_time(since, "since"))
+    state = request.app.state
+    found = await run_in_threadpool(detail, state.db_ro, cluster_id, parse_time(since, "since"), state.embedder)
     if found is None:
         raise fail(404, "not_found", f"no exception cluster {cluster_id}; list them with GET /clusters")
     return found

@@ -19,7 +19,9 @@ from ingest.exceptions import ExceptionSettings
 from ingest.multiline import Joiner, JoinSettings
 from ingest.pipeline import Ingestor, process_batch
 from ingest.stacktrace import parse
-from retrieval.clusters import page
+from ingest.cluster_embedding import embed_clusters
+from ingest.embedders import HashingEmbedder
+from retrieval.clusters import detail, near_duplicates, page
 
 TRACES = Path(__file__).resolve().parent / "traces"
 T0 = datetime(2026, 3, 1, 12, 0, 0)
@@ -156,6 +158,20 @@ def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path)
     assert two["next"] is None
     changed = reads.changed_between(db, T0, T0 + timedelta(minutes=1))
     assert {(c["exception_type"], c["change"]) for c in changed} == {("ValueError", "new"), ("TypeError", "new")}
+
+    # the same bug in a copy of the file elsewhere: another static fingerprint, a near semantic one
+    copy = _python_trace(tmp_path / "vendored", BUG % '"ten"', "orders_copy.py")
+    ingestor.ingest(_lines(copy, "w4", "orders", 30))
+    ingestor.flush_pending(force=True)
+    embedder = HashingEmbedder()
+    assert embed_clusters(db, embedder) == 3 and embed_clusters(db, embedder) == 0
+    twin = next(c for c in reads.list_clusters(db) if c["id"] not in {same["id"], clusters["TypeError"]["id"]})
+    near = near_duplicates(db, embedder, same["id"])
+    assert near and near[0]["id"] == twin["id"], near
+    shown = detail(db, same["id"], embedder=embedder)["similar"]
+    assert [(s["id"], s["reason"]) for s in shown] == [(clusters["TypeError"]["id"], "same frame"),
+                                                        (twin["id"], "same type")]
+    assert near[0]["reason"] == "similar text" and near[0]["distance"] < 0.35
 
     assert reads.set_status(db, same["id"], "resolved")
     assert ingestor.ingest(_lines(v1, "w3", "orders", 90, meta={"version": "v3"})).cluster_changes == []
