@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from db import exceptions as sql
 from ingest.normalize import Record
 from ingest.stacktrace import DEFAULT_RULES, InAppRules, ParsedException, parse
-from ingest.templates import Template
+from ingest.templates import Template, template_for
 
 VERSION_KEYS = ("version", "commit", "git_commit", "revision", "service.version")
 
@@ -61,7 +61,8 @@ def logged_version(meta: dict | None) -> str | None:
 
 def write(cur, records: list[Record], hashes: list[bytes], parsed: list[ParsedException | None],
           templates: list[Template], inserted: set[bytes]) -> list[ClusterChange]:
-    """Cluster the exception events this transaction inserted; the clusters made new or regressed."""
+    """Cluster the exception events this transaction inserted; the clusters made new or
+    regressed. A cluster's message template is its exception line's, canonicalized."""
     todo = [(r, h, p, t) for r, h, p, t in zip(records, hashes, parsed, templates) if p is not None and h in inserted]
     if not todo:
         return []
@@ -73,8 +74,8 @@ def write(cur, records: list[Record], hashes: list[bytes], parsed: list[ParsedEx
         keyed.append((key, record, ids[digest], exc))
         hit = hits.get(key)
         if hit is None:
-            hits[key] = sql.ClusterHit(record.service, key[1], exc.type, template.template, record.ts, record.ts, 1,
-                                       ids[digest])
+            hits[key] = sql.ClusterHit(record.service, key[1], exc.type, template_for(exc.headline).template,
+                                       record.ts, record.ts, 1, ids[digest])
         else:
             hit.count += 1
             if record.ts < hit.first:

@@ -194,7 +194,7 @@ class Joiner:
         if group.kind == "python":
             return _python_continues(group, text)
         if group.kind == "go":
-            return not text.strip() or bool(_GO_LINE.match(text)) or text.startswith("panic: ")
+            return not text.strip() or text[:1] == "\t" or bool(_GO_LINE.match(text))   # a new `panic:` starts anew
         if (text[:1].isspace() or text[:1] == "." or text.startswith("Caused by: ")) and _STRONG.match(text):
             if group.kind == "plain":
                 group.kind = "frames"

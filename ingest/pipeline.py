@@ -37,6 +37,7 @@ from ingest.merging import MergeMap
 from ingest.multiline import Joined, Joiner, JoinSettings
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
 from ingest.service_map import ServiceMap
+from ingest.stacktrace import summary_line
 from ingest.templates import Template, template_for
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,9 @@ def _prepared(joined: list[Joined], services: ServiceMap | None, exception_setti
               out: PreparedBatch | None = None) -> PreparedBatch:
     """Joined events -> hashed, mapped to an inventory service, parsed, templated rows
     (duplicates within the batch folded). The hash uses the raw service name, so dedup does
-    not depend on the inventory of the day. An exception's template is its exception line's;
-    a joined trace that does not parse is templated by its first line."""
+    not depend on the inventory of the day. Lines joined here are templated by their
+    exception line (stacktrace.summary_line when they do not parse); a record that came as it
+    is, by its whole text as before."""
     out = out or PreparedBatch()
     seen: set[bytes] = set()
     for event in joined:
@@ -139,7 +141,10 @@ def _prepared(joined: list[Joined], services: ServiceMap | None, exception_setti
         out.lines.append(event.fresh)
         out.parsed.append(parsed)
         out.joined += event.fresh - (1 if event.fresh == event.lines else 0)   # its first line may be earlier
-        headline = parsed.headline if parsed else record.message.split("\n", 1)[0] if event.lines > 1 else record.message
+        if event.lines == 1:             # a record as it came (maybe multi-line already): templated as ever
+            headline = record.message
+        else:                            # lines we joined: named by the exception, not "Traceback ..."
+            headline = parsed.headline if parsed else summary_line(record.message)
         out.templates.append(template_for(headline))
     return out
 

@@ -110,8 +110,9 @@ class ParsedException:
 
     @property
     def headline(self) -> str:
-        if self.message.startswith(self.type):              # Go: "runtime error: index out of range [5] ..."
-            return self.message
+        if self.language == "go":                           # as Go prints it: "panic: runtime error: ..."
+            signal = f" {self.extra['signal']}" if self.extra.get("signal") else ""     # [signal SIGSEGV: ...]
+            return f"{self.extra.get('kind', 'panic')}: {self.message}{signal}"
         return f"{self.type}: {self.message}" if self.message else self.type
 
     def fingerprint(self) -> str:
@@ -149,6 +150,17 @@ def _py_module(path: str) -> str:
         if marker in norm:
             return norm.split(marker, 1)[1].rsplit(".", 1)[0].replace("/", ".")
     return _file_key(norm).replace("/", ".")
+
+
+def summary_line(text: str) -> str:
+    """The line that names a joined trace that did not parse: a Python traceback's exception
+    line (its last unindented line), else the first line."""
+    lines = text.split("\n")
+    if _PY_HEADER.match(lines[0]):
+        for line in reversed(lines[1:]):
+            if line.strip() and not line[:1].isspace() and _PY_EXC.match(line.strip()):
+                return line
+    return lines[0]
 
 
 def parse(text: str, rules: InAppRules = DEFAULT_RULES) -> ParsedException | None:
@@ -218,7 +230,8 @@ def _go(lines: list[str], rules: InAppRules) -> ParsedException | None:
     exc_type = kind
     if message.startswith("runtime error: "):
         exc_type = "runtime error: " + re.split(r"[\[\d]", message[len("runtime error: "):], maxsplit=1)[0].strip()
-    return ParsedException("go", (Section(exc_type, message, tuple(frames)),), 0)
+    signal = next((line.strip() for line in lines[:start] if line.startswith("[signal ")), None)
+    return ParsedException("go", (Section(exc_type, message, tuple(frames)),), 0, {"kind": kind, "signal": signal})
 
 
 def _at_frames(lines: list[str], rules: InAppRules) -> ParsedException | None:

@@ -124,7 +124,8 @@ def test_parse_shapes_and_per_service_rules():
     assert dotnet.frames[0].module == "Billing.InvoiceService"
     go = parse((TRACES / "go_panic.txt").read_text())
     assert [f.function for f in go.frames] == ["main.lookup", "main.handler", "main.main"]
-    assert go.headline == "runtime error: index out of range [5] with length 3"
+    assert go.headline == "panic: runtime error: index out of range [5] with length 3"
+    assert go.type == "runtime error: index out of range"
     settings = ExceptionSettings(not_in_app={"billing": ["Billing.Program"]})
     ruled = parse((TRACES / "dotnet.txt").read_text(), settings.rules_for("billing"))
     assert [f.in_app for f in ruled.frames] == [True, False]
