@@ -3,24 +3,29 @@ Loki and files deliver them) are joined into one event per exception, parsed int
 grouped into clusters, against the real MariaDB. Python tracebacks come from really running
 small programs; tests/traces/ holds what java, node (both run for real) and Go and .NET
 print. Interleaved streams, a trace split across two batches, a late line, a bad record in
-the middle, a 10,000-line trace; the same bug after an edit (other lines, other message) in
-one cluster, another exception type from the same function in another."""
+the middle, a 10,000-line trace, a flush while MariaDB is away (the trace waits, whole); the
+same bug after an edit (other lines, other message) in one cluster, another exception type
+from the same function in another, the same bug in a copied file as a near duplicate."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from db import exception_reads as reads
 from db.events import EventFilter, scan
+from db.pool import Database, DatabaseUnavailable
+from ingest.cluster_embedding import embed_clusters
+from ingest.embedders import HashingEmbedder
 from ingest.exceptions import ExceptionSettings
 from ingest.multiline import Joiner, JoinSettings
 from ingest.pipeline import Ingestor, process_batch
 from ingest.stacktrace import parse
-from ingest.cluster_embedding import embed_clusters
-from ingest.embedders import HashingEmbedder
 from retrieval.clusters import detail, near_duplicates, page
 
 TRACES = Path(__file__).resolve().parent / "traces"
@@ -141,6 +146,10 @@ def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path)
     assert v1 != v2 and "line 3" in v1 and "line 10" in v2
     ingestor = Ingestor(db)
     ingestor.ingest(_lines(v1, "w1", "orders", 0, meta={"version": "v1"}))
+    away = Ingestor(Database(dataclasses.replace(db.url, port=9)), joiner=ingestor.joiner)   # MariaDB gone
+    with pytest.raises(DatabaseUnavailable):
+        away.flush_pending(force=True)
+    assert ingestor.joiner.pending() == 1                    # the held trace waits again, whole
     ingestor.ingest(_lines(v2, "w2", "orders", 10, meta={"version": "v2"}))
     ingestor.ingest(_lines(other, "w1", "orders", 20, meta={"version": "v2"}))
     result = ingestor.flush_pending(force=True)
