@@ -188,7 +188,8 @@ def create_app(settings: AppSettings | None = None):
         app.state.llm = build_chat_model(settings.llm, [LLMMetrics(metrics, settings.llm.model)]
                                          + ([app.state.spans] if app.state.spans else []))
         app.state.chat_graph = build_chat_graph(MariaDBSaver(app.state.db))
-        app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s))
+        app.state.ingestor = Ingestor(app.state.db, settings.ingest, merges=MergeMap(settings.learn.refresh_s),
+                                      hold_traces=True)      # a trace may go on in the next request
         app.state.ingestor.tracer = app.state.tracer
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()

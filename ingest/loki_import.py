@@ -57,7 +57,7 @@ def pull(ingestor: Ingestor, url: str, query: str, since: datetime, until: datet
         totals["pages"] += 1
         totals["lines"] += len(records)
         if records:
-            result = ingestor.ingest(records)
+            result = ingestor.ingest(records, hold=True)     # a trace may go on in the next page
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["rejected"] += len(result.rejected)

@@ -94,10 +94,11 @@ class IngestResult:
 
 
 def process_batch(raw_records: list, services: ServiceMap | None = None, joiner: Joiner | None = None,
-                  exception_settings: ExceptionSettings | None = None) -> PreparedBatch:
+                  exception_settings: ExceptionSettings | None = None, hold: bool = True) -> PreparedBatch:
     """Pure: normalize, map to an inventory service, join stack-trace lines, hash, parse
     exceptions, template. Rejects carry the record's index in the request. Without a
-    joiner, lines join within this batch only and nothing is held."""
+    joiner (or with hold=False), lines join within this batch (and what the joiner held) and
+    nothing is held for the next one."""
     out = PreparedBatch()
     items: list[tuple[int, Record]] = []
     for index, raw in enumerate(raw_records):
@@ -107,7 +108,7 @@ def process_batch(raw_records: list, services: ServiceMap | None = None, joiner:
             out.rejected.append({"index": index, "error": str(exc)})
             continue
         items.append((index, record))
-    joined, out.pending = (joiner or Joiner()).join(items, hold=joiner is not None)
+    joined, out.pending = (joiner or Joiner()).join(items, hold=hold and joiner is not None)
     return _prepared(joined, services, exception_settings, out)
 
 
@@ -154,9 +155,11 @@ class Ingestor:
 
     def __init__(self, db: Database, settings: IngestSettings | None = None,
                  services: ServiceMap | None = None, merges: MergeMap | None = None,
-                 joiner: Joiner | None = None, exception_settings: ExceptionSettings | None = None):
+                 joiner: Joiner | None = None, exception_settings: ExceptionSettings | None = None,
+                 hold_traces: bool = False):
         self.db = db
         self.joiner = joiner or Joiner(JoinSettings())          # traces open at a batch's end wait here
+        self.hold_traces = hold_traces       # the server's receivers: a trace may go on in the next request
         self.exception_settings = exception_settings or ExceptionSettings()
         self.merges = merges if merges is not None else MergeMap()   # learned templates (ingest/merging.py)
         self._merges_loaded = False
@@ -167,13 +170,16 @@ class Ingestor:
         self.on_new_templates: Callable[[list[int]], None] | None = None
         self.tracer: Tracer = NOOP           # db/tracing.py; the server sets its own
 
-    def ingest(self, raw_records: list) -> IngestResult:
+    def ingest(self, raw_records: list, hold: bool | None = None) -> IngestResult:
         """Prepare and write one batch, traced as one `ingest batch` span."""
         with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": len(raw_records)}) as span:
-            return _described(span, self.write(self.prepare(raw_records)))
+            return _described(span, self.write(self.prepare(raw_records, hold)))
 
-    def prepare(self, raw_records: list) -> PreparedBatch:
-        return process_batch(raw_records, self.services, self.joiner, self.exception_settings)
+    def prepare(self, raw_records: list, hold: bool | None = None) -> PreparedBatch:
+        """process_batch with this ingestor's joiner: a trace open at the end is held when
+        `hold` (default: hold_traces) and written by a later batch or flush_pending."""
+        return process_batch(raw_records, self.services, self.joiner, self.exception_settings,
+                             hold=self.hold_traces if hold is None else hold)
 
     def flush_pending(self, force: bool = False) -> IngestResult:
         """Write the held traces whose wait is over (all of them with force: shutdown, end of a file)."""
@@ -197,7 +203,7 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             inflight: deque[Future] = deque()
             for raw in batches:
-                inflight.append(writer.submit(self._write_traced, self.prepare(raw), len(raw)))
+                inflight.append(writer.submit(self._write_traced, self.prepare(raw, hold=True), len(raw)))
                 if len(inflight) >= 2:
                     yield inflight.popleft().result()
             while inflight:

@@ -78,7 +78,7 @@ def test_interleaved_split_late_and_bad_records_join_parse_and_cluster(db, tmp_p
     c = _lines(go, "web-2", "orders", 0)
     mixed = _interleave(a, b, c)
     mixed.insert(7, {"host": "web-1", "service": "orders", "message": "no timestamp"})     # a bad record
-    ingestor = Ingestor(db)
+    ingestor = Ingestor(db, hold_traces=True)            # as the server's receivers do
     cut = next(i for i, r in enumerate(mixed) if r["message"].startswith("  File ")) + 3     # mid-Python-trace
     first, second = ingestor.ingest(mixed[:cut]), ingestor.ingest(mixed[cut:])
     blank = [i for i, r in enumerate(mixed) if r["message"] == ""]      # Go's blank line: refused, as ever
@@ -144,7 +144,7 @@ def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path)
     v2 = _python_trace(tmp_path, edited % '"3 boxes"')
     other = _python_trace(tmp_path, BUG % "None")              # int(None): TypeError, same function
     assert v1 != v2 and "line 3" in v1 and "line 10" in v2
-    ingestor = Ingestor(db)
+    ingestor = Ingestor(db, hold_traces=True)            # as the server's receivers do
     ingestor.ingest(_lines(v1, "w1", "orders", 0, meta={"version": "v1"}))
     away = Ingestor(Database(dataclasses.replace(db.url, port=9)), joiner=ingestor.joiner)   # MariaDB gone
     with pytest.raises(DatabaseUnavailable):
