@@ -115,6 +115,7 @@ class Joiner:
                         if self._frame_follows(prev[1], record):
                             group = self._start(key, prev[0], prev[1])
                             group.kind = "frames"
+                            group.state = "props" if record.message.endswith(" {") else ""
                             self._add(group, record)
                             open_[key] = group
                             continue
@@ -195,9 +196,16 @@ class Joiner:
             return _python_continues(group, text)
         if group.kind == "go":
             return not text.strip() or text[:1] == "\t" or bool(_GO_LINE.match(text))   # a new `panic:` starts anew
+        if group.state == "props":                     # Node prints an error's own fields: `at ... {` .. `}`
+            if text.startswith("}"):
+                group.state = ""
+                return True
+            return text[:1].isspace()
         if (text[:1].isspace() or text[:1] == "." or text.startswith("Caused by: ")) and _STRONG.match(text):
             if group.kind == "plain":
                 group.kind = "frames"
+            if text.endswith(" {"):
+                group.state = "props"
             return True
         return False
 

@@ -276,6 +276,7 @@ def _exception_like(name: str, after_one: bool) -> bool:
 def _at_frame(line: str, rules: InAppRules) -> tuple[Frame | None, str]:
     if not line[:1].isspace() or "at " not in line[:12]:
         return None, ""
+    line = line.rstrip().removesuffix(" {")           # Node: the error's own fields follow
     m = _JAVA_FRAME.match(line)
     if m and (m.group("file") is None or m.group("file").endswith((".java", ".kt", ".scala", ".groovy", ".kts"))
               or m.group("where") in ("Native Method", "Unknown Source")):

@@ -136,6 +136,10 @@ def test_parse_shapes_and_per_service_rules():
     assert [f.in_app for f in ruled.frames] == [True, False]
     assert ruled.fingerprint() != dotnet.fingerprint()
     assert parse("ValueError: one line") is None and parse("plain\ntext") is None
+    props = (TRACES / "node_props.txt").read_text().rstrip("\n")      # `at ... {` then the error's fields
+    batch = process_batch(_lines(props + "\nnext line", "h", "api", 0))
+    assert [r.message for r in batch.records] == [props, "next line"]
+    assert batch.parsed[0].frames[0].function == "Object.<anonymous>" and batch.parsed[0].frames[-1].line == 28
 
 
 def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path):
