@@ -143,3 +143,15 @@ def changed_between(db: Database, since: datetime, until: datetime) -> list[dict
         "WHERE (first_seen >= ? AND first_seen < ?) OR (regressed_at >= ? AND regressed_at < ?) ORDER BY id",
         (since, until, since, until, since, until))
     return [dict(_cluster(r[:-1]), change=r[-1]) for r in rows]
+
+
+def clusters_in(db: Database, services: list[str], since: datetime, until: datetime,
+                limit: int = 10) -> list[tuple[int, int]]:
+    """(cluster id, events in [since, until)) of these services' clusters, most events first."""
+    if not services:
+        return []
+    rows = db.fetchall("SELECT e.cluster_id, COUNT(*) AS n FROM exception_events e JOIN exception_clusters c "
+                       f"ON c.id = e.cluster_id WHERE c.service IN ({', '.join('?' * len(services))}) "
+                       "AND e.ts >= ? AND e.ts < ? GROUP BY e.cluster_id ORDER BY n DESC, e.cluster_id LIMIT ?",
+                       [*services, since, until, limit])
+    return [(int(c), int(n)) for c, n in rows]

@@ -15,6 +15,7 @@ from db import incidents as incident_sql
 from db import lifecycle
 from db.graph import GraphUnavailable
 from ingest.normalize import clean_text
+from retrieval.clusters import of_incident as incident_clusters
 from retrieval.http import parse_time, split
 
 router = APIRouter(tags=["incidents"])
@@ -81,6 +82,7 @@ async def get_incident(request: Request, incident_id: IncidentId):
         if incident is None:
             return None
         incident["signals"] = incident_sql.signals(state.db_ro, incident_id)
+        incident["clusters"] = incident_clusters(state.db_ro, incident, incident["signals"])   # exceptions in it
         incident["report"] = incident_sql.latest_report(state.db_ro, incident_id)
         try:
             incident["graph"] = cypher.incident_links(state.graph, incident_id)

@@ -5,7 +5,7 @@ near clusters (same innermost in-app frame, same type, or a near semantic finger
 feedback given and the RCAs kept (db/code_index.kept_rcas)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from db import code_index as code_sql
 from db import events as event_sql
@@ -87,3 +87,23 @@ def detail(db: Database, cluster_id: int, since: datetime | None = None, embedde
         "feedback": [_public(f) for f in sql.feedback(db, cluster_id)],
         "rca": code_sql.kept_rcas(db, cluster_id),     # kept per version, newest first; compute: GET .../rca
     }
+
+
+def of_incident(db: Database, incident: dict, signals: list[dict], limit: int = 10) -> list[dict]:
+    """The exception clusters an incident holds: those its signals name (a new or regressed
+    cluster), then its services' clusters with events in its window, most events first."""
+    named = [s["detail"]["cluster_id"] for s in signals if isinstance(s.get("detail", {}).get("cluster_id"), int)]
+    services = sorted({*(incident.get("services") or []), *([incident["service"]] if incident.get("service") else [])})
+    counted: dict[int, int] = {}
+    if incident.get("window_start") and incident.get("window_end"):
+        start = datetime.fromisoformat(incident["window_start"].removesuffix("Z"))
+        end = datetime.fromisoformat(incident["window_end"].removesuffix("Z")) + timedelta(minutes=1)
+        counted = dict(sql.clusters_in(db, services, start, end, limit))
+    out = []
+    for cluster_id in dict.fromkeys([*named, *counted]):
+        found = sql.get_cluster(db, cluster_id)
+        if found is not None and len(out) < limit:
+            out.append(_public({k: found[k] for k in ("id", "service", "exception_type", "message_template",
+                                                      "status", "total_count", "last_seen")})
+                       | {"events_in_window": counted.get(cluster_id, 0), "signalled": cluster_id in named})
+    return out

@@ -249,3 +249,6 @@ def test_clusters_api_feedback_status_and_regression_signal(client, db, tmp_path
     result = run_cycle(db, None, DetectorSettings(), T0 + timedelta(minutes=2, seconds=10))
     cited = [s for s in result.signals if s.detector == "exception_cluster"]
     assert [(s.service, s.detail["cluster_id"], s.detail["change"]) for s in cited] == [("orders", cid, "regressed")]
+    incident = client.get(f"/incidents/{result.opened[0]}").json()
+    assert [(c["id"], c["signalled"]) for c in incident["clusters"]] == [(cid, True)]
+    assert incident["clusters"][0]["events_in_window"] >= 1 and incident["clusters"][0]["status"] == "regressed"
