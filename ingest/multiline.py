@@ -46,7 +46,8 @@ class JoinSettings(BaseSettings):
 _STRONG = re.compile(r"^(?:\s+at \S|\s+File \"|\s*\.\.\. \d+ (?:more|common frames omitted)|Caused by: |"
                      r"\s+Suppressed: |\s*--- End of |\s*---> |\t\S+\.go:\d+)")
 _STARTS = (" ", "\t", "Traceback", "panic: ", "fatal error: ", "goroutine ")
-_PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_PY_HEADER = re.compile(r"^\s*(?:\+ Exception Group )?Traceback \(most recent call last\):\s*$")
+_PY_GROUP_END = re.compile(r"^\s*\+-+\s*$")                 # an exception group's last rule
 _PY_CHAIN = ("During handling of the above exception, another exception occurred:",
              "The above exception was the direct cause of the following exception:")
 _PY_EXC = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")
@@ -266,6 +267,9 @@ def stream_key(record: Record) -> tuple:
 def _python_continues(group: _Group, text: str) -> bool:
     stripped = text.strip()
     if group.state == "frames":
+        if _PY_GROUP_END.match(text):
+            group.state = "done"
+            return True
         if text[:1].isspace() or not stripped:
             return True
         if _PY_EXC.match(stripped):

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 MAX_FRAMES = 200                      # per section; the event's text keeps every line anyway
 
-_PY_HEADER = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_PY_HEADER = re.compile(r"^\s*(?:\+ Exception Group )?Traceback \(most recent call last\):\s*$")
+_PY_GROUP_BAR = re.compile(r"^\s*\| ?")                     # an exception group's nested lines: "  |   File ..."
+_PY_GROUP_RULE = re.compile(r"^\s*\+(?:-+\+?)?-+(?: \d+ -+| \.\.\. -+)?\s*$")
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$')
 _PY_EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*))?$")
 _JAVA_FRAME = re.compile(r"^\s+at (?:[\w.$-]+(?:@[\w.-]+)?/)?(?P<cls>[\w$.<>\[\]]+)\.(?P<func>[\w$<>\[\]-]+)"
@@ -178,7 +180,12 @@ def parse(text: str, rules: InAppRules = DEFAULT_RULES) -> ParsedException | Non
 def _python(lines: list[str], rules: InAppRules) -> ParsedException | None:
     sections: list[Section] = []
     frames: list[Frame] | None = None
+    group = bool(lines) and "Exception Group Traceback" in lines[0]
     for line in lines:
+        if group:                                      # Python 3.11 exception groups: unwrap the bars
+            if _PY_GROUP_RULE.match(line):
+                continue
+            line = _PY_GROUP_BAR.sub("", line, count=1)
         if _PY_HEADER.match(line):
             frames = []
             continue
@@ -199,7 +206,7 @@ def _python(lines: list[str], rules: InAppRules) -> ParsedException | None:
             frames = None
     if not sections:
         return None
-    return ParsedException("python", tuple(sections), len(sections) - 1)
+    return ParsedException("python", tuple(sections), 0 if group else len(sections) - 1)
 
 
 def _go(lines: list[str], rules: InAppRules) -> ParsedException | None:

@@ -119,7 +119,27 @@ def test_interleaved_split_late_and_bad_records_join_parse_and_cluster(db, tmp_p
     assert sum(c["total_count"] for c in reads.list_clusters(db)) == 3
 
 
-def test_parse_shapes_and_per_service_rules():
+GROUP = """
+    def a():
+        raise ValueError("bad a")
+
+    def b():
+        raise KeyError("k")
+
+    def run():
+        errors = []
+        for f in (a, b):
+            try:
+                f()
+            except Exception as exc:
+                errors.append(exc)
+        raise ExceptionGroup("two failed", errors)
+
+    run()
+"""
+
+
+def test_parse_shapes_and_per_service_rules(tmp_path):
     node = parse((TRACES / "node.txt").read_text())
     assert node.language == "node" and node.type == "TypeError"
     assert [(f.function, f.in_app) for f in node.frames][:2] == [("total", True), ("handle", True)]
@@ -140,6 +160,12 @@ def test_parse_shapes_and_per_service_rules():
     batch = process_batch(_lines(props + "\nnext line", "h", "api", 0))
     assert [r.message for r in batch.records] == [props, "next line"]
     assert batch.parsed[0].frames[0].function == "Object.<anonymous>" and batch.parsed[0].frames[-1].line == 28
+    group = _python_trace(tmp_path, GROUP, "jobs.py")                  # Python 3.11 exception groups
+    batch = process_batch(_lines(group + "\nValueError: a later, unrelated line", "h", "jobs", 0))
+    assert [r.message for r in batch.records] == [group, "ValueError: a later, unrelated line"]
+    assert batch.templates[0].template.startswith("ExceptionGroup: two failed")
+    assert [(s.type, [f.function for f in s.frames]) for s in batch.parsed[0].sections] == [
+        ("ExceptionGroup", ["run", "<module>"]), ("ValueError", ["a", "run"]), ("KeyError", ["b", "run"])]
 
 
 def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path):
