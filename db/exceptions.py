@@ -111,3 +111,25 @@ def cluster_changes(cur, since: datetime, until: datetime) -> list[tuple]:
                 "WHERE (c.first_seen >= ? AND c.first_seen < ?) OR (c.regressed_at >= ? AND c.regressed_at < ?) "
                 "ORDER BY c.id", (since, until, since, until, since, until))
     return list(cur.fetchall())
+
+
+def prune(db, events_before: datetime, rollups_before: datetime, chunk: int = 2000) -> int:
+    """Retention: exception events (and their frames) as old as the raw events dropped, and
+    cluster minute counts as old as the rollups. Clusters stay: a bug seen again after
+    months is a regression, not a new cluster. The number of exception events removed."""
+    total = 0
+    while True:
+        rows = db.fetchall("SELECT event_id FROM exception_events WHERE ts < ? ORDER BY ts LIMIT ?",
+                           (events_before, chunk))
+        ids = [r[0] for r in rows]
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            with db.transaction() as cur:
+                cur.execute(f"DELETE FROM exception_frames WHERE event_id IN ({marks})", ids)
+                cur.execute(f"DELETE FROM exception_events WHERE event_id IN ({marks})", ids)
+            total += len(ids)
+        if len(ids) < chunk:
+            break
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM exception_cluster_counts WHERE bucket < ?", (rollups_before,))
+    return total

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db import embeddings, retention
+from db import exceptions as exception_sql
 from db.pool import Database
 
 
@@ -25,6 +26,7 @@ def prune(db: Database, settings: RetentionSettings, now: datetime | None = None
     out = {"events": retention.prune_events(db, events_before),
            "rollups": retention.prune_rollups(db, rollups_before)}
     tables = [m["table"] for m in embeddings.models(db)]
+    exception_sql.prune(db, events_before, rollups_before)     # their exception rows too; clusters stay
     out["templates"] = retention.prune_templates(db, min(events_before, rollups_before), retention.cited_templates(db),
                                                  tables)
     return out

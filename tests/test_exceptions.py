@@ -25,6 +25,7 @@ from ingest.embedders import HashingEmbedder
 from ingest.exceptions import ExceptionSettings
 from ingest.multiline import Joiner, JoinSettings
 from ingest.pipeline import Ingestor, process_batch
+from ingest.retention import RetentionSettings, prune
 from ingest.stacktrace import parse
 from retrieval.clusters import detail, near_duplicates, page
 
@@ -220,6 +221,12 @@ def test_same_bug_one_cluster_other_type_another_regression_signal(db, tmp_path)
     assert reads.get_cluster(db, same["id"])["status"] == "regressed"
     changed = reads.changed_between(db, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
     assert [(c["id"], c["change"]) for c in changed] == [(same["id"], "regressed")]
+
+    pruned = prune(db, RetentionSettings(), now=T0 + timedelta(days=30))      # events go, clusters stay
+    assert pruned["events"] > 0 and reads.events(db, same["id"]) == []
+    assert db.fetchone("SELECT COUNT(*) FROM exception_events")[0] == 0
+    kept = reads.get_cluster(db, same["id"])
+    assert reads.frames(db, kept["representative_event_id"]) == [] and kept["total_count"] == 3
 
 
 def test_ten_thousand_line_trace_is_capped_and_nothing_else_dropped(db):
