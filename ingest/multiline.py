@@ -19,6 +19,7 @@ batch or `flush`), or at shutdown. A line arriving after its trace was flushed i
 """
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -96,6 +97,19 @@ class Joiner:
 
     def pending(self) -> int:
         return len(self._pending)
+
+    def snapshot(self) -> dict:
+        """The held traces as they are (copies), to put back when a request's write fails."""
+        with self._lock:
+            return copy.deepcopy(dict(self._pending)) if self._pending else {}
+
+    def restore(self, before: dict, keys: set[tuple]) -> None:
+        """After a failed write (nothing of the request stored; its client sends it again):
+        the held traces as they were before it, and none it started (`keys`: its streams)."""
+        with self._lock:
+            for key in keys - before.keys():
+                self._pending.pop(key, None)
+            self._pending.update(before)
 
     def join(self, items: list[tuple[int, Record]], hold: bool = True, now: float | None = None) -> tuple[list[Joined], int]:
         """(events in order of their first line, lines held for the next request). `items`:

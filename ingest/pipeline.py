@@ -34,7 +34,7 @@ from ingest import exceptions
 from ingest.canon import CANON_VERSION
 from ingest.exceptions import ClusterChange, ExceptionSettings
 from ingest.merging import MergeMap
-from ingest.multiline import Joined, Joiner, JoinSettings
+from ingest.multiline import Joined, Joiner, JoinSettings, stream_key
 from ingest.normalize import LEVEL_RANK, Record, RecordError, normalize
 from ingest.service_map import ServiceMap
 from ingest.stacktrace import summary_line
@@ -73,6 +73,7 @@ class PreparedBatch:
     unmapped: int = 0
     joined: int = 0                                           # lines folded into an earlier line's event
     pending: int = 0                                          # lines held for a trace's next batch
+    undo: tuple | None = None                                 # (held traces before, streams): a failed write
 
 
 @dataclass
@@ -108,6 +109,8 @@ def process_batch(raw_records: list, services: ServiceMap | None = None, joiner:
             out.rejected.append({"index": index, "error": str(exc)})
             continue
         items.append((index, record))
+    if joiner is not None and hold:
+        out.undo = (joiner.snapshot(), {stream_key(r) for _, r in items})
     joined, out.pending = (joiner or Joiner()).join(items, hold=hold and joiner is not None)
     return _prepared(joined, services, exception_settings, out)
 
@@ -173,7 +176,13 @@ class Ingestor:
     def ingest(self, raw_records: list, hold: bool | None = None) -> IngestResult:
         """Prepare and write one batch, traced as one `ingest batch` span."""
         with self.tracer.start_as_current_span("ingest batch", attributes={"devmesh.records": len(raw_records)}) as span:
-            return _described(span, self.write(self.prepare(raw_records, hold)))
+            batch = self.prepare(raw_records, hold)
+            try:
+                return _described(span, self.write(batch))
+            except Exception:
+                if batch.undo is not None:       # nothing was stored; the client sends it again
+                    self.joiner.restore(*batch.undo)
+                raise
 
     def prepare(self, raw_records: list, hold: bool | None = None) -> PreparedBatch:
         """process_batch with this ingestor's joiner: a trace open at the end is held when
