@@ -9,6 +9,7 @@ from the same function in another, the same bug in a copied file as a near dupli
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 import textwrap
@@ -253,9 +254,13 @@ def test_ten_thousand_line_trace_is_capped_and_nothing_else_dropped(db):
     assert [c["total_count"] for c in reads.list_clusters(db, service=["deep"])] == [1]
 
 
-def test_clusters_api_feedback_status_and_regression_signal(client, db, tmp_path):
+def test_clusters_api_feedback_status_and_regression_signal(client, db, db_urls, tmp_path):
+    from click.testing import CliRunner
+
     from detectors.cycle import run_cycle
     from detectors.settings import DetectorSettings
+    from retrieval.clusters_cli import clusters as clusters_cli
+    from tests.conftest import make_settings
 
     trace = _lines(_python_trace(tmp_path, BUG % '"two"'), "w1", "orders", 0)
     half = len(trace) // 2
@@ -286,6 +291,13 @@ def test_clusters_api_feedback_status_and_regression_signal(client, db, tmp_path
     result = run_cycle(db, None, DetectorSettings(), T0 + timedelta(minutes=2, seconds=10))
     cited = [s for s in result.signals if s.detector == "exception_cluster"]
     assert [(s.service, s.detail["cluster_id"], s.detail["change"]) for s in cited] == [("orders", cid, "regressed")]
+    cli = CliRunner().invoke(clusters_cli, ["--status", "regressed", "--json"], obj=make_settings(db_urls))
+    assert cli.exit_code == 0 and [c["id"] for c in json.loads(cli.output)["clusters"]] == [cid], cli.output
+    shown = CliRunner().invoke(clusters_cli, ["show", str(cid)], obj=make_settings(db_urls))
+    assert shown.exit_code == 0 and f"cluster {cid} [regressed] orders" in shown.output
+    assert "* parse_qty" in shown.output and "version -: 2" in shown.output
+    missing = CliRunner().invoke(clusters_cli, ["show", "999999"], obj=make_settings(db_urls))
+    assert missing.exit_code == 1 and "no exception cluster 999999" in missing.output
     incident = client.get(f"/incidents/{result.opened[0]}").json()
     assert [(c["id"], c["signalled"]) for c in incident["clusters"]] == [(cid, True)]
     assert incident["clusters"][0]["events_in_window"] >= 1 and incident["clusters"][0]["status"] == "regressed"
