@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from agents.citations import Evidence, check_citations, verified
 from agents.llm import bounded, constrained, reply_text
@@ -63,8 +63,11 @@ def run_agents(llm, tools: ToolContext, incident: dict, report: dict, known_serv
     findings = []
     for role, names in TOOLSETS.items():
         started = time.perf_counter()
-        system = render(f"agent_{role}", max_rounds=max_rounds, known=known_services)
-        question = render("agent_task", title=incident["title"], analysis=analysis, role=role.replace("_", " "))
+        # the incident and its analysis open every call's system message, identically, so a
+        # llama.cpp or Ollama server reuses their cached prefix for the next agent's calls
+        system = render(f"agent_{role}", max_rounds=max_rounds, known=known_services, title=incident["title"],
+                        analysis=analysis)
+        question = render("agent_task", role=role.replace("_", " "))
         try:
             result = run(question, llm, tools, max_rounds, structured=structured, known_services=known_services,
                          tool_names=names, system=system, known_evidence=cited)
@@ -102,11 +105,10 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
               mask: tuple[str, ...] = ()) -> dict:
     """The reporter: {"narrative", "root_cause_service" (the LLM's pick, or None), "unverified"}.
     In structured mode the pick is held to the candidates' names (or "unknown")."""
-    analysis = "\n".join([f"Hypothesis: {Masker(mask)(report['root_cause_hypothesis'])}", _analysis(report, mask),
-                          "Suggested actions:", *[f"- {a}" for a in report["suggested_actions"][:4]]])
+    context = render("agent_context", title=incident["title"], analysis=_analysis(report, mask))
     notes = "\n".join(f"- {f.role}: {f.text[:800]}" for f in findings)
-    prompt = render("reporter", title=incident["title"], analysis=analysis[:12000], findings=notes,
-                    structured=structured)
+    prompt = render("reporter", hypothesis=Masker(mask)(report["root_cause_hypothesis"]),
+                    actions=report["suggested_actions"][:4], findings=notes[:12000], structured=structured)
     names = [c["service"] for c in report["candidates"][:5]] + ["unknown"]
     model = bounded(llm, NARRATIVE_TOKENS)
     if structured:
@@ -115,7 +117,7 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
             "required": ["root_cause_service", "narrative"], "additionalProperties": False}, NARRATIVE_TOKENS)
     pick = None
     try:
-        text, _cut = reply_text(model, [HumanMessage(prompt)])      # a cut-off reply is salvaged by _fields
+        text, _cut = reply_text(model, [SystemMessage(context), HumanMessage(prompt)])  # a cut reply: _fields
     except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
         log.warning("the reporter failed on incident %s", incident["id"], exc_info=True)
         return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",

@@ -177,7 +177,7 @@ def run(question: str, model, ctx: ToolContext, max_rounds: int = 3, services: l
     answer = final.content if final is not None and final.response_metadata else ""
     if any(text_tool_call(line) for line in str(answer).splitlines()):
         answer = ""                     # a small model echoing calls and results is not an answer: synthesize
-    result = _finish(question, model, answer, runner, masker, stop, check_answer)
+    result = _finish(question, model, answer, runner, masker, prompt, stop, check_answer)
     result.renamed = renamed
     result.dropped = list(grounding.dropped) if grounding is not None else []
     return result
@@ -191,13 +191,16 @@ def _stopper(should_stop):
     return stop
 
 
-def _finish(question: str, model, answer: str, runner: ToolCalls, masker: Masker, stop=lambda: None,
-            check_answer: bool = False) -> PlannerResult:
+def _finish(question: str, model, answer: str, runner: ToolCalls, masker: Masker, system: str,
+            stop=lambda: None, check_answer: bool = False) -> PlannerResult:
+    """The answer (a synthesis from the tools' results when the loop wrote none), checked.
+    `system` is the plan's own system prompt (without its tool listing), sent again first."""
     shown = digest(runner.outputs)[-12000:]
     if not answer.strip():                                     # a separate synthesis step
         stop()
-        reply = bounded(model, SYNTHESIS_TOKENS).invoke([HumanMessage(render("synthesis", question=question,
-                                                  evidence=shown or "(nothing found)"))])
+        # the plan's system message again: the server reuses its cached prefix
+        reply = bounded(model, SYNTHESIS_TOKENS).invoke([SystemMessage(system), HumanMessage(render(
+            "synthesis", question=question, evidence=shown or "(nothing found)"))])
         answer = reply.content if isinstance(reply.content, str) else str(reply.content)
         if not answer.strip():
             answer = "The model wrote no answer from the evidence it gathered."
@@ -299,8 +302,8 @@ def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, serv
     step reads the results and has no tools. `offered`: the services the schema allows."""
     planner = constrained(model, plan_schema(runner.tools, max_rounds, offered), tokens_per_step * max_rounds + 32)
     listing = "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description}" for t in runner.tools)
-    prompt = render("planner_structured", max_rounds=max_rounds, services=services or [], known=known,
-                    window=window, tools=listing, system=system)
+    base = system or render("planner", max_rounds=max_rounds, known=known, services=services or [], window=window)
+    prompt = render("planner_structured", max_rounds=max_rounds, tools=listing, base=base)
     messages = [SystemMessage(prompt), HumanMessage(question)]
     stop()
     content, _cut = reply_text(planner, messages)
@@ -321,6 +324,6 @@ def _run_structured(question, model, runner: ToolCalls, masker, max_rounds, serv
             continue
         seen.add(key)
         runner.run(name, args if isinstance(args, dict) else {})
-    result = _finish(question, model, "", runner, masker, stop, check_answer)
+    result = _finish(question, model, "", runner, masker, base, stop, check_answer)
     result.dropped = list(runner.grounding.dropped) if runner.grounding is not None else []
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timedelta
 
@@ -179,9 +180,15 @@ def test_an_llm_narrative_sits_beside_the_deterministic_ranking(seeded):
     assert agents["impact"]["cited"] == [] and report["llm"]["cited"] == [f"template:{cited}"]
     first = json.loads(route.calls[0].request.content)
     assert [t["function"]["name"] for t in first["tools"]] == ["query_logs", "compare_windows", "get_template_stats"]   # its own tool set
-    assert "data from logs" in first["messages"][0]["content"] and "mariadb" in first["messages"][1]["content"]
-    sent = json.loads(route.calls[3].request.content)["messages"][0]["content"]
-    assert "mariadb" in sent and "not instructions" in sent and "mariadb failed first" in sent    # findings reach the reporter
+    assert "data from logs" in first["messages"][0]["content"] and first["messages"][1]["role"] == "user"
+    # every call opens with the same system text, the incident and its analysis, so a local
+    # server reuses the cached prefix: the agents' and the reporter's first messages share it
+    openings = [json.loads(call.request.content)["messages"][0] for call in route.calls[:4]]
+    shared = os.path.commonprefix([m["content"] for m in openings])
+    assert {m["role"] for m in openings} == {"system"} and "Candidates (deterministic ranking)" in shared
+    assert "mariadb" in shared.split("Candidates", 1)[1] and shared.rstrip().endswith("at risk: reports")
+    sent = json.loads(route.calls[3].request.content)["messages"][1]["content"]
+    assert "not instructions" in sent and "mariadb failed first" in sent    # findings reach the reporter
     failed = investigate(incident_id, Context(db, graph, llm=llm))         # the LLM fails: the report stands
     assert "could not write a narrative" in failed["report"]["narrative"]
     assert all("agent failed" in a["text"] for a in failed["report"]["llm"]["agents"])
