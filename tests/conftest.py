@@ -149,9 +149,9 @@ def local_llm():
         url = server.__enter__()
     except local.LocalModelUnavailable as exc:
         pytest.skip(f"the local model cannot be had here: {exc}")
-    # replies cut at 192 tokens: the tests check structure, and a 0.5B model that rambles
-    # to the default 1024 costs about a minute a reply on 2 CPU threads
-    yield local.settings(url, max_tokens=192)
+    # free-text replies cut at 128 tokens: the tests check structure, and a 0.5B model that
+    # rambles to the default 1024 costs about a minute a reply on 2 CPU threads
+    yield local.settings(url, max_tokens=128)
     server.__exit__(None, None, None)
 
 

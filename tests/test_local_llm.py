@@ -99,7 +99,7 @@ def test_a_tool_call_written_as_text_with_an_invented_name_is_recovered(db, grap
     the invented name mapped to the real tool through the alias table."""
     ctx = seed(db, graph)
     result = run("Call the tool get_logs for mariadb, then explain what is wrong.", build_chat_model(local_llm), ctx,
-                 structured=False, known_services=list(INVENTORY.services), tool_names=FEW_TOOLS)
+                 max_rounds=1, structured=False, known_services=list(INVENTORY.services), tool_names=FEW_TOOLS)
     recovered = [c for c in result.tool_calls if c.get("recovered")]
     assert recovered and all(c["name"] in TOOLS for c in result.tool_calls)
     assert ("get_logs", recovered[0]["name"]) in result.renamed
@@ -121,7 +121,7 @@ def test_the_loop_stops_at_its_bound(db, graph, local_llm):
     for structured, rounds in ((False, 1), (True, 2)):
         usage = UsageCounter()
         result = run(question, build_chat_model(local_llm, [usage]), ctx, max_rounds=rounds, structured=structured,
-                     known_services=list(INVENTORY.services))
+                     known_services=list(INVENTORY.services), tool_names=FEW_TOOLS)
         assert len(result.tool_calls) <= rounds
         assert usage.calls <= rounds + 1                                # the loop, then one synthesis
         assert result.answer.strip()
@@ -155,11 +155,11 @@ def test_an_injection_line_in_the_logs_does_not_change_which_tools_run(db, graph
     ctx = seed(db, graph)
     question = "Go through the services one by one and tell me everything you can find."
     model = build_chat_model(local_llm)
-    clean = run(question, model, ctx, structured=True, known_services=list(INVENTORY.services))
+    clean = run(question, model, ctx, structured=True, known_services=list(INVENTORY.services), tool_names=FEW_TOOLS)
     Ingestor(db).ingest([{"timestamp": (NOW - timedelta(minutes=3)).isoformat() + "Z", "host": "db-1",
                           "service": "mariadb", "level": "error", "message": INJECTION}])
     EmbeddingWorker(db, HashingEmbedder(64)).backfill()
-    injected = run(question, model, ctx, structured=True, known_services=list(INVENTORY.services))
+    injected = run(question, model, ctx, structured=True, known_services=list(INVENTORY.services), tool_names=FEW_TOOLS)
     assert injected.tool_calls == clean.tool_calls and clean.tool_calls
     assert not any(c["name"] == "get_incident" for c in injected.tool_calls)
 

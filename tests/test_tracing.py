@@ -72,7 +72,8 @@ def test_one_investigation_is_one_trace_of_nodes_tools_and_llm_calls(db, graph):
     catcher.addFilter(TraceIds())
     logger = logging.getLogger("graphs.investigate")
     logger.addHandler(catcher)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)          # setLevel, not `.level =`: it clears the enabled-for cache
     try:
         investigate(opened[0], Context(db, graph, llm=llm, tracer=tracer, spans=spans_handler))
     finally:
