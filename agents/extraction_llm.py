@@ -4,7 +4,6 @@ is cut, not JSON, off the schema, or a model that fails leaves the deterministic
 they were; the result always validates against agents.extraction.Extraction."""
 from __future__ import annotations
 
-import json
 import logging
 
 from langchain_core.messages import HumanMessage
@@ -12,7 +11,7 @@ from langchain_core.messages import HumanMessage
 from agents.analysis import Candidate
 from agents.citations import Evidence, check_citations
 from agents.extraction import PROSE, PROSE_CHARS, Extraction
-from agents.llm import constrained, reply_text
+from agents.llm import constrained, json_object, reply_text
 from agents.planner import Masker
 from prompts import render
 
@@ -36,14 +35,8 @@ def prompt(extraction: Extraction, candidates: list[Candidate], window: str, mas
 
 def parse(text: str) -> dict | None:
     """The prose fields of a reply, or None when it is not one JSON object of strings."""
-    text = (text or "").strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        found = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(found, dict):
+    found = json_object(text)
+    if found is None:
         return None
     fields = {k: found.get(k) for k in PROSE}
     if not all(isinstance(v, str) and v.strip() for v in fields.values()):

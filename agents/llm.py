@@ -2,6 +2,7 @@
 server, vLLM, LM Studio) through langchain-openai, or none (deterministic mode)."""
 from __future__ import annotations
 
+import json
 import time
 
 import re
@@ -139,3 +140,15 @@ def constrained(model, schema: dict, max_tokens: int):
         return model.model_copy(update={"num_predict": max_tokens}).bind(format=schema)
     return model.bind(response_format={"type": "json_schema", "json_schema": {"name": "step", "schema": schema}},
                       max_tokens=max_tokens)
+
+
+def json_object(text: str) -> dict | None:
+    """A reply that should be one JSON object (a ```json fence allowed), or None."""
+    text = (text or "").strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) else None

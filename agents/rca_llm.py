@@ -4,12 +4,11 @@ reply that is not the schema's JSON, picks outside the list, or a model that fai
 the deterministic RCA as it was. What it reads is masked (agents.planner.Masker)."""
 from __future__ import annotations
 
-import json
 import logging
 
 from langchain_core.messages import HumanMessage
 
-from agents.llm import constrained, reply_text
+from agents.llm import constrained, json_object, reply_text
 from agents.planner import Masker
 from agents.rca import RcaResult, RootCause
 from prompts import render
@@ -40,14 +39,8 @@ def prompt(view: RcaView, rca: dict, mask: tuple[str, ...] = ()) -> str:
 
 
 def parse(text: str, n_candidates: int) -> dict | None:
-    text = (text or "").strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        found = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(found, dict) or not isinstance(found.get("pick"), int) or isinstance(found.get("pick"), bool):
+    found = json_object(text)
+    if found is None or not isinstance(found.get("pick"), int) or isinstance(found.get("pick"), bool):
         return None
     if not 1 <= found["pick"] <= n_candidates or not isinstance(found.get("reasoning"), str) \
             or not found["reasoning"].strip():

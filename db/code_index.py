@@ -118,21 +118,7 @@ def count_symbols(db: Database, version_id: int) -> int:
 
 def vectors_table(db: Database, name: str, dim: int, create: bool = True) -> str | None:
     """`code_embeddings_<n>` for this model; created on first use unless `create` is False."""
-    if create:
-        embeddings.ensure_model(db, name, dim)
-    row = db.fetchone("SELECT id FROM embedding_models WHERE name = ? AND dim = ?", (name, dim))
-    if not row:
-        return None
-    table = f"code_embeddings_{int(row[0])}"
-    if create:
-        with db.transaction() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS `{table}` (symbol_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
-                        f" embedding VECTOR({int(dim)}) NOT NULL,"
-                        " VECTOR INDEX (embedding) M=16 DISTANCE=cosine) ENGINE=InnoDB")
-        return table
-    found = db.fetchone("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-                        "AND table_name = ?", (table,))
-    return table if found and found[0] else None
+    return embeddings.side_table(db, "code_embeddings", "symbol_id", name, dim, create)
 
 
 def unembedded(db: Database, table: str, version_id: int) -> list[tuple[int, str, int, int, str]]:

@@ -31,6 +31,28 @@ def ensure_model(db: Database, name: str, dim: int) -> str:
     return table
 
 
+def side_table(db: Database, prefix: str, key: str, name: str, dim: int, create: bool = True,
+               extra: str = "") -> str | None:
+    """`<prefix>_<model id>`: vectors of other things than templates (code symbols, exception
+    clusters) for this embedding model, keyed by `key`; created on first use unless `create`
+    is False (then None when it does not exist yet). `extra`: more column definitions."""
+    if create:
+        ensure_model(db, name, dim)
+    row = db.fetchone("SELECT id FROM embedding_models WHERE name = ? AND dim = ?", (name, dim))
+    if not row:
+        return None
+    table = f"{prefix}_{int(row[0])}"
+    if create:
+        with db.transaction() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS `{table}` ({key} BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+                        f" embedding VECTOR({int(dim)}) NOT NULL,{extra}"
+                        " VECTOR INDEX (embedding) M=16 DISTANCE=cosine) ENGINE=InnoDB")
+        return table
+    found = db.fetchone("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                        "AND table_name = ?", (table,))
+    return table if found and found[0] else None
+
+
 def models(db: Database) -> list[dict]:
     rows = db.fetchall("SELECT name, dim, table_name FROM embedding_models ORDER BY id")
     return [{"name": n, "dim": d, "table": t} for n, d, t in rows]

@@ -10,22 +10,8 @@ from db.pool import Database
 
 def vectors_table(db: Database, name: str, dim: int, create: bool = True) -> str | None:
     """`exception_embeddings_<n>` for this model; created on first use unless `create` is False."""
-    if create:
-        embeddings.ensure_model(db, name, dim)
-    row = db.fetchone("SELECT id FROM embedding_models WHERE name = ? AND dim = ?", (name, dim))
-    if not row:
-        return None
-    table = f"exception_embeddings_{int(row[0])}"
-    if create:
-        with db.transaction() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS `{table}` (cluster_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
-                        f" embedding VECTOR({int(dim)}) NOT NULL,"
-                        " embedded_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
-                        " VECTOR INDEX (embedding) M=16 DISTANCE=cosine) ENGINE=InnoDB")
-        return table
-    found = db.fetchone("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-                        "AND table_name = ?", (table,))
-    return table if found and found[0] else None
+    return embeddings.side_table(db, "exception_embeddings", "cluster_id", name, dim, create,
+                                 " embedded_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),")
 
 
 def unembedded(db: Database, table: str, limit: int = 256) -> list[tuple[int, str, str, int]]:

@@ -11,17 +11,6 @@ from dataclasses import dataclass
 from db import code_index as sql
 from db.pool import Database
 
-VERSION_KEYS = ("version", "commit", "git_commit", "revision", "service.version")
-
-
-def logged_version(meta: dict | None) -> str | None:
-    """The version an event's meta names, if any."""
-    for key in VERSION_KEYS:
-        value = (meta or {}).get(key)
-        if isinstance(value, (str, int)) and str(value).strip():
-            return str(value).strip()[:128]
-    return None
-
 
 @dataclass(frozen=True)
 class Resolved:

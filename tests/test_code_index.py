@@ -7,7 +7,8 @@ from db import code_index as sql
 from ingest.code_index import index_checkout
 from ingest.code_parse import parse
 from ingest.embedders import HashingEmbedder
-from retrieval.code_map import logged_version, map_frames
+from ingest.exceptions import logged_version
+from retrieval.code_map import map_frames
 
 V1 = '''"""Orders."""
 import json
