@@ -374,3 +374,36 @@ def eval_exceptions(settings, split, embedder, as_json):
     result = score.run(settings.db.resolved(settings.services)[0], split,
                        build_embedder(settings.embed) if embedder == "configured" else None)
     click.echo(json.dumps(result) if as_json else score.table(result))
+
+
+@eval_cmd.command("chat")
+@click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the questions of one split")
+@click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
+              help="an LLM answers what no route covers (the planner) and may add to the routes' answers")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def eval_chat(settings, split, llm, as_json):
+    """Chat answers over the golden cases (evals/chat): fact recall, forbidden claims, routes, citations."""
+    from contextlib import nullcontext
+
+    from agents.llm import UsageCounter, build_chat_model
+    from evals import local_llm
+    from evals.chat.score import discover, run, table
+
+    questions = discover(split=split)
+    server = local_llm.serve() if llm == "local" else nullcontext(None)
+    try:
+        with server as url:
+            model, usage, structured = None, None, False
+            if llm != "none":
+                chosen = local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm})
+                usage, structured = UsageCounter(), chosen.structured
+                model = build_chat_model(chosen, [usage])
+            result = run(questions, settings.db.resolved(settings.services)[0],
+                         settings.graph.resolved_url(settings.services), model, structured, usage,
+                         progress=None if as_json else lambda r: click.echo(
+                             f"  {r['case']} {r['route']}{'' if r['route_ok'] else '!=' + r['expected_route']} "
+                             f"{r['found']}/{r['facts']} {r['q']}", err=True))
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result) if as_json else table(result))

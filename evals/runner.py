@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -70,12 +71,21 @@ def _matches(candidate: dict, case: Case) -> bool:
     return candidate["service"] == case.root_service and (case.root_host is None or candidate.get("host") == case.root_host)
 
 
-def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
-             llm=None, structured: bool = False, usage=None) -> CaseResult:
-    """`llm` runs the investigation agents and the reporter; `usage` (agents.llm.UsageCounter)
-    is read before and after to give this case's model calls and tokens."""
+@dataclass
+class Replayed:
+    """A case's data loaded into its scratch database and graph, the clock replayed."""
+    db: Database
+    graph: Graph
+    inventory: object
+    opened: list[tuple[int, object]]          # (incident id, the minute it opened)
+
+
+@contextmanager
+def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None):
+    """Load `case` into a fresh scratch database and graph, ingest every line, replay the
+    detector clock (and the trigger); yield, then drop both. The incident eval and the chat
+    eval (evals/chat) share it."""
     settings = settings or DetectorSettings()
-    result = CaseResult(case.slug, case.incident, case.trigger_at is not None, split=case.split, tags=list(case.tags))
     scratch_url = scratch.create_database(url, "eval")
     db = Database(scratch_url)
     graph = Graph(graph_url, f"devmesh_eval_{scratch_url.database}")
@@ -105,51 +115,66 @@ def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
             for incident_id in run_cycle(db, graph, settings, minute, units).opened:
                 opened.append((incident_id, minute))
             minute += MINUTE
-        result.incidents = len(opened)
-        detector_ids = [i for i, _ in opened if incident_sql.get(db, i)["trigger"] != "manual"]
-        result.detected = bool(detector_ids)
-        if result.detected:
-            first = min(at for i, at in opened if i in detector_ids)
-            result.time_to_detect_s = max(0.0, (first - case.start).total_seconds())
-            if case.detectors:
-                fired = {s["detector"] for i in detector_ids for s in incident_sql.signals(db, i)}
-                result.detectors_ok = bool(fired & set(case.detectors))
-        reports = []
-        before = usage.snapshot() if usage else None
-        for incident_id, _ in opened:
-            start = time.perf_counter()
-            state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm,
-                                                     structured=structured, now=lambda: case.end))
-            result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
-            llm_part = state["report"].get("llm")
-            if llm_part:
-                result.agent_tool_calls += sum(len(a["tool_calls"]) for a in llm_part["agents"])
-                result.unverified_citations += len(llm_part["unverified"]) + sum(
-                    len(a["unverified"]) for a in llm_part["agents"])
-            # a case with a trigger scores the ranking of the incident opened from outside
-            if not case.trigger_at or incident_id not in detector_ids:
-                reports.append(state["report"])
-        if usage:
-            after = usage.snapshot()
-            result.llm_usage = {k: after[k] - before[k] for k in after}
-            result.llm_usage["seconds"] = round(sum(result.latency_ms) / 1e3, 1)
-        if case.root_service and reports:
-            _score(case, reports, db, result)
-        if case.root_service:
-            naive = naive_rank(db, case.start, case.end)
-            result.naive_ranked = [f"{c['service']}@{c['host']}" for c in naive]
-            result.naive_rank = next((i for i, c in enumerate(naive, 1) if _matches(c, case)), None)
-    except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
-        result.error = f"{type(exc).__name__}: {exc}"
-        if os.environ.get("DEVMESH_EVAL_TRACEBACK"):
-            import traceback
-            traceback.print_exc()
+        yield Replayed(db, graph, inventory, opened)
     finally:
         db.close()
         graph.drop()
         graph.close()
         scratch.drop_database(scratch_url)
+
+
+def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
+             llm=None, structured: bool = False, usage=None) -> CaseResult:
+    """`llm` runs the investigation agents and the reporter; `usage` (agents.llm.UsageCounter)
+    is read before and after to give this case's model calls and tokens."""
+    result = CaseResult(case.slug, case.incident, case.trigger_at is not None, split=case.split, tags=list(case.tags))
+    try:
+        with replayed(case, url, graph_url, settings) as replay:
+            _investigate_and_score(case, replay, result, llm, structured, usage)
+    except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
+        result.error = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("DEVMESH_EVAL_TRACEBACK"):
+            import traceback
+            traceback.print_exc()
     return result
+
+
+def _investigate_and_score(case: Case, replay: Replayed, result: CaseResult, llm, structured: bool, usage) -> None:
+    db, graph, inventory, opened = replay.db, replay.graph, replay.inventory, replay.opened
+    result.incidents = len(opened)
+    detector_ids = [i for i, _ in opened if incident_sql.get(db, i)["trigger"] != "manual"]
+    result.detected = bool(detector_ids)
+    if result.detected:
+        first = min(at for i, at in opened if i in detector_ids)
+        result.time_to_detect_s = max(0.0, (first - case.start).total_seconds())
+        if case.detectors:
+            fired = {s["detector"] for i in detector_ids for s in incident_sql.signals(db, i)}
+            result.detectors_ok = bool(fired & set(case.detectors))
+    reports = []
+    before = usage.snapshot() if usage else None
+    for incident_id, _ in opened:
+        start = time.perf_counter()
+        state = investigate(incident_id, Context(db, graph, inventory=lambda: inventory, llm=llm,
+                                                 structured=structured, now=lambda: case.end))
+        result.latency_ms.append(round((time.perf_counter() - start) * 1e3, 1))
+        llm_part = state["report"].get("llm")
+        if llm_part:
+            result.agent_tool_calls += sum(len(a["tool_calls"]) for a in llm_part["agents"])
+            result.unverified_citations += len(llm_part["unverified"]) + sum(
+                len(a["unverified"]) for a in llm_part["agents"])
+        # a case with a trigger scores the ranking of the incident opened from outside
+        if not case.trigger_at or incident_id not in detector_ids:
+            reports.append(state["report"])
+    if usage:
+        after = usage.snapshot()
+        result.llm_usage = {k: after[k] - before[k] for k in after}
+        result.llm_usage["seconds"] = round(sum(result.latency_ms) / 1e3, 1)
+    if case.root_service and reports:
+        _score(case, reports, db, result)
+    if case.root_service:
+        naive = naive_rank(db, case.start, case.end)
+        result.naive_ranked = [f"{c['service']}@{c['host']}" for c in naive]
+        result.naive_rank = next((i for i, c in enumerate(naive, 1) if _matches(c, case)), None)
 
 
 def _score(case: Case, reports: list[dict], db: Database, result: CaseResult) -> None:
