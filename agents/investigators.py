@@ -117,18 +117,32 @@ def narrative(llm, incident: dict, report: dict, findings: list[Finding], struct
             "required": ["root_cause_service", "narrative"], "additionalProperties": False}, NARRATIVE_TOKENS)
     pick = None
     try:
-        text, _cut = reply_text(model, [SystemMessage(context), HumanMessage(prompt)])  # a cut reply: _fields
+        text, cut = reply_text(model, [SystemMessage(context), HumanMessage(prompt)])  # a cut reply: _fields
     except Exception as exc:  # noqa: BLE001 - the deterministic report stands on its own
         log.warning("the reporter failed on incident %s", incident["id"], exc_info=True)
         return {"narrative": f"_The LLM could not write a narrative ({type(exc).__name__})._",
-                "root_cause_service": None, "unverified": [], "cited": []}
+                "root_cause_service": None, "unverified": [], "cited": [], "cut": False, "names": None, "failed": True}
     if structured:
         text, pick = _fields(text)
+    elif cut and text.strip():
+        text = text.rstrip() + " …"
     evidence = gathered(report)
     evidence.ids |= {c for f in findings for c in f.cited}
     text, unverified = check_citations(text, evidence) if text.strip() else (None, [])
-    return {"narrative": text, "root_cause_service": pick if pick in names[:-1] else None, "unverified": unverified,
-            "cited": verified(text or "", unverified)}
+    pick = pick if pick in names[:-1] else None
+    return {"narrative": text, "root_cause_service": pick, "unverified": unverified,
+            "cited": verified(text or "", unverified), "cut": bool(cut and text), "failed": False,
+            "names": pick or named(text, names[:-1])}
+
+
+def named(text: str | None, candidates: list[str]) -> str | None:
+    """The root cause a free-text narrative names: the ranking's top candidate when it is
+    mentioned at all (whole words), else the first other candidate it mentions, else None.
+    Cautious on purpose: only a narrative that leaves the top candidate out disagrees."""
+    at = {s: m.start() for s in candidates if (m := re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text or "", re.I))}
+    if candidates and candidates[0] in at:
+        return candidates[0]
+    return min(at, key=at.get) if at else None
 
 
 def gathered(report: dict) -> Evidence:

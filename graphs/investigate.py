@@ -169,13 +169,28 @@ def report(state: State, runtime: Runtime[Context]) -> dict:
         written = investigators.narrative(ctx.llm, state["incident"], composed, findings, ctx.structured,
                                           tuple(ctx.mask_patterns))
         composed["narrative"] = written["narrative"]
+        top = composed["root_cause_service"]
         composed["llm"] = {"root_cause_service": written["root_cause_service"], "cited": written["cited"],
-                           "unverified": written["unverified"], "agents": [f.as_dict() for f in findings]}
+                           "unverified": written["unverified"], "agents": [f.as_dict() for f in findings],
+                           "names": written["names"], "cut": written["cut"], "failed": written["failed"],
+                           "disagrees": bool(written["names"] and top and written["names"] != top)}
     markdown = reporter.markdown(composed, state["incident"], examples)
     if composed.get("narrative"):
-        markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{composed['narrative']}\n\n"
-                                                     "## Candidates", 1)
+        markdown = markdown.replace("## Candidates", f"## Narrative (written by an LLM)\n\n{_narrative_notes(composed)}"
+                                                     f"{composed['narrative']}\n\n## Candidates", 1)
     return {"report": composed, "runbooks": runbooks, "examples": examples, "markdown": markdown}
+
+
+def _narrative_notes(report: dict) -> str:
+    """What a reader must know before the narrative: it disagrees with the ranking, or it was cut."""
+    llm, notes = report["llm"], []
+    if llm["disagrees"]:
+        notes.append(f"> **The LLM disagrees with the ranking:** its narrative names {llm['names']} as the root "
+                     f"cause; the deterministic ranking's top candidate is {report['root_cause_service']}. The "
+                     "ranking below is unchanged.")
+    if llm["cut"]:
+        notes.append("> The narrative was cut at the model's token bound; it ends mid-sentence.")
+    return "\n>\n".join(notes) + "\n\n" if notes else ""
 
 
 def _runbook_sections(ctx: Context, state: State, names: list[str], cited: list[int]) -> tuple[list[dict], dict | None]:
@@ -227,7 +242,9 @@ def persist(state: State, runtime: Runtime[Context]) -> dict:
         "services": sorted(scope.services), "hops": scope.hops, "history_minutes": scope.history_minutes,
         "window": [scope.since.isoformat(), scope.until.isoformat()]})
     title = reporter.title(scope, state["candidates"])
-    report_id = incident_sql.save_report(ctx.db, incident_id, state["report"], state["markdown"], title=title,
+    llm = state["report"].get("llm")
+    written_by = "deterministic ranking, LLM narrative" if llm and not llm["failed"] else "deterministic"
+    report_id = incident_sql.save_report(ctx.db, incident_id, state["report"], state["markdown"], written_by, title=title,
                                          last_signal_id=max((s["id"] for s in state["signals"]), default=None))
     remember(ctx.db, ctx.embedder, state["incident"], state["report"], title)
     log.info("incident %s: report %s written: %s (confidence %.2f)", incident_id, report_id,

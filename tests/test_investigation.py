@@ -216,3 +216,42 @@ def test_a_structured_narrative_cut_at_its_token_bound_is_salvaged(seeded):
     assert report["llm"]["root_cause_service"] == "mariadb"
     assert report["narrative"].startswith("The disk on the database host filled") and report["narrative"].endswith("…")
     assert report["llm"]["cited"] == [f"template:{cited}"]
+    assert report["llm"]["cut"] and "cut at the model's token bound" in state_markdown(db, incident_id)
+
+
+def state_markdown(db, incident_id: int) -> str:
+    return incident_sql.latest_report(db, incident_id)["markdown"]
+
+
+@respx.mock
+def test_a_narrative_naming_another_root_cause_is_flagged_and_a_cut_one_says_so(seeded):
+    """Bug: an LLM narrative naming another root cause than the ranking read as the
+    conclusion, the report still said `written_by: deterministic`, and a narrative cut at
+    its token bound ended mid-sentence without a word. Fix: report["llm"] says whom the
+    narrative names, whether that disagrees with the ranking, whether it was cut; the
+    markdown says both plainly; written_by names the LLM narrative."""
+    from agents.llm import LLMSettings, build_chat_model
+    from tests.test_planner import LLM, scripted
+
+    db, graph = seeded
+    incident_id = detect(db, graph)[0]
+    before = investigate(incident_id, Context(db, graph))["report"]
+    top, other = before["root_cause_service"], next(c["service"] for c in before["candidates"]
+                                                    if c["service"] != before["root_cause_service"])
+    llm = build_chat_model(LLMSettings(backend="openai", url=LLM, model="qwen2.5:7b-instruct", timeout_s=5))
+    respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        "Nothing more.", "Nothing more.", "Nothing more.", (f"The fault started in {other}, whose", "length"),
+        "Nothing more.", "Nothing more.", "Nothing more.", f"{other} failed after {top} filled its disk."))
+    state = investigate(incident_id, Context(db, graph, llm=llm))
+    report, markdown = state["report"], state["markdown"]
+    assert report["candidates"] == before["candidates"] and report["root_cause_service"] == top
+    assert report["llm"]["names"] == other and report["llm"]["disagrees"] and report["llm"]["cut"]
+    assert report["narrative"].endswith("whose …")
+    assert f"The LLM disagrees with the ranking:** its narrative names {other}" in markdown
+    assert f"top candidate is {top}" in markdown and "cut at the model's token bound" in markdown
+    assert markdown.index("disagrees") < markdown.index("The fault started") < markdown.index("## Candidates")
+    assert incident_sql.latest_report(db, incident_id)["written_by"] == "deterministic ranking, LLM narrative"
+    agreeing = investigate(incident_id, Context(db, graph, llm=llm))        # names the top candidate too: agrees
+    assert agreeing["report"]["llm"]["names"] == top and not agreeing["report"]["llm"]["disagrees"]
+    assert not agreeing["report"]["llm"]["cut"] and "disagrees" not in agreeing["markdown"]
+    assert "token bound" not in agreeing["markdown"]
