@@ -22,7 +22,7 @@ from agents import window_changes
 from agents.citations import verified
 from agents.grounding import Grounding, mentioned_services, names_of
 from agents.tracing import run_config
-from graphs import chat_oncall
+from graphs import chat_code, chat_oncall
 from graphs.chat_router import Route, extract, route
 from graphs.chat_steps import ChatState, error_lines
 from graphs.chat_steps import answer as _answer
@@ -235,6 +235,7 @@ def build(checkpointer=None):
     handlers = {"overview": overview, "errors": errors, "changed": changed, "similar": similar,
                 "dependencies": dependencies, "incident": incident, "investigate": investigate_now,
                 "runbook": chat_oncall.runbook, "current": chat_oncall.current, "cause": chat_oncall.cause,
+                "exception": chat_code.exceptions,
                 "planner": planner}
     for name, node in handlers.items():
         graph.add_node(name, node)

@@ -10,7 +10,7 @@ from typing import Callable, Literal
 from ingest.inventory import Inventory
 
 Route = Literal["incident", "investigate", "runbook", "similar", "changed", "dependencies", "current", "cause",
-                "errors", "overview", "planner"]
+                "exception", "errors", "overview", "planner"]
 
 
 @dataclass
@@ -119,7 +119,10 @@ RULES: list[tuple[Route, Callable[[str, Entities], bool]]] = [
     ("current", lambda t, e: not (e.services or e.hosts) and bool(_NOW.search(t))),
     # why a named service failed: the finished investigation's root cause, else its errors
     ("cause", lambda t, e: bool(e.services) and bool(_WHY.search(t))),
-    ("errors", _has("errors?", "fail(?:s|ed|ing|ures?)?", "exceptions?", "broken", "wrong", "crash(?:es|ed)?")),
+    # exceptions with their stack traces, and where in the code they come from
+    ("exception", _has("exceptions?", "tracebacks?", "stack ?traces?", "panics?", "in the code",
+                       "which (?:file|function|line)")),
+    ("errors", _has("errors?", "fail(?:s|ed|ing|ures?)?", "broken", "wrong", "crash(?:es|ed)?")),
     ("overview", lambda t, e: bool(e.services or e.hosts) or bool(re.search(r"\b(?:overview|status|health)\b",
                                                                             t, re.I))),
 ]

@@ -93,7 +93,7 @@ def test_graph_shape():
     """The shape as data (nodes, edges), not as LangGraph's mermaid text."""
     edges = {(e.source, e.target, e.conditional) for e in CHAT.get_graph().edges}
     handlers = ("overview", "errors", "changed", "similar", "dependencies", "incident", "investigate", "runbook",
-                "current", "cause", "planner")
+                "current", "cause", "exception", "planner")
     assert edges == {("__start__", "route", False), ("answer", "__end__", False),
                      *{("route", h, True) for h in handlers}, *{(h, "answer", False) for h in handlers}}
 
