@@ -9,16 +9,34 @@ prefixes of its module), beside the defaults of ingest/stacktrace.py.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db import deploy_versions
 from db import exceptions as sql
 from ingest.normalize import Record
 from ingest.stacktrace import DEFAULT_RULES, InAppRules, ParsedException, parse
 from ingest.templates import Template, template_for
 
 VERSION_KEYS = ("version", "commit", "git_commit", "revision", "service.version")
+# a deploy or start line that names what runs: a verb of starting or deploying, then a
+# version word followed by a release number or a commit hash ("Starting ledger version 1.4.2",
+# "deployed commit 9f1c2ab", "release v2.3.0 rolled out"); a bare number is never taken
+_DEPLOY_VERB = re.compile(r"\b(?:start(?:s|ed|ing)?|boot(?:ed|ing)?|deploy(?:s|ed|ing|ment)?|releas(?:e|ed|ing)|"
+                          r"roll(?:ed|ing)? out|rollout|upgrad(?:e|ed|ing)|running|launch(?:ed|ing)?)\b", re.I)
+_DEPLOY_VERSION = re.compile(r"\b(?:version|release|build|revision|commit|rev|ver)\b[\s:=#]*[\"']?"
+                             r"(v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]+)?|[0-9a-f]{7,40})(?![\w.])", re.I)
+
+
+def deploy_version(message: str) -> str | None:
+    """The version a deploy or start line names, or None for any other line."""
+    head = message[:400]
+    if not _DEPLOY_VERB.search(head):
+        return None
+    m = _DEPLOY_VERSION.search(head)
+    return m.group(1)[:128] if m else None
 
 
 class ExceptionSettings(BaseSettings):
@@ -59,10 +77,26 @@ def logged_version(meta: dict | None) -> str | None:
     return None
 
 
+def _record_deploys(cur, found: list[tuple[str, str, object, str]]) -> None:
+    """Keep a deploy line's version only where it changes what (service, host) runs, so a
+    service that names its version on every line adds a row per release, not per line."""
+    rows, last = [], {}
+    for service, host, ts, version in sorted(found, key=lambda row: row[2]):
+        key = (service, host)
+        if key not in last:
+            last[key] = deploy_versions.running(cur, service, host, ts)
+        if version != last[key]:
+            rows.append((service, host, ts, version))
+            last[key] = version
+    deploy_versions.record(cur, rows)
+
+
 def write(cur, records: list[Record], hashes: list[bytes], parsed: list[ParsedException | None],
           templates: list[Template], inserted: set[bytes]) -> list[ClusterChange]:
     """Cluster the exception events this transaction inserted; the clusters made new or
     regressed. A cluster's message template is its exception line's, canonicalized."""
+    _record_deploys(cur, [(r.service, r.host, r.ts, v) for r, h in zip(records, hashes)
+                          if h in inserted and (v := deploy_version(r.message))])
     todo = [(r, h, p, t) for r, h, p, t in zip(records, hashes, parsed, templates) if p is not None and h in inserted]
     if not todo:
         return []
@@ -85,8 +119,8 @@ def write(cur, records: list[Record], hashes: list[bytes], parsed: list[ParsedEx
     events, frames, minutes = [], [], {}
     for key, record, event_id, exc in keyed:
         cluster_id = clusters[key][0]
-        events.append((event_id, cluster_id, record.ts, record.host, logged_version(record.meta), exc.type[:255],
-                       exc.message[:60_000]))
+        version = logged_version(record.meta) or deploy_versions.running(cur, record.service, record.host, record.ts)
+        events.append((event_id, cluster_id, record.ts, record.host, version, exc.type[:255], exc.message[:60_000]))
         for s, section in enumerate(exc.sections):
             frames.extend((event_id, s, p, section.type[:255], f.file[:1024], f.function[:512], f.line,
                            f.module[:512], f.in_app) for p, f in enumerate(section.frames))
