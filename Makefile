@@ -9,8 +9,9 @@ DEVMESH := $(BIN)/devmesh
 SYSTEM_PACKAGES := libmariadb-dev libsystemd-dev pkg-config debootstrap systemd-journal-remote prometheus rsyslog \
 	nodejs chromium chromium-driver
 HOST ?= 127.0.0.1
-# pytest-xdist workers; a whole test file goes to one worker (the real-model tests share one
-# llama.cpp server, a module's eval run is made once). TEST_WORKERS=0: one process.
+# The real-model tests first, alone (llama.cpp's threads spin: beside other work on 2 cores they
+# run several times slower), then the rest in pytest-xdist workers, a whole test file per
+# worker (a module's eval run is made once). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 PORT ?= 8000
 
@@ -24,7 +25,8 @@ run: migrate ui
 test: migrate ui
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --select F,E9 .
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
+	$(BIN)/pytest -m local_llm --durations=3
+	$(BIN)/pytest -m 'not local_llm' -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 migrate: services
 	$(DEVMESH) migrate

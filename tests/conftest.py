@@ -187,3 +187,13 @@ def replay_cascade_cycles(db, graph, names, until_minute: int = 16) -> list[int]
     for minute in range(-1, until_minute):
         opened += run_cycle(db, graph, settings, CASCADE_T0 + timedelta(minutes=minute), names).opened
     return opened
+
+
+# the longest files first, so two xdist workers (`make test`) end together rather than one
+# finishing the real-model tests alone at the end (longest-processing-time-first)
+LONGEST_FIRST = ("test_local_llm.py", "test_evals.py", "test_fuzz.py", "test_shipper.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
