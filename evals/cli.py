@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import click
 
@@ -244,6 +245,23 @@ def eval_templates(as_json):
                    f"{r['pa']:>6.3f} {r['lines_per_s']:>9.0f}")
 
 
+@contextmanager
+def chosen_llm(settings, llm: str):
+    """The LLMSettings an eval's `--llm` names (`local`: the pinned small model, served for
+    the run), or None for `none`; a local model that cannot be had is one line and exit 1."""
+    from contextlib import nullcontext
+
+    from evals import local_llm
+
+    server = local_llm.serve() if llm == "local" else nullcontext(None)
+    try:
+        with server as url:
+            yield None if llm == "none" else (
+                local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm}))
+    except local_llm.LocalModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @eval_cmd.command("extraction")
 @click.option("--split", type=click.Choice(["dev", "test"]), default=None, help="only the cases of one split")
 @click.option("--llm", type=click.Choice(["none", "ollama", "openai", "local"]), default="none", show_default=True,
@@ -252,25 +270,14 @@ def eval_templates(as_json):
 @click.pass_obj
 def eval_extraction(settings, split, llm, as_json):
     """Structured extraction on the labeled windows (evals/extraction): each field and the weighted total."""
-    from contextlib import nullcontext
-
     from agents.llm import build_chat_model
-    from evals import local_llm
     from evals.extraction_score import discover, run
 
     cases = discover(split=split)
-    server = local_llm.serve() if llm == "local" else nullcontext(None)
-    try:
-        with server as url:
-            model = None
-            if llm != "none":
-                chosen = local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm})
-                model = build_chat_model(chosen)
-            result = run(cases, model, tuple(settings.llm.mask_patterns),
-                         progress=None if as_json else lambda r: click.echo(f"  {r['slug']}: {r['severity']} "
-                                                                             f"{r['component']}", err=True))
-    except local_llm.LocalModelUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+    with chosen_llm(settings, llm) as chosen:
+        result = run(cases, build_chat_model(chosen) if chosen else None, tuple(settings.llm.mask_patterns),
+                     progress=None if as_json else lambda r: click.echo(f"  {r['slug']}: {r['severity']} "
+                                                                         f"{r['component']}", err=True))
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -384,26 +391,16 @@ def eval_exceptions(settings, split, embedder, as_json):
 @click.pass_obj
 def eval_chat(settings, split, llm, as_json):
     """Chat answers over the golden cases (evals/chat): fact recall, forbidden claims, routes, citations."""
-    from contextlib import nullcontext
-
     from agents.llm import UsageCounter, build_chat_model
-    from evals import local_llm
     from evals.chat.score import discover, run, table
 
     questions = discover(split=split)
-    server = local_llm.serve() if llm == "local" else nullcontext(None)
-    try:
-        with server as url:
-            model, usage, structured = None, None, False
-            if llm != "none":
-                chosen = local_llm.settings(url) if url else settings.llm.model_copy(update={"backend": llm})
-                usage, structured = UsageCounter(), chosen.structured
-                model = build_chat_model(chosen, [usage])
-            result = run(questions, settings.db.resolved(settings.services)[0],
-                         settings.graph.resolved_url(settings.services), model, structured, usage,
-                         progress=None if as_json else lambda r: click.echo(
-                             f"  {r['case']} {r['route']}{'' if r['route_ok'] else '!=' + r['expected_route']} "
-                             f"{r['found']}/{r['facts']} {r['q']}", err=True))
-    except local_llm.LocalModelUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+    with chosen_llm(settings, llm) as chosen:
+        usage = UsageCounter() if chosen else None
+        model = build_chat_model(chosen, [usage]) if chosen else None
+        result = run(questions, settings.db.resolved(settings.services)[0],
+                     settings.graph.resolved_url(settings.services), model, bool(chosen and chosen.structured), usage,
+                     progress=None if as_json else lambda r: click.echo(
+                         f"  {r['case']} {r['route']}{'' if r['route_ok'] else '!=' + r['expected_route']} "
+                         f"{r['found']}/{r['facts']} {r['q']}", err=True))
     click.echo(json.dumps(result) if as_json else table(result))
