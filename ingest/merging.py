@@ -15,6 +15,7 @@ statement lands on the learned template at once instead of looking new until the
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import defaultdict
@@ -193,13 +194,15 @@ class TemplateLearner:
         return self._retry(once)
 
     @staticmethod
-    def _retry(work, attempts: int = 5):
+    def _retry(work, attempts: int = 12):
         """Writers touch the same rows (stats, rollups of this minute): a conflict rolls the
-        transaction back whole, and it is redone."""
+        transaction back whole, and it is redone. The learner is a background job, so it
+        yields: up to 12 tries with a growing, jittered pause (~6 s in all), since under a
+        busy ingest a handful of deadlocks in a row do happen."""
         for attempt in range(attempts):
             try:
                 return work()
             except mariadb.Error as exc:
                 if getattr(exc, "errno", None) not in RETRYABLE or attempt == attempts - 1:
                     raise
-                time.sleep(0.02 * (attempt + 1))
+                time.sleep(0.02 * (attempt + 1) * (1 + random.random()) + 0.01 * attempt * attempt)
