@@ -1,4 +1,5 @@
-"""SQL for template_counts, the minute rollups (bucket x service x host x template x level)."""
+"""SQL for template_counts, the minute rollups (bucket x service x host x template x level),
+and the writer of service_counts, their per-service sums (bucket x service: lines, errors)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,6 +8,7 @@ from db.levels import LEVELS
 from db.pool import Database
 
 _ROW = "(?, ?, ?, ?, ?, ?)"
+_SEVERE = frozenset(LEVELS[LEVELS.index("error"):])        # error or worse
 
 
 def add(cur, rows: list[tuple]) -> None:
@@ -16,6 +18,20 @@ def add(cur, rows: list[tuple]) -> None:
         return
     cur.executemany("INSERT INTO template_counts (bucket, service, host, template_id, level, count) VALUES "
                     f"{_ROW} ON DUPLICATE KEY UPDATE count = count + VALUES(count)", sorted(rows))
+
+
+def add_services(cur, rows: list[tuple]) -> None:
+    """The same rows as add(), folded per (bucket, service) into service_counts (lines and
+    error-or-worse lines); in the same transaction as add(), so the two always agree."""
+    folded: dict[tuple, list[int]] = {}
+    for bucket, service, _host, _template_id, level, n in rows:
+        cell = folded.setdefault((bucket, service), [0, 0])
+        cell[0] += n
+        cell[1] += n if level in _SEVERE else 0
+    if folded:
+        cur.executemany("INSERT INTO service_counts (bucket, service, count, errors) VALUES (?, ?, ?, ?) "
+                        "ON DUPLICATE KEY UPDATE count = count + VALUES(count), errors = errors + VALUES(errors)",
+                        sorted((*key, n, e) for key, (n, e) in folded.items()))
 
 
 def services_of(db: Database, template_ids: list[int]) -> dict[int, list[str]]:

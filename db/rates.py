@@ -1,25 +1,22 @@
-"""SQL for the web UI's pictures: per-service line and error rates in steps, and a log
-histogram (from the minute rollups; from raw events only for a text filter, bounded)."""
+"""SQL for the web UI's pictures: per-service line and error rates in steps (service_counts),
+and a log histogram (template_counts; from raw events only for a text filter, bounded)."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from db.events import EventFilter
-from db.levels import LEVELS
 from db.pool import Database
 
-SEVERE_FROM = LEVELS.index("error") + 1          # ENUM positions are 1-based: error and worse
 SCAN_LIMIT = 200_000                              # raw rows a text-filtered histogram reads at most
 
 
 def service_steps(db: Database, since: datetime, until: datetime, step_s: int
                   ) -> list[tuple[str, int, int, int]]:
-    """(service, step index from `since`, lines, error-or-worse lines) over [since, until).
-    Grouped by (bucket, service), a prefix of the primary key, so MariaDB aggregates in index
-    order without a temporary table; the minutes are folded into steps here."""
-    rows = db.fetchall(
-        "SELECT bucket, service, SUM(count), SUM(IF(level + 0 >= ?, count, 0)) FROM template_counts "
-        "WHERE bucket >= ? AND bucket < ? GROUP BY bucket, service", [SEVERE_FROM, since, until])
+    """(service, step index from `since`, lines, error-or-worse lines) over [since, until),
+    from service_counts (one row per service and minute, a range of its primary key); the
+    minutes are folded into steps here."""
+    rows = db.fetchall("SELECT bucket, service, count, errors FROM service_counts WHERE bucket >= ? AND bucket < ?",
+                       [since, until])
     steps: dict[tuple[str, int], list[int]] = {}
     for bucket, service, lines, errors in rows:
         cell = steps.setdefault((service, int((bucket - since).total_seconds() // step_s)), [0, 0])

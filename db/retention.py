@@ -24,6 +24,8 @@ def prune_events(db: Database, before: datetime, chunk: int = 5000) -> int:
 
 
 def prune_rollups(db: Database, before: datetime, chunk: int = 5000) -> int:
+    """Rows of template_counts deleted (service_counts, their per-service sums, go with them)."""
+    _chunked_delete(db, "DELETE FROM service_counts WHERE bucket < ? ORDER BY bucket", (before,), chunk)
     return _chunked_delete(db, "DELETE FROM template_counts WHERE bucket < ? ORDER BY bucket", (before,), chunk)
 
 

@@ -1,9 +1,11 @@
-"""Counts for /info and benchmarks: exact while tables are small, an estimate beyond."""
+"""Counts for /info and benchmarks: an exact event count while the table is small, InnoDB's
+row estimate beyond (`events_exact: false`; a COUNT(*) reads an index end to end: ~40 ms
+per 100k rows here, 382 ms at 1M, on every /info the overview polls)."""
 from __future__ import annotations
 
 from db.pool import Database
 
-EXACT_BELOW = 1_000_000
+EXACT_BELOW = 100_000
 
 
 def count_events(db: Database) -> int:

@@ -66,6 +66,7 @@ def run(url: DBUrl, events_per_day: int = 1_000_000, services: int = 200, histor
                 total_events += total + errors
             with db.transaction() as cur:
                 counts.add(cur, rows)
+                counts.add_services(cur, rows)
         settings = DetectorSettings()
         first = time.perf_counter()
         run_cycle(db, None, settings, NOW)

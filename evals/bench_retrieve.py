@@ -71,6 +71,7 @@ def _load(db: Database, vectors: np.ndarray, n: int, services: int, rng: random.
                     rollups.append(((NOW - timedelta(minutes=minute)).replace(second=0), f"svc-{i % services}",
                                     f"host-{i % max(1, services // 5)}", ids[i], "info", rng.randint(1, 20)))
             counts.add(cur, rollups)
+            counts.add_services(cur, rollups)
         embeddings.store(db, table, [(ids[i], vectors[i].tobytes()) for i in chunk])
     return table
 

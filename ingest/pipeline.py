@@ -6,7 +6,8 @@
                                 Joiner, which holds a trace still open for the next batch)
     Ingestor.write(prepared)    one transaction: new templates (INSERT IGNORE), events
                                 (one multi-row INSERT IGNORE ... RETURNING), template stats
-                                and minute rollups for the rows that were new, exception clusters
+                                and minute rollups (per template, and their per-service sums) for
+                                the rows that were new, exception clusters
                                 (ingest/exceptions.py); then the new template ids go to the
                                 embedding queue.
 
@@ -306,7 +307,9 @@ class Ingestor:
                 stats, rollups = _aggregate(batch.records, batch.hashes, stored, inserted)
                 templates.add_stats(cur, [(tid, by_id[tid].canon_hash, by_id[tid].template, *s,
                                            by_id[tid].canon_version) for tid, s in stats.items()])
-                counts.add(cur, [(*key, n) for key, n in rollups.items()])
+                rows = [(*key, n) for key, n in rollups.items()]
+                counts.add(cur, rows)
+                counts.add_services(cur, rows)          # their per-service sums (the rates)
             changes = exceptions.write(cur, batch.records, batch.hashes, batch.parsed, batch.templates, inserted)
             skipped = [h for h in batch.hashes if h not in inserted]
             stored = events.stored_hashes(cur, skipped) if skipped else set()
