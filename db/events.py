@@ -35,6 +35,11 @@ def stored_hashes(cur, hashes: list[bytes]) -> set[bytes]:
     return found
 
 
+def contains(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '!') matching any value that holds `text` as it is."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
 @dataclass
 class EventFilter:
     service: list[str] | None = None
@@ -61,7 +66,7 @@ class EventFilter:
             params.append(self.until)
         if self.q:
             clauses.append("message LIKE ? ESCAPE '!'")
-            params.append("%" + self.q.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+            params.append(contains(self.q))
         return clauses, params
 
 

@@ -1,6 +1,7 @@
-"""SQL for log_templates: create-if-new and per-batch statistics, and template reads."""
+"""SQL for log_templates: create-if-new and per-batch statistics, template reads, and text search."""
 from __future__ import annotations
 
+from db.events import contains
 from db.pool import Database
 
 _NEW = "(?, ?, ?, ?, ?, ?, 0, ?)"
@@ -63,3 +64,20 @@ def _template(row: tuple) -> dict:
     out["first_seen"] = out["first_seen"].isoformat() + "Z"
     out["last_seen"] = out["last_seen"].isoformat() + "Z"
     return out
+
+
+def matching(db: Database, terms: list[str], levels: list[str] | None, limit: int) -> list[dict]:
+    """Templates whose text holds every term (a substring, case-insensitive as the column's
+    collation), busiest first; templates merged into a learned one are left out (it stands
+    for them). No terms: the busiest templates. At most `limit` rows."""
+    clauses = ["NOT EXISTS (SELECT 1 FROM template_merges m WHERE m.from_id = t.id)"]
+    params: list = []
+    for term in terms:
+        clauses.append("t.template LIKE ? ESCAPE '!'")
+        params.append(contains(term))
+    if levels:
+        clauses.append(f"t.level IN ({', '.join('?' * len(levels))})")
+        params.extend(levels)
+    rows = db.fetchall(f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))} FROM log_templates t "
+                       f"WHERE {' AND '.join(clauses)} ORDER BY t.total_count DESC, t.id LIMIT ?", [*params, limit])
+    return [_template(r) for r in rows]

@@ -1,4 +1,4 @@
-"""HTTP reads: GET /query/logs, /search/templates, /search/logs, /templates/{id}, /events/{id}."""
+"""HTTP reads: GET /query/logs, /search/templates, /search/logs, /templates, /templates/{id}, /events/{id}."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +13,7 @@ from db import counts, events
 from db import templates as template_sql
 from db.events import EventFilter
 from ingest.normalize import LEVELS, RecordError, parse_duration, parse_timestamp
-from retrieval.search import TemplateQuery, search_logs, search_templates
+from retrieval.search import TemplateQuery, find_templates_by_text, search_logs, search_templates
 
 router = APIRouter(tags=["search"])
 
@@ -138,6 +138,26 @@ async def search_logs_route(request: Request, tq: TextQuery = Depends(text_query
         db, table, embedder = _vectors(request)
         return search_logs(db, table, embedder, query, split(host), per_template)
     return {"events": await run_in_threadpool(run)}
+
+
+@router.get("/templates")
+async def templates_by_text(request: Request,
+                            q: str = Query("", max_length=500, description='words the template text holds, all of '
+                                           'them (case-insensitive substrings; "a phrase" in quotes); none: '
+                                           'the busiest templates (also `query`)'),
+                            query: str = Query("", max_length=500, description="the same as q"),
+                            k: int | None = Query(None, ge=1, le=100, description="how many (also `limit`); default 25"),
+                            limit: int | None = Query(None, ge=1, le=100, description="the same as k"),
+                            service: list[str] | None = Query(None), level: list[str] | None = Query(None),
+                            since: str | None = None, until: str | None = None,
+                            examples: int = Query(0, ge=0, le=10)):
+    """Plain text search over template text (not by meaning: that is /search/templates).
+    Variables are masked in templates (`<IP>`, `<NUM>`): search the words around them, or a
+    raw line's text with /query/logs?q=."""
+    tq = TextQuery(_same("q", "query", q, query) or "", _same("k", "limit", k, limit) or 25)
+    query_ = _template_query(request, tq, service, level, since, until, examples)
+    found, terms, truncated = await run_in_threadpool(find_templates_by_text, request.app.state.db_ro, query_)
+    return {"templates": found, "terms": terms, "truncated": truncated}
 
 
 @router.get("/templates/{template_id}")

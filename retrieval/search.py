@@ -1,4 +1,5 @@
-"""Template vector search (kNN over the model's vectors table) with filters, and log search.
+"""Template vector search (kNN over the model's vectors table) with filters, log search, and
+template text search (every word a substring of the template text, busiest first).
 
 The HNSW index answers `ORDER BY VEC_DISTANCE_COSINE(...) LIMIT k` only, and applies the
 LIMIT before any WHERE; so filters (services, levels, time window from the rollups) are
@@ -6,6 +7,7 @@ applied to an over-fetched candidate list, never to the index query itself.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,3 +71,35 @@ def search_logs(db: Database, table: str, embedder: Embedder, q: TemplateQuery,
     samples = events.examples(db, [t["id"] for t in found], per_template, flt)
     return [{**event, "template": t["template"], "similarity": t["similarity"]}
             for t in found for event in samples.get(t["id"], [])]
+
+
+TEXT_CANDIDATES = 1000              # text matches read before the service / window filters
+MAX_TERMS = 8
+_TERM = re.compile(r'"([^"]+)"|(\S+)')
+
+
+def text_terms(text: str) -> list[str]:
+    """Words to find in template text: each must appear; "a quoted phrase" is one term.
+    At most MAX_TERMS (the rest are dropped; the caller says so)."""
+    return [(phrase or word).strip() for phrase, word in _TERM.findall(text or "") if (phrase or word).strip()]
+
+
+def find_templates_by_text(db: Database, q: TemplateQuery) -> tuple[list[dict], list[str], bool]:
+    """(templates, terms used, truncated): templates whose text holds every word of q.text,
+    busiest first, with their services and example lines; services and a window are
+    applied to the first TEXT_CANDIDATES matches (truncated says the text matched more)."""
+    terms = text_terms(q.text)[:MAX_TERMS]
+    k = max(1, min(q.k, MAX_K))
+    windowed = bool(q.services or q.since or q.until)
+    found = template_sql.matching(db, terms, q.levels, TEXT_CANDIDATES if windowed else k + 1)
+    truncated = len(found) >= TEXT_CANDIDATES if windowed else len(found) > k
+    if windowed:
+        in_window = counts.template_totals(db, [t["id"] for t in found], q.services, q.since, q.until)
+        found = [t for t in found if in_window.get(t["id"])]
+    found = found[:k]
+    ids = [t["id"] for t in found]
+    services = counts.services_of(db, ids)
+    flt = EventFilter(service=q.services, since=q.since, until=q.until)
+    samples = events.examples(db, ids, q.examples, flt) if q.examples else {}
+    return ([{**t, "services": sorted(services.get(t["id"], [])), "examples": samples.get(t["id"], [])} for t in found],
+            terms, truncated)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from db.graph import Graph
 from db.settings import GraphSettings
@@ -93,7 +94,9 @@ def browser(tmp_path_factory):
 
 
 def wait(driver, condition, timeout: float = 20):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    """Until `condition` holds; an element a page re-rendered meanwhile is looked up again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def css(selector: str):
@@ -299,3 +302,84 @@ def test_template_and_topology_pages(site, browser, shots):
     browser.get(f"{server.url}/ui/graph")
     wait(browser, css("#topology canvas"))
     browser.save_screenshot(str(shots / "graph.png"))
+
+
+def test_clicking_a_graph_node_shows_its_recent_errors_and_impact(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    browser.get(f"{server.url}/ui/graph")
+    box = wait(browser, css("#topology[data-laid-out] canvas")) and browser.find_element(By.ID, "topology")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    x, y = browser.execute_script(            # where cytoscape drew the node (its instance on the container)
+        "const p = arguments[0]._cyreg.cy.getElementById('Service:mariadb').renderedPosition(); return [p.x, p.y];", box)
+    ActionChains(browser).move_to_element_with_offset(box, x - box.size["width"] / 2, y - box.size["height"] / 2).click().perform()
+    wait(browser, css("#node-panel #node-impact"))
+    assert browser.find_element(By.ID, "node-title").get_attribute("data-name") == "mariadb"
+    errors = http.get("/query/logs", params={"service": "mariadb", "level": "error,critical,alert,emergency",
+                                             "limit": 10}).json()["events"]
+    shown = [int(e.get_attribute("data-id")) for e in browser.find_elements(By.CSS_SELECTOR, "#node-errors .ctx-line")]
+    assert errors and shown == [e["id"] for e in errors]
+    impact = http.get("/graph/impact", params={"service": "mariadb"}).json()
+    downstream = [li.get_attribute("data-service") for li in browser.find_elements(By.CSS_SELECTOR, "#impact-downstream li")]
+    assert impact["downstream"] and downstream == [d["service"] for d in impact["downstream"]]
+    cohosted = [li.get_attribute("data-service") for li in browser.find_elements(By.CSS_SELECTOR, "#impact-cohosted li")]
+    assert cohosted == [c["service"] for c in impact["co_hosted"]]
+    browser.save_screenshot(str(shots / "graph-node.png"))
+
+
+def test_snooze_reinvestigate_and_resolve_from_the_incident_page(site, browser, shots):
+    server, http, incident_id = site
+    signed_in(browser, server)
+    before = http.get(f"/incidents/{incident_id}").json()
+    notice = lambda text: lambda d: text in d.find_element(By.ID, "notice").text
+    browser.get(f"{server.url}/ui/incidents/{incident_id}")
+    wait(browser, css("#report-meta"))
+    Select(browser.find_element(By.ID, "snooze-minutes")).select_by_value("240")
+    browser.find_element(By.ID, "snooze").click()
+    wait(browser, notice("snooze: done"))
+    snoozed = http.get(f"/incidents/{incident_id}").json()
+    left = datetime.fromisoformat(snoozed["snoozed_until"].rstrip("Z")) - datetime.now(timezone.utc).replace(tzinfo=None)
+    assert snoozed["state"] == "snoozed" and timedelta(minutes=235) < left <= timedelta(minutes=240)
+    shown = browser.find_element(By.ID, "lifecycle")
+    assert shown.get_attribute("data-state") == "snoozed" and snoozed["snoozed_until"][:19].replace("T", " ") in shown.text
+
+    browser.find_element(By.ID, "reinvestigate").click()             # a new report replaces the old one on the page
+    wait(browser, notice("investigate: done"))
+    wait(browser, lambda d: d.find_element(By.ID, "report-meta").get_attribute("data-report-id") != str(before["report"]["id"]), 60)
+    again = http.get(f"/incidents/{incident_id}").json()
+    assert again["status"] == "reported" and again["report"]["id"] > before["report"]["id"]
+    assert browser.find_element(By.ID, "report-meta").get_attribute("data-report-id") == str(again["report"]["id"])
+    assert not browser.find_elements(By.ID, "reinvestigating")
+    ranked = [r.get_attribute("data-service") for r in browser.find_elements(By.CSS_SELECTOR, "#candidates .candidate")]
+    assert ranked == [c["service"] for c in again["report"]["candidates"]]
+
+    browser.find_element(By.ID, "resolve").click()
+    wait(browser, notice("resolve: done"))
+    resolved = http.get(f"/incidents/{incident_id}").json()
+    assert resolved["state"] == "resolved" and resolved["resolved_by"] == "person"
+    assert browser.find_element(By.ID, "lifecycle").get_attribute("data-state") == "resolved"
+    assert not any(browser.find_element(By.ID, b).is_enabled() for b in ("ack", "snooze", "resolve"))
+    browser.save_screenshot(str(shots / "incident-resolved.png"))
+
+
+def test_templates_by_text_from_the_form_with_the_words_in_the_url(site, browser, shots):
+    server, http, _ = site
+    signed_in(browser, server)
+    browser.get(f"{server.url}/ui/templates?mode=text")                  # no words: the busiest templates
+    wait(browser, css("#template-results .template-row"))
+    busiest = http.get("/templates", params={"k": 25}).json()["templates"]
+    rows = lambda d: [int(r.get_attribute("data-id")) for r in d.find_elements(By.CSS_SELECTOR, "#template-results .template-row")]
+    assert rows(browser) == [t["id"] for t in busiest]
+    box = browser.find_element(By.ID, "t-q")
+    box.clear()
+    box.send_keys("BAD request")                                        # every word, any case
+    browser.find_element(By.CSS_SELECTOR, "#template-search button[type='submit']").click()
+    wait(browser, EC.url_contains("q=BAD+request"))
+    assert "mode=text" in browser.current_url
+    expected = http.get("/templates", params={"q": "BAD request", "k": 25}).json()["templates"]
+    assert expected and all("bad request" in t["template"].lower() for t in expected)
+    wait(browser, lambda d: rows(d) == [t["id"] for t in expected])
+    assert any("<img src=" in a.text for a in browser.find_elements(By.CSS_SELECTOR, ".template-row a"))   # HTML as text
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    no_dialog(browser)
+    browser.save_screenshot(str(shots / "templates-text.png"))

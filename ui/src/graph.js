@@ -23,7 +23,8 @@ const STYLE = [
 
 export function drawGraph(container, elements, { layout = 'cose', onNode } = {}) {
   const cy = cytoscape({ container, elements, style: STYLE, wheelSensitivity: 0.3, maxZoom: 1.8, minZoom: 0.2,
-    layout: { name: layout, animate: false, padding: 20, nodeRepulsion: () => 8000 } });
+    layout: { name: layout, animate: false, padding: 20, nodeRepulsion: () => 8000,
+      stop: () => container.setAttribute('data-laid-out', '') } });   // nodes in place: clickable
   if (onNode) cy.on('tap', 'node', (e) => onNode(e.target.data()));
   graphs.add(cy);
   return cy;

@@ -6,21 +6,40 @@ import { badge, errorBox, fmtTime, h, replace, section } from '../dom.js';
 
 const SHOWN = new Set(['Service', 'Host']);
 
+const SEVERE = 'error,critical,alert,emergency';
+
+function services(id, list, note) {
+  return list.length ? h('ul', { id, class: 'impact-list' }, list.map((x) => h('li', { 'data-service': x.service },
+    h('a', { href: `/ui/graph?node=${encodeURIComponent(x.service)}` }, x.service), h('span', { class: 'muted' }, ` ${note(x)}`))))
+    : h('p', { class: 'muted', id }, 'none');
+}
+
+function impactView(impact) {
+  return h('div', { id: 'node-impact' },
+    h('h4', {}, `impact: ${impact.downstream.length} service(s) depend on it`),
+    services('impact-downstream', impact.downstream, (x) => `${x.hops} hop${x.hops === 1 ? '' : 's'} away`),
+    h('h4', {}, 'it depends on'), services('impact-upstream', impact.upstream, (x) => `${x.hops} hop${x.hops === 1 ? '' : 's'}`),
+    h('h4', {}, 'shares a host with'), services('impact-cohosted', impact.co_hosted, (x) => `on ${x.host}`));
+}
+
 function side(panel, data) {
   const name = data.name;
-  replace(panel, h('h3', {}, `${data.kind} ${name}`), h('p', { class: 'muted' }, 'Loading…'));
+  const title = () => h('h3', { id: 'node-title', 'data-kind': data.kind, 'data-name': name }, `${data.kind} ${name}`);
+  replace(panel, title(), h('p', { class: 'muted' }, 'Loading…'));
   const field = data.kind === 'Host' ? 'host' : 'service';
   Promise.allSettled([
-    api('/query/logs', { params: { [field]: name, level: 'error,critical,alert,emergency', limit: 10 } }),
+    api('/query/logs', { params: { [field]: name, level: SEVERE, limit: 10 } }),
     data.kind === 'Service' ? api('/graph/impact', { params: { service: name } }) : Promise.resolve(null),
   ]).then(([errors, impact]) => {
+    if (!panel.isConnected || panel.querySelector('#node-title')?.dataset.name !== String(name)) return;   // another node since
     const list = errors.status === 'fulfilled' ? errors.value.events : [];
-    replace(panel, h('h3', {}, `${data.kind} ${name}`),
-      h('p', {}, h('a', { href: `/ui/logs?${field}=${encodeURIComponent(name)}&level=error,critical` }, 'its errors in the log explorer')),
-      h('h4', {}, 'recent errors'), errors.status === 'rejected' ? errorBox(errors.reason) : (list.length ? h('div', { class: 'context' }, list.map((e) =>
-        h('div', { class: 'ctx-line' }, h('span', { class: 'muted' }, fmtTime(e.ts)), ' ', badge(e.level), ' ', h('span', { class: 'msg' }, e.message))))
-        : h('p', { class: 'muted' }, 'none stored')),
-      impact.value ? [h('h4', {}, 'impact'), h('pre', { class: 'json' }, JSON.stringify(impact.value, null, 1))] : null);
+    replace(panel, title(),
+      h('p', {}, h('a', { href: `/ui/logs?${field}=${encodeURIComponent(name)}&level=${SEVERE}` }, 'its errors in the log explorer')),
+      impact.status === 'rejected' ? errorBox(impact.reason) : (impact.value ? impactView(impact.value) : null),
+      h('h4', {}, 'recent errors (newest 10)'), errors.status === 'rejected' ? errorBox(errors.reason) : (list.length
+        ? h('div', { class: 'context', id: 'node-errors' }, list.map((e) => h('div', { class: 'ctx-line', 'data-id': e.id },
+          h('a', { href: `/ui/events/${e.id}`, class: 'muted' }, fmtTime(e.ts)), ' ', badge(e.level), ' ', h('span', { class: 'msg' }, e.message))))
+        : h('p', { class: 'muted', id: 'node-errors' }, 'none stored')));
   });
 }
 

@@ -7,7 +7,8 @@ import { errorTimeline, widthOf } from '../charts.js';
 import { badge, errorBox, fmtNum, fmtTime, h, replace, section, table } from '../dom.js';
 import { cited, renderMarkdown } from '../markdown.js';
 
-const POLL_MS = 3000;
+const POLL_MS = 2000;
+const BUSY = new Set(['open', 'investigating']);       // its investigation is queued or running
 
 function citeFor(incident) {
   const window = `since=${encodeURIComponent(incident.window_start)}&until=${encodeURIComponent(incident.window_end)}`;
@@ -40,11 +41,19 @@ function actions(incident, reload, say) {
   const minutes = h('select', { id: 'snooze-minutes', 'aria-label': 'snooze for' },
     [[30, '30 min'], [60, '1 h'], [240, '4 h'], [1440, '1 day']].map(([v, t]) => h('option', { value: v }, t)));
   return h('div', { class: 'actions', id: 'actions' },
-    h('button', { id: 'ack', onclick: () => act('ack'), disabled: incident.state !== 'open' }, 'Acknowledge'),
+    h('button', { id: 'ack', onclick: () => act('ack'), disabled: !['open', 'snoozed'].includes(incident.state) }, 'Acknowledge'),
     h('span', { class: 'group' }, h('button', { id: 'snooze', onclick: () => act('snooze', { minutes: Number(minutes.value) }),
       disabled: incident.state === 'resolved' }, 'Snooze'), minutes),
     h('button', { id: 'resolve', onclick: () => act('resolve'), disabled: incident.state === 'resolved' }, 'Resolve'),
-    h('button', { id: 'reinvestigate', onclick: () => act('investigate') }, 'Re-investigate'));
+    h('button', { id: 'reinvestigate', onclick: () => act('investigate'), disabled: BUSY.has(incident.status) }, 'Re-investigate'));
+}
+
+function lifecycle(incident) {
+  const s = incident.state;
+  const text = s === 'snoozed' ? `snoozed until ${fmtTime(incident.snoozed_until)} (then open again)`
+    : s === 'resolved' ? `resolved ${fmtTime(incident.resolved_at)}${incident.resolved_by ? ` by ${incident.resolved_by}` : ''}`
+      : s === 'acknowledged' ? `acknowledged ${fmtTime(incident.acknowledged_at)}` : 'open: nobody has acknowledged it yet';
+  return h('p', { class: 'muted', id: 'lifecycle', 'data-state': s }, text);
 }
 
 function feedbackForm(incident, say) {
@@ -115,6 +124,7 @@ export function mount(root, { match }) {
   const say = (text, bad = false) => { note.hidden = false; note.className = bad ? 'notice bad' : 'notice'; note.textContent = text; };
 
   async function load() {
+    clearTimeout(timer);
     let incident;
     try {
       incident = await api(`/incidents/${id}`);
@@ -132,8 +142,10 @@ export function mount(root, { match }) {
         badge(incident.severity), ' ', badge(incident.state), ' ', badge(incident.status)),
       h('p', { class: 'muted' }, `window ${fmtTime(incident.window_start)} .. ${fmtTime(incident.window_end)} · trigger ${incident.trigger}`,
         ` · services ${(incident.services || []).join(', ') || incident.service || 'whole fleet'}`),
-      note, actions(incident, load, say),
+      lifecycle(incident), note, actions(incident, load, say),
       report ? [
+        BUSY.has(incident.status) ? h('p', { class: 'notice', id: 'reinvestigating' },
+          `Being investigated again (${incident.status}): the report below stands until the new one is written.`) : null,
         section('Root cause', h('div', { id: 'root-cause', class: 'root-cause-box' },
           h('div', { class: 'big' }, report.root_cause_service || 'none named', report.root_cause_host ? ` on ${report.root_cause_host}` : ''),
           h('div', {}, `confidence ${fmtNum(report.confidence)}`, report.written_by ? ` · written by ${report.written_by}` : ''),
@@ -152,7 +164,8 @@ export function mount(root, { match }) {
           report.metrics.snapshots.map((m) => h('tr', {}, h('td', {}, m.service || ''), h('td', {}, m.name || ''),
             h('td', { class: 'num' }, fmtNum(m.mean)), h('td', { class: 'num' }, fmtNum(m.max)),
             h('td', { class: 'num' }, fmtNum(m.prev_mean)))), { id: 'metrics' })) : null,
-        section('Report', h('div', { id: 'report' }, renderMarkdown(report.markdown, href))),
+        section('Report', h('p', { class: 'muted', id: 'report-meta', 'data-report-id': report.id },
+          `report #${report.id} written ${fmtTime(report.created_at)}`), h('div', { id: 'report' }, renderMarkdown(report.markdown, href))),
       ] : section('Report', h('p', { class: 'muted', id: 'no-report' }, `No report yet (${incident.status}); this page refreshes until it is written.`)),
       section('Signals', incident.signals?.length ? table(['at', 'detector', 'service', 'severity', 'message'], incident.signals.map((s) =>
         h('tr', {}, h('td', {}, fmtTime(s.at)), h('td', {}, s.detector), h('td', {}, s.service), h('td', {}, badge(s.severity)),
@@ -161,9 +174,8 @@ export function mount(root, { match }) {
     if (report) {
       timelineView(incident, report, chartBox);
       blastRadius(report, graphBox);
-    } else if (!stopped) {
-      timer = setTimeout(load, POLL_MS);
     }
+    if ((!report || BUSY.has(incident.status)) && !stopped) timer = setTimeout(load, POLL_MS);   // until it is written
   }
   load();
   return () => { stopped = true; clearTimeout(timer); };
