@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from db import leases
 from db import detector_sql as sql
 from db import exceptions as exception_sql
 from db import graph as cypher
@@ -25,6 +26,7 @@ from detectors.signals import Signal
 
 log = logging.getLogger(__name__)
 LOCK = "devmesh_detectors"
+LEASE_S = 300.0                 # a crashed leader's lease is taken over after this
 LOOKBACK = timedelta(minutes=15)            # an incident's window starts this long before its signal
 
 
@@ -72,6 +74,9 @@ def _locked_cycle(db: Database, graph: Graph | None, settings: DetectorSettings,
         cur = conn.cursor()
         if not sql.try_lock(cur, LOCK):
             return CycleResult(ran=False)
+        if not leases.acquire(conn, LOCK, LEASE_S):     # GET_LOCK is per node: the lease holds on Galera
+            sql.release_lock(cur, LOCK)
+            return CycleResult(ran=False)
         try:
             result = _cycle(cur, graph, settings, end, units or {})
             conn.commit()
@@ -80,6 +85,7 @@ def _locked_cycle(db: Database, graph: Graph | None, settings: DetectorSettings,
             conn.rollback()
             raise
         finally:
+            leases.release(conn, LOCK)
             sql.release_lock(cur, LOCK)
             conn.commit()
 

@@ -99,7 +99,9 @@ def _debootstrap_server(cache_dir: Path) -> ServerBinary:
 
 
 def ensure_root(cache_dir: Path) -> Path:
-    """The cached Debian 13 root with mariadb-server, built once (about a minute)."""
+    """The cached Debian 13 root with mariadb-server and galera-4 (the wsrep provider,
+    usr/lib/libgalera_smm.so; mariadb-server depends on it, so a root cached before it was
+    named here has it too), built once (about a minute)."""
     root = cache_dir / f"mariadb-{SUITE}-root"
     if (root / "usr/sbin/mariadbd").exists():
         return root
@@ -111,7 +113,7 @@ def ensure_root(cache_dir: Path) -> Path:
         partial = cache_dir / f"mariadb-{SUITE}-root.partial"
         shutil.rmtree(partial, ignore_errors=True)
         print(f"building MariaDB 11.8 root with debootstrap into {root} (once, ~1 min)...", flush=True)
-        proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=mariadb-server", SUITE,
+        proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=mariadb-server,galera-4", SUITE,
                                str(partial)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise ServiceError("debootstrap of Debian 13 failed (needs the Debian package registry); "
