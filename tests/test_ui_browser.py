@@ -23,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from db import graph as cypher
 from db.graph import Graph
 from db.settings import GraphSettings
 from evals.browser import chromium
@@ -383,3 +384,37 @@ def test_templates_by_text_from_the_form_with_the_words_in_the_url(site, browser
     assert not browser.find_elements(By.CSS_SELECTOR, "main img")
     no_dialog(browser)
     browser.save_screenshot(str(shots / "templates-text.png"))
+
+
+def test_an_inferred_edge_is_dashed_and_a_click_shows_its_confidence_reason_and_evidence(site, browser, services, shots):
+    server, http, _ = site
+    line = http.get("/query/logs", params={"service": "mariadb", "level": "error", "limit": 1}).json()["events"][0]
+    graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
+    try:                                        # what the enrichment job writes (off in the live server)
+        cypher.replace_inferred(graph, [{"source": "reports", "target": "mariadb", "confidence": 0.73,
+                                         "evidence": [line["template_id"]], "last_seen": line["ts"],
+                                         "reason": f"reports logged mariadb errors {XSS}"}])
+        signed_in(browser, server)
+        browser.get(f"{server.url}/ui/graph")
+        box = wait(browser, css("#topology[data-laid-out] canvas")) and browser.find_element(By.ID, "topology")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        edge = "Service:reports->DEPENDS_ON->Service:mariadb"
+        x, y, style = browser.execute_script(
+            "const e = arguments[0]._cyreg.cy.getElementById(arguments[1]); const p = e.renderedMidpoint();"
+            " return [p.x, p.y, e.style('line-style')];", box, edge)
+        assert style == "dashed"                                            # told apart from owned edges
+        ActionChains(browser).move_to_element_with_offset(box, x - box.size["width"] / 2,
+                                                          y - box.size["height"] / 2).click().perform()
+        wait(browser, css("#edge-origin[data-inferred]"))
+        title = browser.find_element(By.ID, "edge-title")
+        assert (title.get_attribute("data-source"), title.get_attribute("data-target")) == ("reports", "mariadb")
+        assert "confidence 0.73" in browser.find_element(By.ID, "edge-origin").text
+        assert browser.find_element(By.ID, "edge-reason").text == f"reports logged mariadb errors {XSS}"
+        template = http.get(f"/templates/{line['template_id']}").json()["template"]
+        wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#edge-evidence li code").text == template)
+        assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+        no_dialog(browser)
+        browser.save_screenshot(str(shots / "graph-edge.png"))
+    finally:
+        cypher.replace_inferred(graph, [])
+        graph.close()

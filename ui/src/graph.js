@@ -21,11 +21,12 @@ const STYLE = [
   { selector: 'edge[?inferred]', style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': '#c792ea', 'target-arrow-color': '#c792ea' } },
 ];
 
-export function drawGraph(container, elements, { layout = 'cose', onNode } = {}) {
+export function drawGraph(container, elements, { layout = 'cose', onNode, onEdge } = {}) {
   const cy = cytoscape({ container, elements, style: STYLE, wheelSensitivity: 0.3, maxZoom: 1.8, minZoom: 0.2,
     layout: { name: layout, animate: false, padding: 20, nodeRepulsion: () => 8000,
       stop: () => container.setAttribute('data-laid-out', '') } });   // nodes in place: clickable
   if (onNode) cy.on('tap', 'node', (e) => onNode(e.target.data()));
+  if (onEdge) cy.on('tap', 'edge', (e) => onEdge(e.target.data()));
   graphs.add(cy);
   return cy;
 }
@@ -47,7 +48,7 @@ export function elementsOf(bodies, keep = () => true) {
       const id = `${s}->${e.type}->${t}`;
       const label = e.inferred ? `${e.type} ${e.confidence != null ? Number(e.confidence).toFixed(2) : ''}`.trim() : e.type;
       edges.set(id, { data: { id, source: s, target: t, label, type: e.type, inferred: !!e.inferred,
-        confidence: e.confidence, evidence: e.evidence || [], reason: e.reason || '' } });
+        owned: !!e.owned, confidence: e.confidence, evidence: e.evidence || [], reason: e.reason || '' } });
     }
   }
   for (const e of edges.values()) {

@@ -1,8 +1,9 @@
 // /ui/graph?node=&depth=: the topology from FalkorDB (every service's neighbourhood, or one
 // node's), owned edges solid and inferred ones dashed with their confidence; a click on a
-// node shows its recent errors and its blast radius.
+// node shows its recent errors and its blast radius, a click on an edge where it comes from
+// (inventory.yaml, or learned from logs: confidence, reason, the evidence templates).
 import { api } from '../api.js';
-import { badge, errorBox, fmtTime, h, replace, section } from '../dom.js';
+import { badge, errorBox, fmtNum, fmtTime, h, replace, section } from '../dom.js';
 
 const SHOWN = new Set(['Service', 'Host']);
 
@@ -43,6 +44,22 @@ function side(panel, data) {
   });
 }
 
+function edgeSide(panel, d) {
+  const [source, target] = [d.source, d.target].map((id) => id.replace(/^[A-Za-z]+:/, ''));
+  const evidence = h('ul', { id: 'edge-evidence' }, d.evidence.map((id) => h('li', { 'data-id': id },
+    h('a', { href: `/ui/templates/${encodeURIComponent(id)}` }, `[template:${id}]`), ' ', h('code', { class: 'template-text' }, ''))));
+  replace(panel, h('h3', { id: 'edge-title', 'data-source': source, 'data-target': target }, `${source} ${d.type} ${target}`),
+    d.inferred ? h('div', { id: 'edge-origin', 'data-inferred': '' },
+      h('p', {}, badge('inferred'), ` learned from logs · confidence ${fmtNum(d.confidence)}`),
+      d.reason ? h('p', { id: 'edge-reason' }, d.reason) : null,
+      h('h4', {}, 'evidence'), d.evidence.length ? evidence : h('p', { class: 'muted' }, 'no templates recorded'))
+      : h('p', { id: 'edge-origin' }, badge('owned'), d.owned ? ' from inventory.yaml' : ' from the graph'));
+  for (const li of evidence.children) {            // the templates' text, each as text
+    api(`/templates/${encodeURIComponent(li.dataset.id)}`, { params: { examples: 0 } })
+      .then((t) => { li.querySelector('code').textContent = t.template; }).catch(() => {});
+  }
+}
+
 export function mount(root, { params, navigate }) {
   const node = params.get('node');
   const depth = params.get('depth') || (node ? 2 : 1);
@@ -53,7 +70,7 @@ export function mount(root, { params, navigate }) {
     section('Graph', h('form', { class: 'filters', onsubmit: (e) => {
       e.preventDefault();
       navigate(input.value.trim() ? `/ui/graph?node=${encodeURIComponent(input.value.trim())}&depth=${depth}` : '/ui/graph');
-    } }, input, h('button', { type: 'submit' }, 'Focus'), h('span', { class: 'muted' }, ' solid: inventory.yaml · dashed: learned from logs (confidence)')),
+    } }, input, h('button', { type: 'submit' }, 'Focus'), h('span', { class: 'muted' }, ' solid: inventory.yaml · dashed: learned from logs (confidence) · click a node or an edge')),
     h('div', { class: 'two' }, canvas, panel)));
   const bodies = node ? api('/graph/neighborhood', { params: { node, depth } }).then((b) => [b])
     : api('/graph/services').then(({ services }) => Promise.all(services.map((s) =>
@@ -61,6 +78,6 @@ export function mount(root, { params, navigate }) {
   Promise.all([bodies, import('../graph.js')]).then(([list, { drawGraph, elementsOf }]) => {
     const elements = elementsOf(list, (label) => SHOWN.has(label));
     if (!elements.length) return replace(canvas, h('p', { class: 'muted' }, 'The graph is empty: load an inventory (devmesh load-inventory).'));
-    drawGraph(canvas, elements, { onNode: (d) => side(panel, d) });
+    drawGraph(canvas, elements, { onNode: (d) => side(panel, d), onEdge: (d) => edgeSide(panel, d) });
   }).catch((e) => replace(canvas, errorBox(e)));
 }
