@@ -48,12 +48,11 @@ sysdeps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-# torch 2.13.0 first: it is the CPU build already on disk; an unpinned torch pulls GBs of CUDA.
-$(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+# torch 2.13.0 first (the CPU build; an unpinned torch pulls GBs of CUDA), then devmesh; a
+# finished venv is cached per pyproject.toml under ~/.cache/devmesh/venv and a new clone takes a
+# hard-linked copy of it (scripts/venv.sh).
+$(VENV)/.installed: pyproject.toml scripts/venv.sh
+	bash scripts/venv.sh $(VENV)
 	touch $@
 
 # The web UI (ui/, served under /ui): npm ci from the lock file (cache in ~/.npm), then an
