@@ -70,16 +70,21 @@ def test_ships_every_entry_once_with_fields_mapped(server, db, tmp_path):
 
 
 def test_server_killed_mid_way_every_entry_arrives_exactly_once(server, db, tmp_path):
-    # enough entries that the shipper cannot be done by the time the server dies (at 3,000 a
-    # fast server took them all before the kill, and no retry ever happened)
-    n = 20000
+    # the shipper is paused while the server dies, so it cannot finish first (with no pause,
+    # 3,000 entries could all arrive before the kill and no retry ever happened)
+    n = 4000
     journal = write_journal(tmp_path / "j.journal", entries(n))
     log = open(tmp_path / "shipper.err", "w")
     shipper = subprocess.Popen([sys.executable, "-m", "shipper", "--url", server.url, "--file", str(journal),
                                 "--once", "--batch-size", "20", "--cursor", str(tmp_path / "cursor")],
                                cwd=REPO, stderr=log, stdout=subprocess.DEVNULL)
     wait_until(lambda: count(db)[0] >= 300, what="the first batches")
-    server.kill()
+    shipper.send_signal(signal.SIGSTOP)
+    try:
+        assert count(db)[0] < n                                        # some left to send after the kill
+        server.kill()
+    finally:
+        shipper.send_signal(signal.SIGCONT)
     wait_until(lambda: "server unavailable" in (tmp_path / "shipper.err").read_text(), what="a retry")
     assert shipper.poll() is None                                      # waiting, not dropping
     server.start()
