@@ -344,6 +344,8 @@ def test_snooze_reinvestigate_and_resolve_from_the_incident_page(site, browser, 
     shown = browser.find_element(By.ID, "lifecycle")
     assert shown.get_attribute("data-state") == "snoozed" and snoozed["snoozed_until"][:19].replace("T", " ") in shown.text
 
+    typed = "half-written feedback, kept while the page redraws"
+    browser.find_element(By.CSS_SELECTOR, "#feedback-form textarea[name=comment]").send_keys(typed)
     browser.find_element(By.ID, "reinvestigate").click()             # a new report replaces the old one on the page
     wait(browser, notice("investigate: done"))
     wait(browser, lambda d: d.find_element(By.ID, "report-meta").get_attribute("data-report-id") != str(before["report"]["id"]), 60)
@@ -351,6 +353,7 @@ def test_snooze_reinvestigate_and_resolve_from_the_incident_page(site, browser, 
     assert again["status"] == "reported" and again["report"]["id"] > before["report"]["id"]
     assert browser.find_element(By.ID, "report-meta").get_attribute("data-report-id") == str(again["report"]["id"])
     assert not browser.find_elements(By.ID, "reinvestigating")
+    assert browser.find_element(By.CSS_SELECTOR, "#feedback-form textarea[name=comment]").get_attribute("value") == typed
     ranked = [r.get_attribute("data-service") for r in browser.find_elements(By.CSS_SELECTOR, "#candidates .candidate")]
     assert ranked == [c["service"] for c in again["report"]["candidates"]]
 

@@ -120,6 +120,7 @@ export function mount(root, { match }) {
   const id = match[1];
   let timer = null;
   let stopped = false;
+  let feedback = null;           // made once: a redraw while polling keeps what the person typed
   const note = h('div', { id: 'notice', class: 'notice', hidden: true });
   const say = (text, bad = false) => { note.hidden = false; note.className = bad ? 'notice bad' : 'notice'; note.textContent = text; };
 
@@ -170,7 +171,7 @@ export function mount(root, { match }) {
       section('Signals', incident.signals?.length ? table(['at', 'detector', 'service', 'severity', 'message'], incident.signals.map((s) =>
         h('tr', {}, h('td', {}, fmtTime(s.at)), h('td', {}, s.detector), h('td', {}, s.service), h('td', {}, badge(s.severity)),
           h('td', {}, cited(s.message, href))))) : h('p', { class: 'muted' }, 'No detector signals (opened by hand or by an alert).')),
-      section('Feedback', feedbackForm(incident, say)));
+      section('Feedback', feedback ??= feedbackForm(incident, say)));
     if (report) {
       timelineView(incident, report, chartBox);
       blastRadius(report, graphBox);
