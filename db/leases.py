@@ -12,6 +12,8 @@ import uuid
 
 import mariadb
 
+from db.pool import is_conflict
+
 OWNER = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"   # this process
 
 
@@ -29,7 +31,7 @@ def acquire(conn, name: str, ttl_s: float, owner: str = OWNER) -> bool:
         return taken
     except mariadb.Error as exc:
         conn.rollback()
-        if getattr(exc, "errno", None) in (1020, 1205, 1213):   # snapshot conflict, lock wait, Galera certification
+        if is_conflict(exc):                        # lost to another node (on Galera: certification)
             return False
         raise
 

@@ -21,6 +21,15 @@ _UNAVAILABLE = {1040, 1053, 1077, 1078, 1079, 1080, 1152, 1158, 1159, 1160, 1161
                 2002, 2003, 2005, 2006, 2011, 2012, 2013, 2026, 2027, 2055, 4031}
 
 
+# a transaction that lost to another writer: a row changed under our snapshot (1020), a lock
+# wait timed out (1205), a deadlock or a Galera certification failure (1213); redo it whole
+CONFLICTS = frozenset({1020, 1205, 1213})
+
+
+def is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, mariadb.Error) and getattr(exc, "errno", None) in CONFLICTS
+
+
 class DatabaseUnavailable(RuntimeError):
     """MariaDB cannot be reached or dropped the connection; retry later (HTTP 503)."""
 

@@ -25,14 +25,13 @@ import mariadb
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db import merges as sql
-from db.pool import Database
+from db.pool import Database, is_conflict
 from ingest.canon import CANON_VERSION, generic
 from ingest.learn import LearnedIndex, learned_groups
 from ingest.templates import Template, template_key
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30
-RETRYABLE = {1020, 1205, 1213}   # a row changed under our snapshot, lock wait timeout, deadlock
 
 
 class LearnSettings(BaseSettings):
@@ -203,6 +202,6 @@ class TemplateLearner:
             try:
                 return work()
             except mariadb.Error as exc:
-                if getattr(exc, "errno", None) not in RETRYABLE or attempt == attempts - 1:
+                if not is_conflict(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(0.02 * (attempt + 1) * (1 + random.random()) + 0.01 * attempt * attempt)

@@ -29,7 +29,7 @@ import mariadb
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db import counts, events, merges, templates
-from db.pool import Database
+from db.pool import Database, is_conflict
 from db.tracing import NOOP, Tracer
 from ingest import exceptions
 from ingest.canon import CANON_VERSION
@@ -42,7 +42,6 @@ from ingest.stacktrace import summary_line
 from ingest.templates import Template, template_for
 
 log = logging.getLogger(__name__)
-_RETRYABLE = {1020, 1205, 1213}    # row changed under our snapshot, lock wait timeout, deadlock: batch retried
 
 
 class _Vanished(Exception):
@@ -237,7 +236,7 @@ class Ingestor:
                 log.info("ingest batch: %s; retrying (%d)", exc, attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
             except mariadb.Error as exc:
-                if getattr(exc, "errno", None) not in _RETRYABLE or attempt == 3:
+                if not is_conflict(exc) or attempt == 3:
                     raise
                 log.info("ingest batch hit %s; retrying (%d)", exc, attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
