@@ -270,14 +270,16 @@ def chosen_llm(settings, llm: str):
 @click.pass_obj
 def eval_extraction(settings, split, llm, as_json):
     """Structured extraction on the labeled windows (evals/extraction): each field and the weighted total."""
-    from agents.llm import build_chat_model
+    from agents.llm import UsageCounter, build_chat_model
     from evals.extraction_score import discover, run
 
     cases = discover(split=split)
     with chosen_llm(settings, llm) as chosen:
-        result = run(cases, build_chat_model(chosen) if chosen else None, tuple(settings.llm.mask_patterns),
-                     progress=None if as_json else lambda r: click.echo(f"  {r['slug']}: {r['severity']} "
-                                                                         f"{r['component']}", err=True))
+        usage = UsageCounter() if chosen else None
+        result = run(cases, build_chat_model(chosen, [usage]) if chosen else None, tuple(settings.llm.mask_patterns),
+                     progress=lambda r: click.echo(f"  {r['slug']}: {r['severity']} {r['component']}" + (
+                         f" llm={r['llm']['status']} {r['llm']['seconds']}s" if "llm" in r else ""), err=True),
+                     usage=usage)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -287,6 +289,8 @@ def eval_extraction(settings, split, llm, as_json):
         for path, row in paths.items():
             if row.get("cases"):
                 click.echo(f"{name:<6} {path:<14} {row['cases']:>5} " + " ".join(f"{row[f]:>12.3f}" for f in fields))
+    if "llm_usage" in result:
+        click.echo(f"llm: {result['llm_usage']} {result['llm_status']}")
 
 
 @click.command()

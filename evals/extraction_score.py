@@ -211,12 +211,16 @@ def naive(view) -> Extraction:
     return describe(view, candidates, chosen)
 
 
-def run(cases: list[Case], llm=None, mask: tuple[str, ...] = (), progress=None) -> dict:
+def run(cases: list[Case], llm=None, mask: tuple[str, ...] = (), progress=None, usage=None) -> dict:
+    """`usage` (agents.llm.UsageCounter, a callback of `llm`) gives the model calls and tokens."""
+    import time
+
     from agents.extraction_llm import fill
     from agents.window import window_text
 
     ours, base, with_llm, per_case = [], [], [], []
     llm_status: dict[str, int] = {}
+    seconds: list[float] = []
     for case in cases:
         view = view_of(case)
         candidates = triage(view)
@@ -231,10 +235,12 @@ def run(cases: list[Case], llm=None, mask: tuple[str, ...] = (), progress=None) 
                "signature": found.error_signature.template_id if found.error_signature else None,
                "scores": row["scores"]}
         if llm is not None:
+            start = time.perf_counter()
             written, note = fill(llm, found, candidates, window_text(view), mask)
+            seconds.append(time.perf_counter() - start)
             llm_status[note["status"]] = llm_status.get(note["status"], 0) + 1
             with_llm.append({**entry, "scores": score(case, written), "got_component": written.component or "none"})
-            out["llm"] = {"status": note["status"], "scores": with_llm[-1]["scores"]}
+            out["llm"] = {"status": note["status"], "seconds": round(seconds[-1], 1), "scores": with_llm[-1]["scores"]}
         per_case.append(out)
         if progress:
             progress(out)
@@ -251,4 +257,7 @@ def run(cases: list[Case], llm=None, mask: tuple[str, ...] = (), progress=None) 
                               "naive": aggregate([r for r in base if tag in r["tags"]])} for tag in tags}
     if llm is not None:
         result["llm_status"] = llm_status
+        ordered = sorted(seconds)
+        result["llm_usage"] = {**(usage.snapshot() if usage else {}), "seconds_total": round(sum(seconds), 1),
+                               "seconds_per_case_p50": round(ordered[len(ordered) // 2], 1) if ordered else None}
     return result

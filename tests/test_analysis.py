@@ -327,3 +327,24 @@ def test_an_alias_names_the_inventory_service_and_an_empty_scope_says_it_heard_n
             assert nothing["severity"] == "info" and nothing["root_cause"].startswith("No lines at all")
         finally:
             app.state.graph.drop()
+
+
+@respx.mock
+def test_the_extraction_eval_with_a_model_counts_its_calls_tokens_and_seconds():
+    """`devmesh eval extraction --llm` reports what the model cost beside its scores: llama.cpp's
+    server (OpenAI's shape) replayed, one reply per window, its usage summed."""
+    from agents.llm import UsageCounter
+    from evals.extraction_score import discover, run as run_eval
+    from tests.test_planner import LLM, scripted
+
+    picked = [c for c in discover() if c.expect.get("signature")][:2]
+    respx.post(f"{LLM}/chat/completions").mock(side_effect=scripted(
+        json.dumps({"root_cause": "x", "action": "y", "summary": "z"}), "not json"))
+    usage = UsageCounter()
+    model = build_chat_model(LLMSettings(backend="openai", url=LLM, model="qwen2.5-coder-0.5b", timeout_s=5), [usage])
+    result = run_eval(picked, model, usage=usage)
+    assert result["llm_status"] == {"ok": 1, "invalid": 1}
+    cost = result["llm_usage"]
+    assert (cost["calls"], cost["input_tokens"], cost["output_tokens"]) == (2, 732, 68)
+    assert cost["seconds_total"] >= 0 and all("seconds" in c["llm"] for c in result["cases"])
+    assert result["cases"][1]["llm"]["scores"] == result["cases"][1]["scores"]   # invalid: deterministic prose stands
