@@ -6,7 +6,9 @@ Where the server comes from, in order:
    cached under `~/.cache/devmesh` so every clone on the machine builds it once. Its
    `mariadbd` runs through that root's own dynamic loader, so the data dir can live in
    this clone's state dir (no chroot, no bind mount); only `mariadb-install-db` runs
-   chrooted, once, to make a pristine data dir that each new instance copies.
+   chrooted, once, to make a pristine data dir that each new instance copies. The root also
+   holds galera-4 and the state-transfer tools for the Galera test cluster (db/local/galera.py,
+   which runs its nodes chrooted).
 """
 from __future__ import annotations
 
@@ -98,12 +100,19 @@ def _debootstrap_server(cache_dir: Path) -> ServerBinary:
     return ServerBinary("debootstrap", argv, version, extra, root)
 
 
+# what the root must hold besides mariadb-server: the wsrep provider and the tools the
+# joiner's state transfer (wsrep_sst_rsync) runs inside the root
+ROOT_PACKAGES = ("mariadb-server", "galera-4", "rsync", "socat", "iproute2", "procps")
+GALERA_FILES = ("usr/lib/galera/libgalera_smm.so", "usr/bin/rsync", "usr/bin/socat", "usr/bin/ps")
+
+
 def ensure_root(cache_dir: Path) -> Path:
-    """The cached Debian 13 root with mariadb-server and galera-4 (the wsrep provider,
-    usr/lib/libgalera_smm.so; mariadb-server depends on it, so a root cached before it was
-    named here has it too), built once (about a minute)."""
+    """The cached Debian 13 root with ROOT_PACKAGES (mariadb-server, and galera-4 with what
+    its state transfer runs), built once (about a minute); a root cached before a package was
+    named here gets it added by apt inside the root (ensure_galera)."""
     root = cache_dir / f"mariadb-{SUITE}-root"
     if (root / "usr/sbin/mariadbd").exists():
+        ensure_galera(root, cache_dir)
         return root
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / ".debootstrap.lock", "w") as lock:
@@ -113,13 +122,38 @@ def ensure_root(cache_dir: Path) -> Path:
         partial = cache_dir / f"mariadb-{SUITE}-root.partial"
         shutil.rmtree(partial, ignore_errors=True)
         print(f"building MariaDB 11.8 root with debootstrap into {root} (once, ~1 min)...", flush=True)
-        proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=mariadb-server,galera-4", SUITE,
+        proc = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(ROOT_PACKAGES)}", SUITE,
                                str(partial)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise ServiceError("debootstrap of Debian 13 failed (needs the Debian package registry); "
                                f"last output:\n{(proc.stdout + proc.stderr)[-2000:]}")
         partial.rename(root)
     return root
+
+
+def missing_galera(root: Path) -> list[str]:
+    return [f for f in GALERA_FILES if not (root / f).exists()]
+
+
+def ensure_galera(root: Path, cache_dir: Path) -> None:
+    """Idempotent: when a cached root lacks one of GALERA_FILES, apt-get installs
+    ROOT_PACKAGES inside it (chrooted; nothing to do, and no network, when all are there)."""
+    if not missing_galera(root):
+        return
+    with open(cache_dir / ".debootstrap.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)          # one clone adds them; the others wait, then see them
+        if not missing_galera(root):
+            return
+        print(f"adding {' '.join(ROOT_PACKAGES[1:])} to the MariaDB root {root} (once)...", flush=True)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+        for argv in (["apt-get", "update", "-qq"],
+                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *ROOT_PACKAGES]):
+            proc = subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise ServiceError(f"apt-get inside {root} failed ({' '.join(argv[:2])}; needs the Debian "
+                                   f"package registry); last output:\n{(proc.stdout + proc.stderr)[-2000:]}")
+        if missing_galera(root):
+            raise ServiceError(f"{root} still lacks {missing_galera(root)} after apt-get install")
 
 
 def init_datadir(server: ServerBinary, datadir: Path, cache_dir: Path) -> None:
