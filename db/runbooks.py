@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from db.events import contains
 from db.pool import Database
 
 _DOC = "id, title, path, format, content_hash, meta_json, version, ingested_at, gone_at"
@@ -106,3 +107,44 @@ def live_sections_of(db: Database, runbook_ids: list[str]) -> list[tuple[str, st
 def live_meta(db: Database) -> dict[str, dict]:
     """Every live document's front matter (a few hundred at most: read whole)."""
     return {i: json.loads(m) for i, m in db.fetchall("SELECT id, meta_json FROM runbook_documents WHERE gone_at IS NULL")}
+
+
+# ---------------------------------------------------------------------- the templates runbooks name
+
+def _in(values: list) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _chunks(ids: list[int], size: int = 1000):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def merged_targets(db: Database, ids: list[int]) -> dict[int, int]:
+    """id -> the learned template it is merged into now (ids not merged are left out)."""
+    return {a: b for part in _chunks(ids) for a, b in db.fetchall(
+        f"SELECT from_id, to_id FROM template_merges WHERE from_id IN ({_in(part)})", part)}
+
+
+def merged_members(db: Database, ids: list[int]) -> list[int]:
+    """The templates merged into any of `ids` (a runbook linked before a merge names a member)."""
+    return [r[0] for part in _chunks(ids) for r in db.fetchall(
+        f"SELECT from_id FROM template_merges WHERE to_id IN ({_in(part)})", part)]
+
+
+def present_templates(db: Database, ids: list[int]) -> set[int]:
+    return {r[0] for part in _chunks(ids) for r in db.fetchall(
+        f"SELECT id FROM log_templates WHERE id IN ({_in(part)})", part)}
+
+
+def templates_holding(db: Database, fragments: list[str], limit: int) -> list[tuple[int, str]]:
+    """(id, text) of the templates whose text holds any of `fragments` (a substring,
+    case-insensitive as the column's collation; wildcards literal), busiest first, those
+    merged into a learned one left out (it stands for them); one scan, at most `limit` rows."""
+    if not fragments:
+        return []
+    any_of = " OR ".join(["t.template LIKE ? ESCAPE '!'"] * len(fragments))
+    return [(i, t) for i, t in db.fetchall(
+        "SELECT t.id, t.template FROM log_templates t WHERE NOT EXISTS "
+        f"(SELECT 1 FROM template_merges m WHERE m.from_id = t.id) AND ({any_of}) "
+        "ORDER BY t.total_count DESC, t.id LIMIT ?", [*(contains(f) for f in fragments), limit])]

@@ -6,14 +6,18 @@ is the stored one; else the document and the sections whose hash changed are wri
 version moves on), sections no longer in it and files no longer in the directory are marked
 gone -> sections without a vector for this model (or with one from older text) are embedded
 -> the graph links each document to the services its front matter names and its text
-mentions (inventory names and aliases, whole words). Re-ingesting an unchanged directory
-writes nothing. "No longer in the directory" is judged among the documents this directory
+mentions (inventory names and aliases, whole words), and to the log templates it names
+(retrieval/runbook_templates.py: front matter ids and fragments, ids and quoted lines in
+its text; relinked on every ingest, so templates learned since are found). Re-ingesting an
+unchanged directory writes nothing. "No longer in the directory" is judged among the documents this directory
 (by its name: paths are stored as DIRNAME/FILE) ingested before; other directories' stay.
 
 Find: score = .40 semantic (the best cosine between the section and the query's texts: the
 question or title, and each template's text) + .25 service (its front matter or the
 inventory names one of the services) + .05 mention (its text names one) + .15 template (its
-front matter names one of the incident's templates, by id or text fragment) + .10 detector.
+front matter names one of the incident's templates, by id or text fragment; or the graph
+links the incident's template to it: whole for the sections that name it, half for the
+runbook's others) + .10 detector.
 A link to the first service (the root cause) counts whole, to the others half. A section
 needs a link (service, mention, template, detector) or a similarity of MIN_SIMILARITY to be returned.
 """
@@ -34,6 +38,7 @@ from db.pool import Database
 from ingest.embedders import Embedder, embedding_text
 from ingest.inventory import Inventory
 from retrieval.runbook_docs import RunbookDoc, RunbookError, read_dir, steps
+from retrieval.runbook_templates import template_links
 
 log = logging.getLogger(__name__)
 W_SEMANTIC, W_SERVICE, W_MENTION, W_TEMPLATE, W_DETECTOR = .40, .25, .05, .15, .10
@@ -55,6 +60,7 @@ class IngestReport:
     sections_gone: int = 0
     embedded: int = 0
     linked: int = 0
+    templates_linked: int = 0
     graph: str = "ok"
     errors: list[str] = field(default_factory=list)
 
@@ -122,8 +128,10 @@ def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory:
         links = [{"runbook": d.id, "service": s, "mentioned": False} for d in docs for s in d.services]
         links += [{"runbook": d.id, "service": s, "mentioned": True} for d in docs
                   for s in mentions(f"{d.title}\n{d.text}", inventory) if s not in d.services]
+        named = template_links(db, docs)
         try:
-            report.linked = cypher.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone)["linked"]
+            synced = cypher.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone, named)
+            report.linked, report.templates_linked = synced["linked"], synced["templates"]
         except GraphUnavailable as exc:
             report.graph = f"unavailable ({exc}); documents kept in MariaDB, run the ingest again to link them"
     else:
@@ -193,6 +201,36 @@ def _similarities(db: Database, embedder: Embedder | None, q: RunbookQuery) -> t
     return best, more
 
 
+def _template_links(db: Database, graph: Graph | None, template_ids: list[int], meta: dict) -> dict[str, dict]:
+    """runbook -> {whole: its front matter names one, sections: where its text names one, why:
+    {template: reason}} for the runbooks linked in the graph to the query's templates (or to
+    templates merged into them since the runbook was linked)."""
+    if graph is None or not template_ids:
+        return {}
+    ids = sorted(set(template_ids) | set(runbook_sql.merged_members(db, template_ids)))
+    try:
+        rows = cypher.runbook_template_links(graph, ids)
+    except GraphUnavailable:
+        return {}
+    out: dict[str, dict] = {}
+    for runbook_id, template_id, sections, why in rows:
+        if runbook_id not in meta:
+            continue
+        link = out.setdefault(runbook_id, {"whole": False, "sections": set(), "why": {}})
+        link["whole"] = link["whole"] or not sections
+        link["sections"].update(sections)
+        link["why"].setdefault(template_id, why)
+    return out
+
+
+def _template_weight(link: dict | None, section: str) -> float:
+    """Whole for the sections that name the template (every section when the front matter
+    does), half for the runbook's other sections."""
+    if not link:
+        return 0.0
+    return W_TEMPLATE if link["whole"] or section in link["sections"] else W_TEMPLATE * SECONDARY
+
+
 def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, q: RunbookQuery) -> list[dict]:
     """The best runbook sections for the query, best first: {runbook_section ("id#section"),
     runbook_id, section, title, heading, score, components, reasons, excerpt}."""
@@ -217,8 +255,10 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
             pass
     templates = {r: _template_match(m.get("templates", []), set(q.template_ids), q.template_texts)
                  for r, m in meta.items()}
+    quoted = _template_links(db, graph, q.template_ids, meta)
     detectors = {r: sorted(set(m.get("detectors", [])) & set(q.detectors)) for r, m in meta.items()}
-    linked = set(named) | set(mentioned) | {r for r, t in templates.items() if t} | {r for r, d in detectors.items() if d}
+    linked = (set(named) | set(mentioned) | set(quoted) | {r for r, t in templates.items() if t}
+              | {r for r, d in detectors.items() if d})
     keys = set(similarity) | set(runbook_sql.live_sections_of(db, sorted(linked)))
     similarity.update(more([k for k in keys if k not in similarity]))
     found = []
@@ -228,7 +268,8 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
         parts = {"semantic": W_SEMANTIC * sim,
                  "service": W_SERVICE * max(named.get(runbook_id, {}).values(), default=0.0),
                  "mention": W_MENTION * max(mentioned.get(runbook_id, {}).values(), default=0.0),
-                 "template": W_TEMPLATE if templates.get(runbook_id) else 0.0,
+                 "template": max(W_TEMPLATE if templates.get(runbook_id) else 0.0,
+                                 _template_weight(quoted.get(runbook_id), key[1])),
                  "detector": W_DETECTOR if detectors.get(runbook_id) else 0.0}
         if sim < MIN_SIMILARITY and not any(parts[k] for k in ("service", "mention", "template", "detector")):
             continue
@@ -239,6 +280,8 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
             reasons.append("mentions " + ", ".join(sorted(mentioned[runbook_id])))
         if templates.get(runbook_id):
             reasons.append(f"names {templates[runbook_id]}")
+        for template_id, why in sorted(quoted.get(runbook_id, {}).get("why", {}).items())[:3]:
+            reasons.append(f"names the incident's template {template_id} ({why})")
         if detectors.get(runbook_id):
             reasons.append("for the " + ", ".join(detectors[runbook_id]) + " detector")
         found.append({"runbook_section": f"{runbook_id}#{key[1]}", "runbook_id": runbook_id, "section": key[1],
