@@ -1,5 +1,5 @@
 """The Kubernetes API, read with plain httpx: where it is and who we are (the pod's service
-account, or a kubeconfig file), the lists the topology needs, and a watch on pods.
+account, or a kubeconfig file), the lists the topology needs, and a watch on each of them.
 
 Credentials, first found wins:
 - `DEVMESH_K8S_KUBECONFIG`: a kubeconfig file (its current-context, or
@@ -29,8 +29,9 @@ import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-LISTS = {                                 # what the topology reads (cluster-wide lists)
-    "nodes": "/api/v1/nodes", "pods": "/api/v1/pods", "services": "/api/v1/services",
+LISTS = {                                 # what the topology reads (cluster-wide lists), each also watched
+    "namespaces": "/api/v1/namespaces", "nodes": "/api/v1/nodes", "pods": "/api/v1/pods",
+    "services": "/api/v1/services",
     "deployments": "/apis/apps/v1/deployments", "replicasets": "/apis/apps/v1/replicasets",
     "statefulsets": "/apis/apps/v1/statefulsets", "daemonsets": "/apis/apps/v1/daemonsets",
 }
@@ -47,13 +48,18 @@ class KubeSettings(BaseSettings):
     in_cluster: str = "auto"              # auto | true | false
     serviceaccount_dir: Path = SERVICE_ACCOUNT
     refresh_s: float = 60.0               # how often every list is read again (0 = only at start)
-    watch: bool = True                    # follow pod changes between the reads (a watch from the list's version)
+    watch: bool = True                    # follow every list's changes between the reads (a watch from its version)
     watch_s: float = 300.0                # how long one watch request lasts before it is made again
+    watch_debounce_s: float = 0.5         # a burst of watch events is written to the graph once
     timeout_s: float = 10.0
 
 
 class KubeError(RuntimeError):
     """The API could not be read; the message names the cause and the fix."""
+
+
+class KubeGone(KubeError):
+    """410 Gone: the resourceVersion (or a list's `continue` token) is too old; list again."""
 
 
 @dataclass
@@ -178,8 +184,15 @@ class KubeClient:
         items: list[dict] = []
         params: dict = {"limit": PAGE}
         version = None
+        restarted = False
         while True:
-            body = self._get(path, params)
+            try:
+                body = self._get(path, params)
+            except KubeGone:
+                if restarted or "continue" not in params:
+                    raise
+                items, params, version, restarted = [], {"limit": PAGE}, None, True   # the token expired: from the top
+                continue
             items += [i for i in body.get("items") or [] if isinstance(i, dict)]
             meta = body.get("metadata") or {}
             version = version or meta.get("resourceVersion")
@@ -196,13 +209,17 @@ class KubeClient:
 
     def watch(self, path: str, resource_version: str | None, seconds: float) -> Iterator[dict]:
         """The watch events ({type: ADDED | MODIFIED | DELETED | BOOKMARK | ERROR, object})
-        after `resource_version`, until the server ends the watch (`timeoutSeconds`)."""
+        after `resource_version`, until the server ends the watch (`timeoutSeconds`). A
+        watch holds its connection for minutes, so each has its own client (watches of
+        several lists run in parallel threads). Raises KubeGone on 410 Gone."""
         params = {"watch": "1", "allowWatchBookmarks": "true", "timeoutSeconds": str(max(1, int(seconds)))}
         if resource_version:
             params["resourceVersion"] = resource_version
         timeout = httpx.Timeout(self.timeout_s, read=seconds + 30)      # bookmarks come about once a minute
+        http = httpx.Client(base_url=self.creds.server, verify=self.creds.verify, timeout=timeout,
+                            headers={"Accept": "application/json", "User-Agent": "devmesh"})
         try:
-            with self._http.stream("GET", path, params=params, headers=self._auth(), timeout=timeout) as response:
+            with http.stream("GET", path, params=params, headers=self._auth()) as response:
                 if response.status_code != 200:
                     response.read()
                     self._check(response, path)
@@ -219,6 +236,8 @@ class KubeClient:
             raise self._timeout(path) from exc
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
+        finally:
+            http.close()
 
     def _auth(self) -> dict:
         token = self.creds.bearer()
@@ -256,8 +275,10 @@ class KubeClient:
         if response.status_code == 403:
             reason = _status_message(response)
             raise KubeError(f"the Kubernetes API forbids GET {path} (403: {reason}); bind the identity of "
-                            f"{self.creds.source} to a ClusterRole with get/list/watch on nodes, pods, services "
-                            "and apps/v1 deployments, replicasets, statefulsets, daemonsets")
+                            f"{self.creds.source} to a ClusterRole with get/list/watch on namespaces, nodes, pods, "
+                            "services and apps/v1 deployments, replicasets, statefulsets, daemonsets")
+        if response.status_code == 410:
+            raise KubeGone(f"the Kubernetes API answered 410 Gone on GET {path} ({_status_message(response)})")
         if response.status_code != 200:
             raise KubeError(f"the Kubernetes API answered {response.status_code} on GET {path} "
                             f"({_status_message(response)})")

@@ -6,6 +6,11 @@
   DaemonSets own their pods; a pod with no controller is its own service. Pods of Jobs and
   finished pods are left out (a new name every run would churn the graph). A workload's name alone names its service,
   `namespace/name` when the same name is used in several namespaces.
+- Namespaces: when the snapshot has the namespace list, what lives in a namespace that is
+  gone from it or `Terminating` is left out (its objects' own deletions follow later).
+- A pod whose ReplicaSet is not (yet) in the snapshot (the watches of the two lists run
+  apart) still belongs to its Deployment: the ReplicaSet's name is the Deployment's name
+  and the pod's `pod-template-hash` label.
 - `RUNS_ON`: a workload's service -> every node one of its pods is scheduled on.
 - DEPENDS_ON candidates: a workload whose pod template (or pod) has an environment value
   naming a Service (`postgres`, `postgres:5432`, `http://checkout.shop.svc.cluster.local:8080`,
@@ -110,6 +115,15 @@ def build(snapshot: dict, inventory: Inventory | None = None) -> KubeTopology:
     """The topology a snapshot (retrieval/kube_api.KubeClient.snapshot) describes."""
     replicasets = {(_meta(rs).get("namespace"), _meta(rs).get("name")): _controller(rs)
                    for rs in snapshot.get("replicasets") or []}
+    listed = snapshot.get("namespaces")
+    live = None if listed is None else {_meta(ns).get("name") for ns in listed
+                                        if (ns.get("status") or {}).get("phase") != "Terminating"}
+
+    def here(item: dict) -> bool:
+        return live is None or (_meta(item).get("namespace") or "default") in live
+
+    deployments = {(_meta(d).get("namespace") or "default", _meta(d).get("name"))
+                   for d in snapshot.get("deployments") or []}
     workloads: dict[tuple[str, str, str], dict] = {}       # (namespace, kind, name) -> {labels, env, pods, nodes}
 
     def workload(namespace: str, kind: str, name: str) -> dict:
@@ -118,7 +132,7 @@ def build(snapshot: dict, inventory: Inventory | None = None) -> KubeTopology:
     for kind, key in (("Deployment", "deployments"), ("StatefulSet", "statefulsets"), ("DaemonSet", "daemonsets")):
         for item in snapshot.get(key) or []:
             meta = _meta(item)
-            if not meta.get("name"):
+            if not meta.get("name") or not here(item):
                 continue
             template = ((item.get("spec") or {}).get("template") or {})
             entry = workload(meta.get("namespace") or "default", kind, meta["name"])
@@ -127,12 +141,15 @@ def build(snapshot: dict, inventory: Inventory | None = None) -> KubeTopology:
     for pod in snapshot.get("pods") or []:
         meta = _meta(pod)
         owner = _controller(pod)
-        if not meta.get("name") or (owner and owner[0] in ("Job", "CronJob")) or \
+        if not meta.get("name") or (owner and owner[0] in ("Job", "CronJob")) or not here(pod) or \
                 (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue                                  # batch runs and finished pods: a new name every run
         namespace = meta.get("namespace") or "default"
         if owner and owner[0] == "ReplicaSet":
-            owner = replicasets.get((namespace, owner[1])) or owner
+            suffix = f"-{(meta.get('labels') or {}).get('pod-template-hash')}"
+            guess = owner[1][: -len(suffix)] if owner[1].endswith(suffix) and len(owner[1]) > len(suffix) else None
+            owner = replicasets.get((namespace, owner[1])) or (
+                ("Deployment", guess) if (namespace, guess) in deployments else owner)
         kind, name = owner or ("Pod", meta["name"])
         entry = workload(namespace, kind, name)
         entry["pods"].append(meta["name"])
@@ -176,7 +193,7 @@ def build(snapshot: dict, inventory: Inventory | None = None) -> KubeTopology:
     for item in snapshot.get("services") or []:
         meta, spec = _meta(item), item.get("spec") or {}
         selector = spec.get("selector") or {}
-        if not meta.get("name") or not selector:
+        if not meta.get("name") or not selector or not here(item):
             continue                                                 # no selector: endpoints managed elsewhere
         namespace = meta.get("namespace") or "default"
         picked = {service_of[key] for key, entry in workloads.items() if key[0] == namespace

@@ -75,7 +75,8 @@ def cluster(router: respx.Router, pods=None) -> dict:
     """Routes answering every list as the API server does; pods in two pages (limit/continue)."""
     pages = [replay("pods-1"), replay("pods-2")] if pods is None else [pods]
     routes = {}
-    for name, path in (("nodes", "/api/v1/nodes"), ("services", "/api/v1/services"),
+    for name, path in (("namespaces", "/api/v1/namespaces"), ("nodes", "/api/v1/nodes"),
+                       ("services", "/api/v1/services"),
                        ("deployments", "/apis/apps/v1/deployments"), ("replicasets", "/apis/apps/v1/replicasets"),
                        ("statefulsets", "/apis/apps/v1/statefulsets"), ("daemonsets", "/apis/apps/v1/daemonsets")):
         routes[name] = router.get(f"{API}{path}").mock(return_value=httpx.Response(200, json=replay(name)))
@@ -208,12 +209,13 @@ def test_a_cluster_becomes_hosts_services_and_edges_beside_the_inventory(db, gra
     gone = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "too old resource version: 918350 (918700)", "reason": "Expired",
                                         "code": 410}}
-    with respx.mock() as router:
+    with respx.mock(assert_all_called=False) as router:
         router.get(f"{API}/api/v1/pods", params={"watch": "1"}).mock(
             return_value=httpx.Response(200, content=(json.dumps(gone) + "\n").encode()))
         routes = cluster(router)
         state.watch_once()
-    assert len(routes["nodes"].calls) == 1 and state.resource_versions["pods"] == "918276"      # listed again
+    assert state.resource_versions["pods"] == "918276" and state.status()["relists"] == {"pods": 1}  # listed again
+    assert len(routes["pods"].calls) == 2 and not routes["nodes"].called          # that list alone, both pages
     assert {s["name"]: s for s in cypher.services(graph)}["shop/web"]["hosts"] == ["worker-1"]
 
 
