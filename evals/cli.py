@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -85,6 +86,23 @@ def bench_retrieve(settings, as_json, templates, services, queries):
 
     result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
                  templates, services, queries)
+    _print(result, as_json)
+
+
+@bench.command("runbooks")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--copies", default=25, show_default=True, help="copies of the directory's files, each its own runbook")
+@click.option("--templates", default=50000, show_default=True, help="templates stored beside (the quoted ones first)")
+@click.option("--queries", default=100, show_default=True)
+@click.pass_obj
+def bench_runbooks(settings, directory, as_json, copies, templates, queries):
+    """Ingest and retrieval speed of a runbook directory (default: the repository's runbooks/)."""
+    from evals.bench_runbooks import run
+    from ingest.embedders import build_embedder
+
+    result = run(settings.db.resolved(settings.services)[0], settings.graph.resolved_url(settings.services),
+                 build_embedder(settings.embed), directory, copies, templates, queries)
     _print(result, as_json)
 
 

@@ -78,7 +78,7 @@ def runbooks_cmd():
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def runbooks_ingest(settings, directory):
-    """Ingest DIRECTORY's runbooks: sections by heading, embedded, linked to their services.
+    """Ingest DIRECTORY's runbooks: sections by heading, embedded, linked to their services and templates.
 
     Idempotent: an unchanged file is skipped, a changed one rewrites only its changed
     sections, a removed one is marked gone. A file that cannot be read is reported on

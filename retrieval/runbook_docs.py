@@ -198,7 +198,8 @@ def parse(path: str, raw: bytes) -> RunbookDoc:
     sections: list[Section] = []
     seen: set[str] = set()
     for level, heading, lines in parts:
-        text_part = "\n".join(lines).strip()
+        start = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+        text_part = "\n".join(lines[start:]).rstrip()     # a first line's indent marks a literal block
         if level == 0 and not text_part:
             continue
         heading = heading or title
