@@ -82,6 +82,13 @@ def overview(state: ChatState, runtime: Runtime[ChatContext]) -> dict:
         lines.append("Name a service from the inventory (or a host's service) for an overview.")
     elif len(services) > 3:
         lines.append(f"(Also on {', '.join(e.hosts)}: {', '.join(services[3:])}; ask about one by name.)")
+    if e.hosts and services:                 # "the GPU nodes": what is wrong there, whichever service says it
+        lead, lead_cites = chat_oncall.incidents_involving(ctx, services)
+        for host in e.hosts[:3]:
+            more, ids = error_lines(ctx, None, host, e.since, e.until, f"Errors on {host}")
+            lines += more
+            cites += ids
+        lines, cites = [*lead, *lines], [*lead_cites, *cites]
     return _answer(lines, cites)
 
 

@@ -71,6 +71,27 @@ def current(state: ChatState, runtime: Runtime) -> dict:
     return answer([*lines, "", *more], [*cites, *ids])
 
 
+def incidents_involving(ctx, services: list[str]) -> tuple[list[str], list[str]]:
+    """The incidents not resolved that involve any of `services`, each with its ranked root
+    causes (as "what's wrong right now?" shows them); (lines, citations), none: ([], [])."""
+    r = call("open_incidents", incident_tools.open_incidents, ctx, limit=20)
+    lines: list[str] = []
+    cites: list[str] = []
+    for i in r.data or []:
+        if not set(i["services"] or []) & set(services):
+            continue
+        lines.append(f"- [incident:{i['incident_id']}] {i['severity']}, {i['state']}, opened "
+                     f"{_when(i['opened_at'])}: {i['title']}")
+        cites.append(f"incident:{i['incident_id']}")
+        if i["conclusion"]:
+            more, ids = _conclusion_lines(i["conclusion"])
+            lines += more
+            cites += ids
+    if lines:
+        lines.insert(0, "**Open incidents involving them:**")
+    return lines, cites
+
+
 def cause(state: ChatState, runtime: Runtime) -> dict:
     """Why a service failed: the newest incident involving it whose investigation finished
     (in the question's window when it gives one), its ranked root causes and what to do;

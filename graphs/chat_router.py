@@ -103,7 +103,7 @@ def _has(*words: str) -> Callable[[str, Entities], bool]:
 
 _NOW = re.compile(r"\b(?:right now|now|currently|at the moment|on fire)\b|\bwhat(?:'|’)?s\s+(?:wrong|broken|up|"
                   r"happening|going on)\b|\bwhat is\s+(?:wrong|broken|happening|going on)\b", re.I)
-_WHY = re.compile(r"\bwhy\b|\broot cause\b|\bwhat caused\b", re.I)
+_WHY = re.compile(r"\bwhy\b|\broot cause\b|\bwhat(?:'|’|\s+i)?s?\s+caus(?:ed|es|ing)\b|\bcause of\b", re.I)
 
 
 # the rule table: (route, when), first match wins; read it top to bottom
@@ -115,8 +115,10 @@ RULES: list[tuple[Route, Callable[[str, Entities], bool]]] = [
     ("changed", _has("changed?", "change", "different", "difference", "compare", "new")),
     ("dependencies", _has("depend(?:s|encies|ency)?", "blast radius", "impact(?:ed)?", "upstream", "downstream",
                           "affects?")),
-    # the fleet as it is now (no service or host named): open incidents first, then fresh errors
-    ("current", lambda t, e: not (e.services or e.hosts) and bool(_NOW.search(t))),
+    # the fleet as it is now, or why something is wrong, with no service or host named ("what is
+    # causing the disk errors?", "dashboards feel slow today, why?"): open incidents and their
+    # root causes first, then fresh errors
+    ("current", lambda t, e: not (e.services or e.hosts) and bool(_NOW.search(t) or _WHY.search(t))),
     # why a named service failed: the finished investigation's root cause, else its errors
     ("cause", lambda t, e: bool(e.services) and bool(_WHY.search(t))),
     # exceptions with their stack traces, and where in the code they come from

@@ -92,7 +92,7 @@ def error_lines(ctx: ToolContext, service: str | None, host: str | None, since: 
     r = call("query_logs", catalog.query_logs, ctx, service=service, host=host, level=list(SEVERE), since=since,
              until=until, limit=50)
     if r.status != "ok":
-        return [f"No errors found ({r.hint})."], []
+        return [f"{heading}: no error lines ({r.hint})." if heading else f"No errors found ({r.hint})."], []
     groups: dict[int, list[dict]] = {}
     for row in r.data:
         groups.setdefault(row["template_id"], []).append(row)

@@ -117,6 +117,32 @@ def test_on_call_questions(investigated, db):
     assert cited and f"[{cited[0]}]" in answer["markdown"] and real_ids(db, answer["citations"])
 
 
+    # "why" with no service named (issue 23's "what is causing the disk errors?", "dashboards feel
+    # slow today, why?"): the open incidents and their root causes lead, not a bare error list
+    # (the errors route) or the planner
+    for question in ("what is causing the disk errors?", "pages feel slow today, why?"):
+        route, answer = ask(client, question)
+        text = answer["markdown"]
+        assert route == "current", question
+        assert text.index(f"[incident:{ids['detected']}]") < text.index("error line")
+        assert "Root cause: mariadb" in text and real_ids(db, answer["citations"])
+    assert "Errors today" in text
+
+    # a host named: its services' overview, led by the open incidents involving them, and the
+    # error lines of the host whichever service wrote them (the GPU nodes' question)
+    client.post("/ingest/logs", json={"logs": [{
+        "timestamp": (datetime.utcnow() - timedelta(minutes=3)).isoformat() + "Z", "host": "db-host",
+        "service": "smartd", "level": "error", "message": "Device: /dev/sdb, 8 Currently unreadable sectors"}]})
+    route, answer = ask(client, "what is going on with db-host?")
+    text = answer["markdown"]
+    assert route == "overview" and "**mariadb**" in text
+    assert text.index(f"[incident:{ids['detected']}]") < text.index("**mariadb**")
+    assert f"[incident:{ids['waiting']}]" not in text                  # reports is not on db-host
+    assert "unreadable sectors" in text.split("Errors on db-host")[1]    # smartd: in no inventory service
+    assert real_ids(db, answer["citations"])
+    route, answer = ask(client, "what is going on with edge-host in the last 5 minutes?")
+    assert route == "overview" and "Errors on edge-host: no error lines" in answer["markdown"]
+
     # the newest incident of a service with no report yet is named, not passed off as the cause
     route, answer = ask(client, "why did reports fail?")
     assert route == "cause"
