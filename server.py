@@ -275,6 +275,7 @@ def create_app(settings: AppSettings | None = None):
                 log.warning("held stack traces not written at shutdown: %s", exc)
             app.state.retention.stop()
             app.state.detectors.stop()
+            await run_in_threadpool(_give_up_detector_lease, app.state.db)   # another server leads at once
             app.state.investigations.stop()
             app.state.enrichment.stop()
             app.state.inventory_watch.stop()
@@ -355,13 +356,30 @@ def _feedback_labels(db, group: str, label: str) -> dict:
             for verdict, n in counts.items()}
 
 
+def _give_up_detector_lease(db) -> None:
+    from db import leases
+    from detectors.cycle import LOCK
+
+    try:
+        with db.connection() as conn:
+            leases.release_quietly(conn, LOCK)
+    except Exception as exc:  # noqa: BLE001 - shutting down: the lease runs out by itself
+        log.warning("detector lease not released at shutdown: %s", exc)
+
+
 def _detect(state, settings: AppSettings, now: datetime):
     from detectors.cycle import run_cycle
 
     services = state.ingestor.services
     with state.metrics.cycle.time():
-        return run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None,
-                         state.tracer)
+        try:                                  # the loop keeps the lease: this server leads while it renews
+            result = run_cycle(state.db, state.graph, settings.detect, now, services.names() if services else None,
+                               state.tracer, keep_lease=True)
+        except Exception:
+            state.metrics.cycles.labels("failed").inc()
+            raise
+    state.metrics.cycles.labels("ran" if result.ran else "skipped").inc()
+    return result
 
 
 # ----------------------------------------------------------------------------- CLI

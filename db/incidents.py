@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from db.pool import Database
+import mariadb
+
+from db.pool import Database, is_conflict
 
 SEVERITIES = ("info", "warning", "error", "critical")
 STATES = ("open", "acknowledged", "snoozed", "resolved")       # the lifecycle (db/lifecycle.py)
@@ -112,17 +114,24 @@ def listing(db: Database, status: list[str] | None = None, service: str | None =
 
 def claim(db: Database, worker: str, stale_before: datetime, max_attempts: int = 5) -> int | None:
     """Take one incident to investigate: open ones, or ones whose investigator went silent
-    (claimed before `stale_before`). SKIP LOCKED lets many workers claim without waiting."""
-    with db.transaction() as cur:
-        cur.execute("SELECT id FROM incidents WHERE attempts < ? AND (status = 'open' OR "
-                    "(status = 'investigating' AND claimed_at < ?)) ORDER BY opened_at, id LIMIT 1 "
-                    "FOR UPDATE SKIP LOCKED", (max_attempts, stale_before))
-        row = cur.fetchone()
-        if row is None:
+    (claimed before `stale_before`). SKIP LOCKED lets many workers claim without waiting. On
+    Galera row locks are per node, so two nodes may pick the same incident: the second commit
+    fails certification (a deadlock error) and that worker claims nothing this time."""
+    try:
+        with db.transaction() as cur:
+            cur.execute("SELECT id FROM incidents WHERE attempts < ? AND (status = 'open' OR "
+                        "(status = 'investigating' AND claimed_at < ?)) ORDER BY opened_at, id LIMIT 1 "
+                        "FOR UPDATE SKIP LOCKED", (max_attempts, stale_before))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute("UPDATE incidents SET status = 'investigating', claimed_by = ?, claimed_at = NOW(6), "
+                        "attempts = attempts + 1 WHERE id = ?", (worker, row[0]))
+            return row[0]
+    except mariadb.Error as exc:
+        if is_conflict(exc):
             return None
-        cur.execute("UPDATE incidents SET status = 'investigating', claimed_by = ?, claimed_at = NOW(6), "
-                    "attempts = attempts + 1 WHERE id = ?", (worker, row[0]))
-        return row[0]
+        raise
 
 
 def set_status(db: Database, incident_id: int, status: str, error: str | None = None) -> None:

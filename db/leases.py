@@ -3,18 +3,38 @@ a Galera cluster alike (GET_LOCK is per server and not replicated). Taking one i
 conditional UPDATE after an INSERT IGNORE of the row: it succeeds when the lease is free,
 expired, or already ours (a renewal). On Galera two nodes racing for it conflict on the row;
 the loser's commit fails certification (a deadlock error), which counts as not taken.
-Each call commits, so the lease is visible to the other nodes at once."""
+Each call commits, so the lease is visible to the other nodes at once.
+
+`held(db, name, ttl)` is the whole pattern for a job: wait for the lease, renew it from a
+thread of its own (its own connection, so the job's transaction is never committed by a
+renewal) every third of the ttl while the job runs, and give it up at the end without ever
+hiding the job's own error behind a failed release (a lost connection, a dead node)."""
 from __future__ import annotations
 
+import logging
 import os
+import random
 import socket
+import threading
+import time
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import mariadb
 
 from db.pool import is_conflict
 
+log = logging.getLogger(__name__)
 OWNER = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"   # this process
+# what migrations create before anything else: their own lease needs the table (0016 has it too)
+TABLE_DDL = ("CREATE TABLE IF NOT EXISTS leases (name VARCHAR(100) NOT NULL PRIMARY KEY, "
+             "owner VARCHAR(100) NOT NULL, expires_at DATETIME(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+
+
+def one_off_owner() -> str:
+    """An owner for one run of a job (two threads of a process never share a lease)."""
+    return f"{OWNER[:80]}:{uuid.uuid4().hex[:8]}"
 
 
 def acquire(conn, name: str, ttl_s: float, owner: str = OWNER) -> bool:
@@ -51,3 +71,85 @@ def holder(conn, name: str) -> str | None:
     row = cur.fetchone()
     conn.commit()                                   # no snapshot left open for a later acquire
     return row[0] if row else None
+
+
+def release_quietly(conn, name: str, owner: str = OWNER) -> None:
+    """release() for a `finally`: a failure (the connection or the node is gone) is logged,
+    never raised, so it cannot replace the error that is leaving the block; the lease then
+    runs out by itself."""
+    try:
+        release(conn, name, owner)
+    except Exception as exc:  # noqa: BLE001 - cleanup: the lease expires anyway
+        log.warning("lease %s not released (%s: %s); it expires by itself", name, type(exc).__name__, exc)
+
+
+def wait_acquire(conn, name: str, ttl_s: float, wait_s: float, owner: str = OWNER) -> bool:
+    """acquire(), retried with a short jittered pause for up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.05
+    while True:
+        if acquire(conn, name, ttl_s, owner):
+            return True
+        if time.monotonic() + pause > deadline:
+            return False
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 1.0)
+
+
+class Renewer:
+    """Renews lease `name` for `owner` every ttl/3 on its own connection until stopped.
+    `lost` turns true when a renewal finds the lease taken by another owner, or when no
+    renewal succeeded before the lease ran out (the database was unreachable): the job
+    should then not commit what it did under the lease."""
+
+    def __init__(self, db, name: str, ttl_s: float, owner: str = OWNER):
+        self.db, self.name, self.ttl_s, self.owner = db, name, ttl_s, owner
+        self.renewals = 0
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{name}", daemon=True)
+
+    def __enter__(self) -> "Renewer":
+        self._until = time.monotonic() + self.ttl_s
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(self.ttl_s + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                with self.db.connection() as conn:
+                    if acquire(conn, self.name, self.ttl_s, self.owner):
+                        self.renewals += 1
+                        self._until = time.monotonic() + self.ttl_s
+                        continue
+                    if holder(conn, self.name) not in (None, self.owner):
+                        self.lost = True
+            except Exception as exc:  # noqa: BLE001 - the next renewal tries again
+                log.warning("lease %s not renewed (%s: %s)", self.name, type(exc).__name__, exc)
+            if time.monotonic() > self._until:
+                self.lost = True
+
+
+@contextmanager
+def held(db, name: str, ttl_s: float, wait_s: float = 0.0, owner: str | None = None) -> Iterator[Renewer | None]:
+    """Lease `name` for the block: None when another owner holds it past `wait_s`, else the
+    running Renewer (check `.lost` before committing). Released at the end, quietly."""
+    owner = owner or one_off_owner()
+    with db.connection() as conn:
+        taken = wait_acquire(conn, name, ttl_s, wait_s, owner)
+    if not taken:
+        yield None
+        return
+    try:
+        with Renewer(db, name, ttl_s, owner) as renewer:
+            yield renewer
+    finally:
+        try:
+            with db.connection() as conn:
+                release_quietly(conn, name, owner)
+        except Exception as exc:  # noqa: BLE001 - no connection to be had: the lease expires by itself
+            log.warning("lease %s not released (%s: %s)", name, type(exc).__name__, exc)

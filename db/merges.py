@@ -17,17 +17,6 @@ from db.pool import Database
 EVENT_CHUNK = 20_000
 
 
-def lock(cur, wait_s: float) -> bool:
-    """The learner's named lock (per database): one learning run at a time, fleet-wide."""
-    cur.execute("SELECT GET_LOCK(CONCAT('devmesh_learn:', DATABASE()), ?)", (wait_s,))
-    return cur.fetchone()[0] == 1
-
-
-def unlock(cur) -> None:
-    cur.execute("SELECT RELEASE_LOCK(CONCAT('devmesh_learn:', DATABASE()))")
-    cur.fetchall()
-
-
 def canon_templates(db: Database) -> list[tuple[int, str]]:
     """(id, typed text) of every template ingest made (learned rows excluded)."""
     return db.fetchall("SELECT id, template FROM log_templates WHERE learned = 0")

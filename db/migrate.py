@@ -1,15 +1,19 @@
 """Append-only numbered migrations: `db/migrations/NNNN_name.sql`, recorded in schema_migrations.
 
-Never edit an applied migration; add the next number. A named lock serialises servers
-that start together; statements are idempotent, so a migration cut off half way reruns.
+Never edit an applied migration; add the next number. A lease (db/leases.py) serialises
+servers that start together, on one MariaDB or across a Galera cluster; statements are
+idempotent, so a migration cut off half way reruns.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from db import leases
 from db.pool import Database
 from db.version import check_version
+
+LEASE, LEASE_TTL_S, LEASE_WAIT_S = "devmesh_migrate", 60.0, 60.0     # renewed every 20 s while migrating
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -40,32 +44,38 @@ def statements(sql: str) -> list[str]:
 
 def migrate(db: Database) -> list[str]:
     """Apply what is missing; returns the names applied (empty when up to date). Refuses a
-    server older than 11.7 (UnsupportedServer) before touching anything."""
+    server older than 11.7 (UnsupportedServer) before touching anything. Serialised by the
+    lease `devmesh_migrate` (a row, so it holds across a Galera cluster, where GET_LOCK is per
+    node): its table is made first, then the lease is awaited for up to LEASE_WAIT_S."""
     applied_now = []
     with db.connection() as conn:
         cur = conn.cursor()
         cur.execute("SELECT VERSION()")
         check_version(cur.fetchone()[0])
-        cur.execute("SELECT GET_LOCK(CONCAT('devmesh_migrate:', DATABASE()), 60)")   # server-wide: per database
-        if cur.fetchone()[0] != 1:
-            raise RuntimeError("another process holds the migration lock for over 60 s")
-        try:
+        cur.execute(leases.TABLE_DDL)
+        conn.commit()
+    with leases.held(db, LEASE, LEASE_TTL_S, LEASE_WAIT_S) as lease:
+        if lease is None:
+            raise RuntimeError(f"another process holds the migration lease for over {LEASE_WAIT_S:.0f} s")
+        with db.connection() as conn:
+            cur = conn.cursor()
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                         " version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL,"
                         " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))")
             cur.execute("SELECT version FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}
+            conn.commit()
             for number, name, path in available():
                 if number in done:
                     continue
+                if lease.lost:
+                    raise RuntimeError("the migration lease was lost (taken over after it ran out); "
+                                       "run `devmesh migrate` again")
                 for stmt in statements(path.read_text()):
                     cur.execute(stmt)
                 cur.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name))
                 conn.commit()
                 applied_now.append(f"{number:04d}_{name}")
-        finally:
-            cur.execute("DO RELEASE_LOCK(CONCAT('devmesh_migrate:', DATABASE()))")
-            conn.commit()
     return applied_now
 
 

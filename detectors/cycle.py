@@ -1,7 +1,10 @@
 """One detector cycle: rollups since the last processed minute -> signals -> incidents.
 
-Only one process runs a cycle at a time, across any number of servers (the MariaDB named
-lock `devmesh_detectors`); a cycle reads and writes in one transaction, so one that dies
+Only one process runs a cycle at a time, across any number of servers: the MariaDB named
+lock `devmesh_detectors` and the lease of that name (db/leases.py; a row, so it holds on a
+Galera cluster, where GET_LOCK is per node). The server's loop keeps the lease between its
+cycles, so one server leads until it stops renewing and another takes over `lease_s` later;
+a cycle reads and writes in one transaction, so one that dies
 leaves the state as it was and the next cycle redoes the same minutes. `now` always comes
 from the caller: the server passes the wall clock, replays and tests pass their own.
 """
@@ -26,7 +29,6 @@ from detectors.signals import Signal
 
 log = logging.getLogger(__name__)
 LOCK = "devmesh_detectors"
-LEASE_S = 300.0                 # a crashed leader's lease is taken over after this
 LOOKBACK = timedelta(minutes=15)            # an incident's window starts this long before its signal
 
 
@@ -56,10 +58,12 @@ def _floor(now: datetime) -> datetime:
 
 
 def run_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now: datetime,
-              units: dict[str, str] | None = None, tracer: Tracer = NOOP) -> CycleResult:
-    """One cycle under the detectors' lock, traced as one `detector cycle` span."""
+              units: dict[str, str] | None = None, tracer: Tracer = NOOP, keep_lease: bool = False) -> CycleResult:
+    """One cycle under the detectors' lock, traced as one `detector cycle` span. keep_lease:
+    the server's loop keeps the lease between its cycles (it leads until it stops renewing);
+    a one-off run gives it up at the end."""
     with tracer.start_as_current_span("detector cycle") as span:
-        result = _locked_cycle(db, graph, settings, now, units)
+        result = _locked_cycle(db, graph, settings, now, units, keep_lease)
         if span.is_recording():
             span.set_attributes({"devmesh.ran": result.ran, "devmesh.minutes": result.minutes,
                                  "devmesh.signals": len(result.signals), "devmesh.opened": len(result.opened),
@@ -68,26 +72,42 @@ def run_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now
 
 
 def _locked_cycle(db: Database, graph: Graph | None, settings: DetectorSettings, now: datetime,
-                  units: dict[str, str] | None) -> CycleResult:
+                  units: dict[str, str] | None, keep_lease: bool = False) -> CycleResult:
     end = _floor(now)                       # minutes before `end` are complete
     with db.connection() as conn:
         cur = conn.cursor()
         if not sql.try_lock(cur, LOCK):
             return CycleResult(ran=False)
-        if not leases.acquire(conn, LOCK, LEASE_S):     # GET_LOCK is per node: the lease holds on Galera
-            sql.release_lock(cur, LOCK)
-            return CycleResult(ran=False)
         try:
-            result = _cycle(cur, graph, settings, end, units or {})
-            conn.commit()
-            return result
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            leases.release(conn, LOCK)
-            sql.release_lock(cur, LOCK)
-            conn.commit()
+            if not leases.acquire(conn, LOCK, settings.lease_s):   # GET_LOCK is per node: the lease holds on Galera
+                return CycleResult(ran=False)
+            committed = False
+            try:
+                with leases.Renewer(db, LOCK, settings.lease_s) as renewer:   # a long cycle keeps its lease
+                    result = _cycle(cur, graph, settings, end, units or {})
+                    if renewer.lost:               # ran past its lease: another server may be leading now
+                        conn.rollback()
+                        log.warning("detector cycle discarded: its lease ran out or was taken over")
+                        return CycleResult(ran=False)
+                    conn.commit()
+                    committed = True
+                    return result
+            except BaseException:
+                _quietly(conn.rollback)
+                raise
+            finally:
+                if not (keep_lease and committed):     # a failed cycle lets another server try
+                    leases.release_quietly(conn, LOCK)
+        finally:                                       # never hides the cycle's own error
+            _quietly(sql.release_lock, cur, LOCK)
+            _quietly(conn.commit)
+
+
+def _quietly(fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - cleanup on a connection that may be gone
+        log.warning("detector lock cleanup failed (%s: %s)", type(exc).__name__, exc)
 
 
 def _cycle(cur, graph: Graph | None, settings: DetectorSettings, end: datetime, units: dict[str, str]) -> CycleResult:

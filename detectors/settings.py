@@ -8,6 +8,7 @@ class DetectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEVMESH_DETECT_")
 
     interval_s: float = 60.0          # the server's cycle; 0 turns the loop off
+    lease_s: float = 180.0            # the leading server's lease: another takes over this long after it stops
     learning_minutes: int = 60        # a new service is observed this long before it may alert
     bootstrap_minutes: int = 1440     # history read to seed baselines on the first cycle
     ewma_alpha: float = 0.05          # weight of the newest minute in the baselines

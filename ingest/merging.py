@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import mariadb
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db import leases
 from db import merges as sql
 from db.pool import Database, is_conflict
 from ingest.canon import CANON_VERSION, generic
@@ -32,6 +33,7 @@ from ingest.templates import Template, template_key
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30
+LEASE, LEASE_TTL_S = "devmesh_learn", 60.0        # renewed every 20 s while a run lasts
 
 
 class LearnSettings(BaseSettings):
@@ -120,16 +122,13 @@ class TemplateLearner:
     def run(self) -> LearnResult:
         start = time.perf_counter()
         result = LearnResult()
-        with self.db.connection() as conn:           # a named lock: one learner at a time, fleet-wide
-            cur = conn.cursor()
-            if not sql.lock(cur, LOCK_WAIT_S):
+        # a lease (a row: it holds across a Galera cluster too): one learner at a time, fleet-wide
+        with leases.held(self.db, LEASE, LEASE_TTL_S, LOCK_WAIT_S) as lease:
+            if lease is None:
                 log.info("template learning skipped: another process is learning")
                 return result
-            try:
-                self._learn(result)
-                self._sweep(result)
-            finally:
-                sql.unlock(cur)
+            self._learn(result)
+            self._sweep(result)
         if self.merges is not None:
             self.merges.load(self.db)
         result.seconds = time.perf_counter() - start

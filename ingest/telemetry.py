@@ -42,6 +42,8 @@ class Metrics:
                                ["reason"], registry=self.registry)
         self.cycle = Histogram("devmesh_detector_cycle_seconds", "Detector cycle duration", registry=self.registry,
                                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.cycles = Counter("devmesh_detector_cycles", "Detector cycles by outcome: ran (this server leads), "
+                              "skipped (another holds the lock or lease), failed", ["outcome"], registry=self.registry)
         self.investigation = Histogram("devmesh_investigation_seconds", "Investigation duration",
                                        registry=self.registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 10, 30))
         self.llm_calls = Counter("devmesh_llm_calls", "LLM calls by model and outcome", ["model", "outcome"],
