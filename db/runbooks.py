@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from db.events import contains
 from db.pool import Database
 
 _DOC = "id, title, path, format, content_hash, meta_json, version, ingested_at, gone_at"
@@ -137,14 +136,9 @@ def present_templates(db: Database, ids: list[int]) -> set[int]:
         f"SELECT id FROM log_templates WHERE id IN ({_in(part)})", part)}
 
 
-def templates_holding(db: Database, fragments: list[str], limit: int) -> list[tuple[int, str]]:
-    """(id, text) of the templates whose text holds any of `fragments` (a substring,
-    case-insensitive as the column's collation; wildcards literal), busiest first, those
-    merged into a learned one left out (it stands for them); one scan, at most `limit` rows."""
-    if not fragments:
-        return []
-    any_of = " OR ".join(["t.template LIKE ? ESCAPE '!'"] * len(fragments))
-    return [(i, t) for i, t in db.fetchall(
-        "SELECT t.id, t.template FROM log_templates t WHERE NOT EXISTS "
-        f"(SELECT 1 FROM template_merges m WHERE m.from_id = t.id) AND ({any_of}) "
-        "ORDER BY t.total_count DESC, t.id LIMIT ?", [*(contains(f) for f in fragments), limit])]
+def template_page(db: Database, after_id: int, limit: int) -> list[tuple[int, str, int]]:
+    """(id, text, total count) of up to `limit` templates with an id above `after_id`, in id
+    order (a keyset page), those merged into a learned one left out (it stands for them)."""
+    return [(i, t, c) for i, t, c in db.fetchall(
+        "SELECT t.id, t.template, t.total_count FROM log_templates t WHERE t.id > ? AND NOT EXISTS "
+        "(SELECT 1 FROM template_merges m WHERE m.from_id = t.id) ORDER BY t.id LIMIT ?", (after_id, limit))]
