@@ -6,7 +6,9 @@ cannot be query parameters, so they come from the fixed whitelist below, never f
 
 Edges the operator owns (from inventory.yaml) carry `owned: true`; edges learned from logs
 carry `inferred: true`, a confidence and the evidence template ids, and never replace an
-owned edge between the same services.
+owned edge between the same services; edges a Kubernetes cluster says carry `k8s: true`
+(db/graph_k8s.py) and give way to owned ones too. Each edge read back names its origin:
+inventory, cluster, logs.
 """
 from __future__ import annotations
 
@@ -131,8 +133,11 @@ def sync_owned(graph: Graph, hosts: list[dict], services: list[dict], runbooks: 
                               ("Host", "name", [h["name"] for h in hosts]),
                               ("Runbook", "id", [r["id"] for r in runbooks])):
         rows = graph.query(f"MATCH (n:{label}) WHERE n.owned = true AND NOT n.{key} IN $keep "
-                           "DETACH DELETE n RETURN count(n)", {"keep": names})
+                           "AND coalesce(n.k8s, false) = false DETACH DELETE n RETURN count(n)", {"keep": names})
         removed += rows[0][0] if rows else 0
+        graph.query(f"MATCH (n:{label}) WHERE n.owned = true AND NOT n.{key} IN $keep SET n.owned = NULL, "
+                    "n.aliases = NULL, n.units = NULL, n.ports = NULL", {"keep": names})
+        # (the cluster names it too: it stays, as the cluster's; db/graph_k8s.py)
     existing = {(a, t, b) for a, t, b in graph.read(
         "MATCH (a)-[r]->(b) WHERE r.owned = true RETURN coalesce(a.name, a.id), type(r), coalesce(b.name, b.id)")}
     wanted = {(e["source"], e["type"], e["target"]): e for e in edges}
@@ -150,8 +155,10 @@ def sync_owned(graph: Graph, hosts: list[dict], services: list[dict], runbooks: 
             kind, "(b:Service {name: e.b})")
         graph.query(f"UNWIND $rows AS e MATCH (a:Service {{name: e.a}}) MATCH {target} "
                     f"MERGE (a)-[r:{kind} {{owned: true}}]->(b) SET r.reason = e.reason", {"rows": rows})
-    graph.query("MATCH (a:Service)-[i:DEPENDS_ON]->(b:Service) WHERE i.inferred = true "
+    graph.query("MATCH (a:Service)-[i:DEPENDS_ON]->(b:Service) WHERE (i.inferred = true OR i.k8s = true) "
                 "AND (a)-[:DEPENDS_ON|CALLS {owned: true}]->(b) DELETE i")
+    graph.query("MATCH (s:Service)-[k:RUNS_ON]->(:Host) WHERE k.k8s = true AND (s)-[:RUNS_ON {owned: true}]->(:Host) "
+                "DELETE k")                   # the file places it: the cluster's placement gives way
     return {"hosts": len(hosts), "services": len(services), "runbooks": len(runbooks), "edges": len(edges),
             "removed": removed}
 
@@ -195,6 +202,13 @@ def services(graph: Graph) -> list[dict]:
     return [{"name": n, "type": t, "hosts": sorted(h), "owned": bool(o)} for n, t, h, o in rows]
 
 
+def origin(props: dict) -> str:
+    """Where an edge comes from: "inventory" (inventory.yaml), "cluster" (the Kubernetes API),
+    "logs" (learned from log lines), else "graph" (written by something else, e.g. an incident)."""
+    return ("inventory" if props.get("owned") else "cluster" if props.get("k8s")
+            else "logs" if props.get("inferred") else "graph")
+
+
 def neighborhood(graph: Graph, name: str, depth: int = 1) -> dict:
     """Nodes and edges within `depth` hops of a Service or Host (either direction). Nodes are
     named by `name` (services, hosts) or `id` (templates and incidents: numbers; runbooks), so
@@ -214,7 +228,8 @@ def neighborhood(graph: Graph, name: str, depth: int = 1) -> dict:
     for a_label, a, kind, b_label, b, props in rows:
         nodes.update({(a_label, a), (b_label, b)})
         edges.append({"source": a, "target": b, "type": kind, "source_label": a_label, "target_label": b_label,
-                      "inferred": bool(props.get("inferred")),
+                      "inferred": bool(props.get("inferred")), "origin": origin(props),
+                      "candidate": bool(props.get("candidate")),
                       "owned": bool(props.get("owned")), "confidence": props.get("confidence"),
                       "reason": props.get("reason") or "", "evidence": list(props.get("evidence") or [])})
     ordered = sorted(nodes, key=lambda node: (node[0], str(node[1])))

@@ -2,9 +2,11 @@
 part and the edges learned from logs), as named, parameterised Cypher.
 
 Nodes and edges from the cluster carry `k8s: true`. A node the inventory also owns keeps
-the file's properties (the file wins) and loses only its `k8s` mark when the cluster stops
-naming it; a DEPENDS_ON candidate is never added beside an owned dependency between the
-same two services. Relationship types come from the fixed tuple below, never from data.
+the file's properties (the file wins) and loses its `k8s` mark and the cluster's properties
+(namespace, kind, workload, k8s_node) when the cluster stops naming it; a DEPENDS_ON
+candidate is never added beside an owned dependency between the same two services. Only
+edges marked `k8s: true` are ever removed here: the file's (`owned`) and the logs'
+(`inferred`) are never touched. Relationship types come from the fixed tuple below, never from data.
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ def sync_k8s(graph: Graph, hosts: list[dict], services: list[dict], edges: list[
         rows = graph.query(f"MATCH (n:{label}) WHERE n.k8s = true AND NOT n.name IN $keep "
                            "AND coalesce(n.owned, false) = false DETACH DELETE n RETURN count(n)", {"keep": names})
         removed += rows[0][0] if rows else 0
-        graph.query(f"MATCH (n:{label}) WHERE n.k8s = true AND NOT n.name IN $keep SET n.k8s = false",
-                    {"keep": names})
+        graph.query(f"MATCH (n:{label}) WHERE n.k8s = true AND NOT n.name IN $keep SET n.k8s = NULL, "
+                    "n.k8s_node = NULL, n.namespace = NULL, n.kind = NULL, n.workload = NULL",
+                    {"keep": names})          # an owned node the cluster stopped naming: the file's, as it was
     existing = {(a, t, b) for a, t, b in graph.read(
         "MATCH (a:Service)-[r]->(b) WHERE r.k8s = true RETURN a.name, type(r), b.name")}
     wanted = {(e["source"], e["type"], e["target"]): e for e in edges if e["type"] in K8S_TYPES}

@@ -18,7 +18,8 @@
 - The inventory file wins where both speak: a workload the inventory names (by name, alias,
   or `namespace/name` alias) is that inventory service, with the file's type and hosts (the
   cluster adds no RUNS_ON to a service the file places); a node the inventory declares (by
-  name, or by address) keeps the file's name, address and role.
+  name, or by address) keeps the file's name, address and role. Such services and nodes are
+  in the topology too, so the graph marks them as also the cluster's (db/graph_k8s.py).
 """
 from __future__ import annotations
 
@@ -172,12 +173,11 @@ def build(snapshot: dict, inventory: Inventory | None = None) -> KubeTopology:
     topo = KubeTopology(namespaces=sorted({ns for ns, _k, _n in workloads}), workloads=len(workloads))
     topo.hosts, node_host = _hosts(snapshot.get("nodes") or [], inventory)
     placed = {s.name for s in inventory.services.values() if s.hosts} if inventory is not None else set()
-    owned = set(inventory.services) if inventory is not None else set()
     runs_on = set()
     for key, entry in sorted(workloads.items()):
         namespace, kind, name = key
         service = service_of[key]
-        if service not in owned and service not in {s["name"] for s in topo.services}:
+        if service not in {s["name"] for s in topo.services}:      # the file's too: marked, its type kept
             topo.services.append({"name": service, "type": kind.lower(), "namespace": namespace, "kind": kind,
                                   "workload": name})
         topo.index.workloads[(namespace, name)] = service

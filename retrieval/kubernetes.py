@@ -58,6 +58,8 @@ class KubeState:
                 creds = None
             if creds is not None:
                 self.client, self.source = KubeClient(creds, settings.timeout_s), creds.source
+        if self.client is not None:
+            topology.listeners.append(self.reapply)       # a new inventory: the file wins at once
 
     @property
     def enabled(self) -> bool:

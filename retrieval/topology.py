@@ -2,6 +2,7 @@
 never touches inferred edges) and the traversals the API and agents use."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,8 @@ from db.settings import REPO_ROOT
 from ingest.inventory import Inventory, InventoryError, load, parse
 from ingest.kube_refs import KubeIndex
 from ingest.service_map import ServiceMap
+
+log = logging.getLogger(__name__)
 
 
 def payload(inv: Inventory) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
@@ -87,6 +90,7 @@ class TopologyState:
         self.source: str | None = None
         self.generation: int | None = None
         self.kube: KubeIndex | None = None          # the cluster's pods and workloads (retrieval/kubernetes.py)
+        self.listeners: list[Callable[[], object]] = []   # called once a new inventory is in the graph
 
     def _use(self, inv: Inventory, source: str, generation: int | None) -> None:
         self.inventory, self.problems, self.source, self.generation = inv, list(inv.warnings), source, generation
@@ -113,7 +117,18 @@ class TopologyState:
             summary = publish(self.db, self.graph, inv, str(self.path), body)
             self.generation = summary["generation"]
         self.graph_loaded = True
+        self._changed()
         return summary
+
+    def _changed(self) -> None:
+        """Tell the listeners (the Kubernetes topology builds its last snapshot again: the
+        file wins at once); a listener's failure is its own (it says it in /health)."""
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - the inventory is in force either way
+                log.warning("inventory listener %s: %s: %s", getattr(listener, "__qualname__", listener),
+                            type(exc).__name__, exc)
 
     def follow(self) -> int | None:
         """Switch to the published inventory when its generation is newer than ours (the
@@ -132,6 +147,7 @@ class TopologyState:
             return self.generation
         self._use(inv, row["source"], row["generation"])
         self.graph_loaded = True
+        self._changed()
         return self.generation
 
     def start(self) -> None:

@@ -21,7 +21,10 @@ from ingest.inventory import parse
 from retrieval.kube_api import KubeError, KubeSettings
 from retrieval.kubernetes import KubeState
 from retrieval.topology import TopologyState, load_inventory
-from tests.test_kubernetes import API, INVENTORY, cluster, kubeconfig, replay  # noqa: F401 - kubeconfig is a fixture
+from tests import test_kubernetes
+from tests.test_kubernetes import API, INVENTORY, cluster, replay
+
+kubeconfig = test_kubernetes.kubeconfig          # the fixture
 
 KINDS = {"namespaces": ("Namespace", "v1"), "nodes": ("Node", "v1"), "services": ("Service", "v1"),
          "pods": ("Pod", "v1"), "deployments": ("Deployment", "apps/v1"), "replicasets": ("ReplicaSet", "apps/v1"),
@@ -71,7 +74,7 @@ def watch(state: KubeState, name: str, *events: dict, relist: dict | None = None
 
 
 @pytest.fixture
-def state(graph, kubeconfig):  # noqa: F811 - the fixture imported above
+def state(graph, kubeconfig):
     inventory = parse(INVENTORY)
     load_inventory(graph, inventory)
     maps = []

@@ -1,5 +1,6 @@
 // Topology pictures with cytoscape: nodes and edges from /graph/neighborhood (owned edges
-// solid, inferred ones dashed with their confidence), and an incident's blast radius.
+// solid, inferred ones dashed with their confidence, the Kubernetes cluster's dotted), and an
+// incident's blast radius.
 import cytoscape from 'cytoscape';
 import { graphs } from './registry.js';
 
@@ -18,6 +19,7 @@ const STYLE = [
     color: '#9aa7b8', 'text-rotation': 'autorotate' } },
   { selector: 'edge[type = "RUNS_ON"]', style: { label: '', width: 1, 'line-color': '#39444f', 'target-arrow-color': '#39444f' } },
   { selector: 'edge[type = "CALLS"]', style: { 'line-color': '#5fd7d7', 'target-arrow-color': '#5fd7d7' } },
+  { selector: 'edge[origin = "cluster"]', style: { 'line-style': 'dotted' } },
   { selector: 'edge[?inferred]', style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': '#c792ea', 'target-arrow-color': '#c792ea' } },
 ];
 
@@ -47,8 +49,10 @@ export function elementsOf(bodies, keep = () => true) {
       if (!nodes.has(s) || !nodes.has(t)) continue;
       const id = `${s}->${e.type}->${t}`;
       const label = e.inferred ? `${e.type} ${e.confidence != null ? Number(e.confidence).toFixed(2) : ''}`.trim() : e.type;
+      if (edges.has(id) && edges.get(id).data.owned) continue;      // the file's edge wins where both speak
       edges.set(id, { data: { id, source: s, target: t, label, type: e.type, inferred: !!e.inferred,
-        owned: !!e.owned, confidence: e.confidence, evidence: e.evidence || [], reason: e.reason || '' } });
+        owned: !!e.owned, origin: e.origin || (e.owned ? 'inventory' : e.inferred ? 'logs' : 'graph'),
+        candidate: !!e.candidate, confidence: e.confidence, evidence: e.evidence || [], reason: e.reason || '' } });
     }
   }
   for (const e of edges.values()) {

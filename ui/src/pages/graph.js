@@ -1,7 +1,8 @@
 // /ui/graph?node=&depth=: the topology from FalkorDB (every service's neighbourhood, or one
-// node's), owned edges solid and inferred ones dashed with their confidence; a click on a
-// node shows its recent errors and its blast radius, a click on an edge where it comes from
-// (inventory.yaml, or learned from logs: confidence, reason, the evidence templates).
+// node's), owned edges solid, inferred ones dashed with their confidence, the Kubernetes
+// cluster's dotted; a click on a node shows its recent errors and its blast radius, a click
+// on an edge where it comes from (inventory.yaml; the Kubernetes cluster: candidate,
+// confidence, reason; or learned from logs: confidence, reason, the evidence templates).
 import { api } from '../api.js';
 import { badge, errorBox, fmtNum, fmtTime, h, replace, section } from '../dom.js';
 
@@ -53,6 +54,9 @@ function edgeSide(panel, d) {
       h('p', {}, badge('inferred'), ` learned from logs · confidence ${fmtNum(d.confidence)}`),
       d.reason ? h('p', { id: 'edge-reason' }, d.reason) : null,
       h('h4', {}, 'evidence'), d.evidence.length ? evidence : h('p', { class: 'muted' }, 'no templates recorded'))
+      : d.origin === 'cluster' ? h('div', { id: 'edge-origin', 'data-cluster': '' },
+        h('p', {}, badge('cluster'), ' from the Kubernetes cluster', d.candidate ? ` · a candidate · confidence ${fmtNum(d.confidence)}` : ''),
+        d.reason ? h('p', { id: 'edge-reason' }, d.reason) : null)
       : h('p', { id: 'edge-origin' }, badge('owned'), d.owned ? ' from inventory.yaml' : ' from the graph'));
   for (const li of evidence.children) {            // the templates' text, each as text
     api(`/templates/${encodeURIComponent(li.dataset.id)}`, { params: { examples: 0 } })
@@ -70,7 +74,7 @@ export function mount(root, { params, navigate }) {
     section('Graph', h('form', { class: 'filters', onsubmit: (e) => {
       e.preventDefault();
       navigate(input.value.trim() ? `/ui/graph?node=${encodeURIComponent(input.value.trim())}&depth=${depth}` : '/ui/graph');
-    } }, input, h('button', { type: 'submit' }, 'Focus'), h('span', { class: 'muted' }, ' solid: inventory.yaml · dashed: learned from logs (confidence) · click a node or an edge')),
+    } }, input, h('button', { type: 'submit' }, 'Focus'), h('span', { class: 'muted' }, ' solid: inventory.yaml · dashed: learned from logs (confidence) · dotted: the Kubernetes cluster · click a node or an edge')),
     h('div', { class: 'two' }, canvas, panel)));
   const bodies = node ? api('/graph/neighborhood', { params: { node, depth } }).then((b) => [b])
     : api('/graph/services').then(({ services }) => Promise.all(services.map((s) =>
