@@ -6,10 +6,12 @@ exporter and Alloy write) or OTLP resource attributes (`meta.resource`: `k8s.nam
 `k8s.pod.name`, `k8s.deployment.name`, `k8s.statefulset.name`, `k8s.daemonset.name`, ...).
 `KubeIndex` (built from the cluster by retrieval/kube_topology.py) turns that into the
 service name the graph uses: the pod first (it names its workload exactly), then the named
-workload, then the `app` label.
+workload, then the `app` label, then the workload the pod's generated name implies (a pod
+newer than the last read: `web-7f9c6b5d4-h8k2r` is Deployment `web`'s).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 _NAMESPACE = ("k8s.namespace.name", "namespace", "k8s_namespace_name", "namespace_name", "kubernetes_namespace_name")
@@ -52,6 +54,28 @@ def k8s_ref(meta: dict | None) -> KubeRef | None:
     return KubeRef(namespace, pod, workloads, _first(sources, _APP))
 
 
+_GENERATED = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5}$")     # the apiserver's generateName suffix
+_TEMPLATE_HASH = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{6,10}$")  # a ReplicaSet's pod-template-hash
+_ORDINAL = re.compile(r"-\d+$")                                     # a StatefulSet pod's ordinal
+
+
+def _pod_owners(pod: str | None) -> tuple[str, ...]:
+    """The workload names a pod's name implies, nearest first: `web-7f9c6b5d4-h8k2r` ->
+    (`web-7f9c6b5d4`, `web`); `fluent-bit-7xk2p` -> (`fluent-bit`); `postgres-0` -> (`postgres`).
+    For a pod newer than the last read of the cluster that carries no workload label."""
+    if not pod:
+        return ()
+    out = []
+    if _ORDINAL.search(pod):
+        out.append(_ORDINAL.sub("", pod))
+    if _GENERATED.search(pod):
+        replicaset = _GENERATED.sub("", pod)
+        out.append(replicaset)
+        if _TEMPLATE_HASH.search(replicaset):
+            out.append(_TEMPLATE_HASH.sub("", replicaset))
+    return tuple(name for name in out if name)
+
+
 @dataclass
 class KubeIndex:
     """What the cluster says each pod and workload is called in the graph."""
@@ -64,7 +88,7 @@ class KubeIndex:
         namespace = ref.namespace or ""
         if ref.pod and (namespace, ref.pod) in self.pods:
             return self.pods[(namespace, ref.pod)]
-        for name in (*ref.workloads, ref.app):
+        for name in (*ref.workloads, ref.app, *_pod_owners(ref.pod)):
             if name and (namespace, name) in self.workloads:
                 return self.workloads[(namespace, name)]
         if ref.namespace is None:
