@@ -4,7 +4,6 @@ attributes) are stored under the services the cluster's replayed lists make, a p
 than the last read included (by its workload attribute, or by its generated name)."""
 from __future__ import annotations
 
-import httpx
 import respx
 from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -13,7 +12,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from retrieval.kube_api import KubeSettings
 from tests import test_kubernetes
 from tests.conftest import make_settings
-from tests.test_kubernetes import API, INVENTORY, cluster
+from tests.test_kubernetes import INVENTORY, cluster
 from tests.test_loki_metrics import NS, pb_push
 
 kubeconfig = test_kubernetes.kubeconfig          # the fixture
