@@ -24,6 +24,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from db import graph as cypher
+from db import graph_k8s
 from db.graph import Graph
 from db.settings import GraphSettings
 from evals.browser import chromium
@@ -420,4 +421,33 @@ def test_an_inferred_edge_is_dashed_and_a_click_shows_its_confidence_reason_and_
         browser.save_screenshot(str(shots / "graph-edge.png"))
     finally:
         cypher.replace_inferred(graph, [])
+        graph.close()
+
+
+def test_a_cluster_edge_is_dotted_and_a_click_says_it_came_from_kubernetes(site, browser, services, shots):
+    server, http, _ = site
+    graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
+    try:                                        # what the Kubernetes topology writes (off in the live server)
+        graph_k8s.sync_k8s(graph, [], [], [{"source": "gateway", "target": "mariadb", "type": "DEPENDS_ON",
+                                            "confidence": 0.6, "reason": f"env DB_HOST of Deployment shop/gateway {XSS}"}])
+        signed_in(browser, server)
+        browser.get(f"{server.url}/ui/graph")
+        box = wait(browser, css("#topology[data-laid-out] canvas")) and browser.find_element(By.ID, "topology")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        x, y, style, owned = browser.execute_script(
+            "const cy = arguments[0]._cyreg.cy; const e = cy.getElementById(arguments[1]);"
+            " const p = e.renderedMidpoint(); return [p.x, p.y, e.style('line-style'), cy.getElementById(arguments[2]).style('line-style')];",
+            box, "Service:gateway->DEPENDS_ON->Service:mariadb", "Service:gateway->DEPENDS_ON->Service:api")
+        assert (style, owned) == ("dotted", "solid")                      # told apart from the file's edges
+        ActionChains(browser).move_to_element_with_offset(box, x - box.size["width"] / 2,
+                                                          y - box.size["height"] / 2).click().perform()
+        wait(browser, css("#edge-origin[data-cluster]"))
+        text = browser.find_element(By.ID, "edge-origin").text
+        assert "from the Kubernetes cluster" in text and "candidate" in text and "confidence 0.6" in text
+        assert browser.find_element(By.ID, "edge-reason").text == f"env DB_HOST of Deployment shop/gateway {XSS}"
+        assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+        no_dialog(browser)
+        browser.save_screenshot(str(shots / "graph-cluster-edge.png"))
+    finally:
+        graph_k8s.sync_k8s(graph, [], [], [])                             # the cluster's part gone again
         graph.close()
