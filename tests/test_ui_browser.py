@@ -428,15 +428,17 @@ def test_a_cluster_edge_is_dotted_and_a_click_says_it_came_from_kubernetes(site,
     server, http, _ = site
     graph = Graph(GraphSettings().resolved_url(services), server.env["DEVMESH_GRAPH_NAME"])
     try:                                        # what the Kubernetes topology writes (off in the live server)
+        reason = f"env DB_HOST of Deployment shop/gateway {XSS}"
         graph_k8s.sync_k8s(graph, [], [], [{"source": "gateway", "target": "mariadb", "type": "DEPENDS_ON",
-                                            "confidence": 0.6, "reason": f"env DB_HOST of Deployment shop/gateway {XSS}"}])
+                                            "confidence": 0.6, "reason": reason}])
         signed_in(browser, server)
         browser.get(f"{server.url}/ui/graph")
         box = wait(browser, css("#topology[data-laid-out] canvas")) and browser.find_element(By.ID, "topology")
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
         x, y, style, owned = browser.execute_script(
             "const cy = arguments[0]._cyreg.cy; const e = cy.getElementById(arguments[1]);"
-            " const p = e.renderedMidpoint(); return [p.x, p.y, e.style('line-style'), cy.getElementById(arguments[2]).style('line-style')];",
+            " const p = e.renderedMidpoint(); const o = cy.getElementById(arguments[2]);"
+            " return [p.x, p.y, e.style('line-style'), o.style('line-style')];",
             box, "Service:gateway->DEPENDS_ON->Service:mariadb", "Service:gateway->DEPENDS_ON->Service:api")
         assert (style, owned) == ("dotted", "solid")                      # told apart from the file's edges
         ActionChains(browser).move_to_element_with_offset(box, x - box.size["width"] / 2,
@@ -444,7 +446,7 @@ def test_a_cluster_edge_is_dotted_and_a_click_says_it_came_from_kubernetes(site,
         wait(browser, css("#edge-origin[data-cluster]"))
         text = browser.find_element(By.ID, "edge-origin").text
         assert "from the Kubernetes cluster" in text and "candidate" in text and "confidence 0.6" in text
-        assert browser.find_element(By.ID, "edge-reason").text == f"env DB_HOST of Deployment shop/gateway {XSS}"
+        assert browser.find_element(By.ID, "edge-reason").text == reason
         assert not browser.find_elements(By.CSS_SELECTOR, "main img")
         no_dialog(browser)
         browser.save_screenshot(str(shots / "graph-cluster-edge.png"))
