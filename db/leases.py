@@ -6,8 +6,8 @@ the loser's commit fails certification (a deadlock error), which counts as not t
 Each call commits, so the lease is visible to the other nodes at once.
 
 `held(db, name, ttl)` is the whole pattern for a job: wait for the lease, renew it from a
-thread of its own (its own connection, so the job's transaction is never committed by a
-renewal) every third of the ttl while the job runs, and give it up at the end without ever
+thread of its own (its own one-connection pool, so the job's transaction is never committed
+by a renewal and a job holding all its pool's connections does not starve it) every third of the ttl while the job runs, and give it up at the end without ever
 hiding the job's own error behind a failed release (a lost connection, a dead node)."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Iterator
 
 import mariadb
 
-from db.pool import is_conflict
+from db.pool import Database, is_conflict
 
 log = logging.getLogger(__name__)
 OWNER = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"   # this process
@@ -103,7 +103,10 @@ class Renewer:
     should then not commit what it did under the lease."""
 
     def __init__(self, db, name: str, ttl_s: float, owner: str = OWNER):
-        self.db, self.name, self.ttl_s, self.owner = db, name, ttl_s, owner
+        # a pool of its own (one connection, made at the first renewal): the job may hold every
+        # connection of its pool (the server's migrator has one) and the renewal must not wait
+        self.db = Database(db.url, 1, db.connect_timeout_s, db.read_timeout_s)
+        self.name, self.ttl_s, self.owner = name, ttl_s, owner
         self.renewals = 0
         self.lost = False
         self._stop = threading.Event()
@@ -117,6 +120,7 @@ class Renewer:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(self.ttl_s + 5)
+        self.db.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.ttl_s / 3):
