@@ -233,3 +233,37 @@ def test_a_burst_of_events_is_written_once_by_the_writer(state, graph, monkeypat
         writer.join(5)
     assert len(writes) == 1 and all(("shop", n) in state.topology.kube.pods for n in names)
     assert state.resource_versions["pods"] == "918604"
+
+
+def test_the_watcher_threads_follow_every_list_and_the_writer_writes(graph, kubeconfig):
+    """start(): a thread per list (each asks from its own version) and the writer; a node
+    added on the node watch reaches the graph without anyone calling flush()."""
+    inventory = parse(INVENTORY)
+    load_inventory(graph, inventory)
+    topology = TopologyState(Path("/nonexistent"), graph, lambda services: None)
+    topology._use(inventory, "test", None)
+    kube = KubeState(KubeSettings(kubeconfig=kubeconfig, watch_debounce_s=0.05, watch_s=5), graph, topology)
+    node = item("nodes", None, "worker-1")
+    node["metadata"]["name"] = "worker-9"
+    node["status"]["addresses"] = [{"type": "InternalIP", "address": "10.20.0.29"}]
+    with respx.mock(assert_all_called=False) as router:
+        watches = {name: router.get(f"{API}{path}", params={"watch": "1"}).mock(
+            return_value=stream(*([event("ADDED", "nodes", node, "918900")] if name == "nodes" else []),
+                                bookmark(name, "918999"))) for name, path in PATHS.items()}
+        cluster(router)
+        kube.refresh()
+        kube.start()
+        try:
+            deadline = time.monotonic() + 15
+            while "worker-9" not in {n["name"] for n in graph_k8s.k8s_nodes(graph)} and time.monotonic() < deadline:
+                kube._stop.wait(0.05)
+            assert "worker-9" in {n["name"] for n in graph_k8s.k8s_nodes(graph)}
+            assert kube.status()["watch"] and all(route.called for route in watches.values())
+            first = {name: route.calls[0].request.url.params["resourceVersion"] for name, route in watches.items()}
+            assert first == {name: replay("pods-1" if name == "pods" else name)["metadata"]["resourceVersion"]
+                             for name in PATHS}
+        finally:
+            kube.close()
+            for thread in kube._watchers:
+                thread.join(5)
+    assert not any(thread.is_alive() for thread in kube._watchers)
