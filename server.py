@@ -142,6 +142,7 @@ def create_app(settings: AppSettings | None = None):
     from retrieval.http import router as search_router
     from retrieval.loki_read import router as loki_read_router
     from retrieval.rates_http import router as rates_router
+    from retrieval.runbook_templates import FOLLOW_INTERVAL_S, TemplateFollower
     from retrieval.runbooks_http import router as runbooks_router
     from retrieval.code_http import router as code_router
     from retrieval.clusters_http import router as clusters_router
@@ -196,7 +197,11 @@ def create_app(settings: AppSettings | None = None):
         app.state.embed_worker = EmbeddingWorker(app.state.db, app.state.embedder, settings.embed)
         app.state.started = time.time()
         app.state.embed_worker.start()
-        app.state.ingestor.on_new_templates = app.state.embed_worker.enqueue
+        app.state.runbook_follower = TemplateFollower(app.state.db, app.state.graph)   # runbooks quoting them
+        app.state.ingestor.on_new_templates = lambda ids: (app.state.embed_worker.enqueue(ids),
+                                                           app.state.runbook_follower.enqueue(ids))
+        app.state.runbook_links = Periodic("runbook-template-links", FOLLOW_INTERVAL_S, app.state.runbook_follower.run)
+        app.state.runbook_links.start()
         app.state.topology = TopologyState(settings.topology.inventory, app.state.graph,
                                            lambda services: setattr(app.state.ingestor, "services", services),
                                            app.state.db)
@@ -282,6 +287,7 @@ def create_app(settings: AppSettings | None = None):
             app.state.kube_watch.stop()
             app.state.kube.close()
             app.state.embed_worker.stop()
+            app.state.runbook_links.stop()
             app.state.db.close()
             app.state.db_ro.close()
             app.state.health_pool.shutdown(wait=False, cancel_futures=True)

@@ -398,6 +398,20 @@ def runbook_template_links(graph: Graph, template_ids: list[int]) -> list[tuple[
     return [(r, int(t), list(s or []), why or "") for r, t, s, why in rows]
 
 
+def add_runbook_template_links(graph: Graph, links: list[dict]) -> int:
+    """Adds (:Template)-[:RELATED_RUNBOOK {document: true, sections, reason}]->(:Runbook) for
+    `links` ({runbook, template, sections, reason}) to runbooks that exist; an edge already
+    there is kept as it is (the next ingest makes the set exact again)."""
+    if not links:
+        return 0
+    ensure_indexes(graph)
+    graph.query("UNWIND $rows AS e MATCH (r:Runbook {id: e.r}) WHERE r.document = true MERGE (t:Template {id: e.t}) "
+                "MERGE (t)-[x:RELATED_RUNBOOK {document: true}]->(r) ON CREATE SET x.sections = e.s, x.reason = e.why",
+                {"rows": [{"t": x["template"], "r": x["runbook"], "s": x["sections"], "why": x["reason"]}
+                          for x in links]})
+    return len(links)
+
+
 def record_incident(graph: Graph, incident_id: int, title: str, services: list[str], hosts: list[str],
                     templates: list[dict]) -> None:
     """(:Incident)-[:AFFECTS]->(:Service), -[:OBSERVED_ON]->(:Host), -[:HAS_LOG]->(:Template)

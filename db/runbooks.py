@@ -142,3 +142,20 @@ def template_page(db: Database, after_id: int, limit: int) -> list[tuple[int, st
     return [(i, t, c) for i, t, c in db.fetchall(
         "SELECT t.id, t.template, t.total_count FROM log_templates t WHERE t.id > ? AND NOT EXISTS "
         "(SELECT 1 FROM template_merges m WHERE m.from_id = t.id) ORDER BY t.id LIMIT ?", (after_id, limit))]
+
+
+def live_documents(db: Database) -> list[dict]:
+    """Every live document with its live sections (the follower rebuilds what they quote)."""
+    docs: dict[str, dict] = {}
+    for i, title, path, fmt, digest, meta in db.fetchall(
+            "SELECT id, title, path, format, content_hash, meta_json FROM runbook_documents WHERE gone_at IS NULL "
+            "ORDER BY id"):
+        docs[i] = {"id": i, "title": title, "path": path, "format": fmt, "content_hash": digest,
+                   "meta": json.loads(meta), "sections": []}
+    for runbook_id, section, position, heading, body in db.fetchall(
+            "SELECT runbook_id, section, position, heading, body FROM runbook_sections WHERE gone_at IS NULL "
+            "ORDER BY runbook_id, position"):
+        if runbook_id in docs:
+            docs[runbook_id]["sections"].append({"section": section, "position": position, "heading": heading,
+                                                 "body": body})
+    return list(docs.values())

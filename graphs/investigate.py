@@ -193,12 +193,15 @@ def _narrative_notes(report: dict) -> str:
     return "\n>\n".join(notes) + "\n\n" if notes else ""
 
 
+REPORT_RUNBOOK_SECTIONS = 8   # the root cause's runbooks, those quoting its templates, and the impacted ones'
+
+
 def _runbook_sections(ctx: Context, state: State, names: list[str], cited: list[int]) -> tuple[list[dict], dict | None]:
     """The runbook sections for this incident (its services, its cited templates' text and
     ids, its detectors, its title by meaning) and the steps of the best runbook."""
     texts = [t["template"] for t in template_sql.get_many(ctx.db, cited).values()]
     query = RunbookQuery("\n".join([state["incident"]["title"], *texts])[:2000], names, cited, texts,
-                         sorted({s["detector"] for s in state["signals"]}))
+                         sorted({s["detector"] for s in state["signals"]}), k=REPORT_RUNBOOK_SECTIONS)
     graph = ctx.graph if state["scope"].graph_ok else None
     try:
         hits = find_sections(ctx.db, graph, ctx.embedder, query)

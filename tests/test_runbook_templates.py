@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from db import runbooks as runbook_sql
 from ingest.embedders import HashingEmbedder
 from ingest.pipeline import Ingestor
 from ingest.templates import template_of
+from db.graph import Graph, GraphUnavailable
+from retrieval.runbook_templates import TemplateFollower
 from retrieval.runbooks import W_TEMPLATE, RunbookQuery, find_sections, ingest_dir
 from tests.conftest import record
 
@@ -123,3 +127,37 @@ def test_short_or_unknown_quotes_link_nothing(db, graph, tmp_path):
                                 "```\nsudo journalctl -u mariadb\n```\n\nThe service never says this line.\n")
     report = ingest_dir(db, graph, HashingEmbedder(64), books)
     assert (report.templates_linked, _edges(graph)) == (0, [])
+
+
+def test_a_runbook_ingested_before_its_lines_were_seen_is_linked_when_they_come(db, graph, tmp_path):
+    """The runbooks are ingested at start (make run), the logs come later: the follower links
+    each template first stored since to the runbooks quoting it, without another ingest."""
+    books = _books(tmp_path)
+    embedder = HashingEmbedder(64)
+    assert ingest_dir(db, graph, embedder, books).templates_linked == 1        # only disk's [template:ID]
+    follower = TemplateFollower(db, graph)
+    ingestor = Ingestor(db)
+    ingestor.on_new_templates = follower.enqueue
+    ingestor.ingest([record(i, service="ledger", message=m) for i, m in enumerate(LINES.values())])
+    ids = {k: template_of(m)[0] for k, m in LINES.items()}
+    query = RunbookQuery("", ["ledger"], template_ids=[ids["too_many"]])
+    assert find_sections(db, graph, embedder, query) == []                   # not linked yet
+    assert follower.run() == 2                                                 # the quoted line, the fragment
+    assert {(r, t, tuple(s)) for r, t, s, _ in _edges(graph)} == {
+        ("pool", ids["too_many"], ("1-check-the-pool",)), ("disk", ids["no_space"], ()), ("disk", ids["login"], ("free-space",))}
+    assert find_sections(db, graph, embedder, query)[0]["runbook_section"] == "pool#1-check-the-pool"
+    assert follower.run() == 0
+    ingestor.ingest([record(20, service="ledger", message=LINES["too_many"])])   # known: nothing new
+    assert follower.run() == 0
+    assert [r for r, _, _, _ in _edges(graph)] == ["disk", "disk", "pool"]
+    # the next ingest finds the same links: nothing to change
+    before = _edges(graph)
+    assert ingest_dir(db, graph, embedder, books).templates_linked == 3 and _edges(graph) == before
+
+    down = TemplateFollower(db, Graph("redis://127.0.0.1:1", "nowhere", 200))
+    quota = "Disk quota exceeded for volume data-7 (used 100%)"
+    ingestor.on_new_templates = down.enqueue
+    ingestor.ingest([record(21, service="ledger", message=quota)])
+    with pytest.raises(GraphUnavailable):
+        down.run()
+    assert down._pending == {template_of(quota)[0]}                           # kept for the next run

@@ -23,6 +23,15 @@ services: [gateway]
 ## 1. Check the upstream pool
 """
 
+TABLESPACE = """# InnoDB cannot write its tablespace
+
+## 1. Check the tablespace
+
+```
+[ERROR] InnoDB: Write to file ./ibdata1 failed at offset 16384: No space left on device
+```
+"""                                       # names no service: only the template it quotes links it
+
 
 def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
     inventory = tmp_path / "inventory.yaml"
@@ -30,6 +39,7 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
     books = tmp_path / "runbooks"
     shutil.copytree(REPO_RUNBOOKS, books)
     (books / "gateway.md").write_text(GATEWAY)
+    (books / "tablespace.md").write_text(TABLESPACE)
     app = server.create_app(make_settings(db_urls, inventory=inventory,
                                           investigate=InvestigationSettings(workers=0)))   # investigated here
     with TestClient(app) as client:
@@ -38,6 +48,7 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             summary = ingest_dir(state.db, state.graph, state.embedder, books, state.topology.inventory)
             assert summary.errors == [] and "disk-full" in summary.added
             state.ingestor.ingest(cascade())
+            state.runbook_follower.run()      # what the server's periodic run does: links the templates just seen
             opened = replay_cascade_cycles(state.db, state.graph, state.ingestor.services.names())
             report = investigate(opened[0], Context(state.db, state.graph, embedder=state.embedder))["report"]
             assert report["root_cause_service"] == "mariadb"
@@ -46,6 +57,9 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             first = "disk-full#1-find-the-full-filesystem-and-what-filled-it"
             assert steps["steps"][0]["runbook_section"] == first
             assert any(s["runbook_id"] == "gateway" for s in report["runbook_sections"])   # the impacted one's
+            quoted = [s for s in report["runbook_sections"] if s["runbook_id"] == "tablespace"]
+            assert quoted and quoted[0]["section"] == "1-check-the-tablespace"     # through its template's link
+            assert any("names the incident's template" in r for r in quoted[0]["reasons"])
             markdown = client.get(f"/incidents/{opened[0]}").json()["report"]["markdown"]
             assert f"1. 1. Find the full filesystem and what filled it [runbook:{first}]" in markdown
             run = client.post("/analyze", json={"question": f"what about incident {opened[0]}?"}).json()
@@ -53,7 +67,8 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             assert f"runbook:{first}" in answer["citations"]
             assert f"[runbook:{first}]" in answer["markdown"] and "unverified" not in answer["markdown"]
             listed = client.get("/runbooks").json()["runbooks"]
-            assert {d["id"] for d in listed} == {"db-connections", "disk-full", "gateway", "gpu-down", "oom"}
+            assert {d["id"] for d in listed} == {"db-connections", "disk-full", "gateway", "gpu-down", "oom",
+                                                "tablespace"}
             doc = client.get("/runbooks/disk-full").json()
             assert doc["sections"][1]["section"] == "1-find-the-full-filesystem-and-what-filled-it"
             missing = client.get("/runbooks/no-such-book")
