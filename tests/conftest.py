@@ -191,7 +191,7 @@ def replay_cascade_cycles(db, graph, names, until_minute: int = 16) -> list[int]
 
 # the longest files first, so two xdist workers (`make test`) end together rather than one
 # finishing the real-model tests alone at the end (longest-processing-time-first)
-LONGEST_FIRST = ("test_local_llm.py", "test_evals.py", "test_fuzz.py", "test_shipper.py")
+LONGEST_FIRST = ("test_local_llm.py", "test_evals.py", "test_fuzz.py", "test_galera.py", "test_shipper.py")
 
 
 def pytest_collection_modifyitems(items):
