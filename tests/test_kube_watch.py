@@ -267,3 +267,29 @@ def test_the_watcher_threads_follow_every_list_and_the_writer_writes(graph, kube
             for thread in kube._watchers:
                 thread.join(5)
     assert not any(thread.is_alive() for thread in kube._watchers)
+
+
+def test_an_expired_continue_token_starts_that_list_over(kubeconfig):
+    """The API server answers 410 Gone to a `continue` token older than its compaction: the
+    paged list starts again from the first page, once (a second 410 is an error)."""
+    from retrieval.kube_api import KubeClient, KubeGone, from_kubeconfig
+
+    client = KubeClient(from_kubeconfig(kubeconfig))
+    expired = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Expired",
+               "message": "The provided continue parameter is too old to display a consistent list result. You can "
+                          "start a new list without the continue parameter.", "code": 410}
+    answers = iter([httpx.Response(200, json=replay("pods-1")), httpx.Response(410, json=expired),
+                    httpx.Response(200, json=replay("pods-1")), httpx.Response(200, json=replay("pods-2"))])
+    with respx.mock() as router:
+        route = router.get(f"{API}/api/v1/pods").mock(side_effect=lambda request: next(answers))
+        items, version = client.list("/api/v1/pods")
+    assert len(items) == 13 and version == "918276" and route.call_count == 4
+    assert [c.request.url.params.get("continue") is None for c in route.calls] == [True, False, True, False]
+    with respx.mock() as router:
+        router.get(f"{API}/api/v1/pods").mock(side_effect=[httpx.Response(200, json=replay("pods-1")),
+                                                           httpx.Response(410, json=expired),
+                                                           httpx.Response(200, json=replay("pods-1")),
+                                                           httpx.Response(410, json=expired)])
+        with pytest.raises(KubeGone, match="continue parameter is too old"):
+            client.list("/api/v1/pods")
+    client.close()
