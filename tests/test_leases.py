@@ -170,3 +170,21 @@ def test_a_failing_migration_raises_its_error_and_frees_the_lease(base_urls, tmp
     finally:
         db.close()
         _drop_database(base_urls[0], name)
+
+
+def test_the_learner_skips_while_another_node_learns(db, monkeypatch):
+    """The learner's lock is the lease devmesh_learn (it was GET_LOCK, which another Galera
+    node never sees)."""
+    from ingest import merging
+    from ingest.pipeline import Ingestor
+    from tests.conftest import record
+
+    Ingestor(db).ingest([record(i) for i in range(5)])
+    monkeypatch.setattr(merging, "LOCK_WAIT_S", 0.3)
+    with db.connection() as other:
+        assert leases.acquire(other, merging.LEASE, 60, owner="other-node")
+        assert merging.TemplateLearner(db).run().canon_templates == 0      # skipped: not its turn
+        leases.release(other, merging.LEASE, owner="other-node")
+    assert merging.TemplateLearner(db).run().canon_templates >= 1
+    with db.connection() as conn:
+        assert leases.holder(conn, merging.LEASE) is None                  # given up after the run
