@@ -3,6 +3,7 @@ and text fragments, template ids and quoted log lines in its text), and an incid
 templates a runbook names finds that runbook's section through those links."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,35 @@ def test_a_runbook_ingested_before_its_lines_were_seen_is_linked_when_they_come(
     with pytest.raises(GraphUnavailable):
         down.run()
     assert down._pending == {template_of(quota)[0]}                           # kept for the next run
+
+
+def test_the_runbooks_command_ingests_lists_and_exits_1_on_a_rejected_file(db_urls, db, tmp_path):
+    from click.testing import CliRunner
+
+    from db.settings import GraphSettings
+    from retrieval.cli import runbooks_cmd
+    from tests.conftest import make_settings
+
+    Ingestor(db).ingest([record(0, service="ledger", message=LINES["too_many"])])
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "pool.md").write_text(POOL)
+    settings = make_settings(db_urls)
+    graph = Graph(GraphSettings().resolved_url(settings.services), settings.graph.name)
+    try:
+        out = CliRunner().invoke(runbooks_cmd, ["ingest", str(books)], obj=settings)
+        assert out.exit_code == 0, out.output
+        summary = json.loads(out.output.strip().splitlines()[-1])
+        assert (summary["added"], summary["templates_linked"], summary["graph"]) == (["pool"], 1, "ok")
+        assert [r for r, _, _, _ in _edges(graph)] == ["pool"]
+        listed = CliRunner().invoke(runbooks_cmd, ["list"], obj=settings)
+        assert [json.loads(x)["id"] for x in listed.output.splitlines()] == ["pool"]
+        (books / "bad.md").write_text("---\nservices: [api\n---\n# Bad\n")
+        again = CliRunner().invoke(runbooks_cmd, ["ingest", str(books)], obj=settings)
+        assert again.exit_code == 1 and "rejected: books/bad.md" in again.output
+        assert json.loads(again.output.strip().splitlines()[-1])["unchanged"] == ["pool"]
+        missing = CliRunner().invoke(runbooks_cmd, ["ingest", str(tmp_path / "nowhere")], obj=settings)
+        assert missing.exit_code != 0 and "does not exist" in missing.output
+    finally:
+        graph.drop()
+        graph.close()
