@@ -72,7 +72,7 @@ class GaleraNode(MariaDBInstance):
         if bootstrap and not (self.datadir / "mysql").is_dir():
             self.home.mkdir(parents=True, exist_ok=True)
             maria.init_datadir(c.server, self.datadir, self.cache_dir)
-        self.spawn(bootstrap)
+        self.spawn(bootstrap, donor)
         self.wait_synced(c.timeout_s)
         return "started"
 
