@@ -192,3 +192,20 @@ def test_two_servers_on_a_galera_cluster_one_leader_one_incident_nothing_lost(cl
         handle = Graph(GraphSettings().resolved_url(), graph)
         handle.drop()
         handle.close()
+
+
+def test_the_root_holds_galera_and_a_root_without_it_is_completed_by_apt(services, tmp_path):
+    """A cached root already holding galera-4 and the SST tools is left alone (no apt run); one
+    that lacks them gets apt-get inside it, and a failure says what failed (here an empty
+    directory stands for a broken root: there is no apt-get to run in it)."""
+    from db.local import mariadb_server as maria
+    from db.local.process import ServiceError
+
+    root = maria.ensure_root(services.cache_dir)
+    assert maria.missing_galera(root) == []
+    maria.ensure_galera(root, services.cache_dir)                      # nothing to do: returns at once
+    broken = tmp_path / "root"
+    broken.mkdir()
+    assert maria.missing_galera(broken) == list(maria.GALERA_FILES)
+    with pytest.raises(ServiceError, match="apt-get inside"):
+        maria.ensure_galera(broken, tmp_path)
