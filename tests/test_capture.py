@@ -46,7 +46,7 @@ def datetime_of(text):
     return datetime.fromisoformat(text.rstrip("Z"))
 
 
-def test_an_accepted_verdict_replays_to_the_live_ranking(seeded, base_urls, services, tmp_path):
+def test_an_accepted_verdict_replays_to_the_live_ranking(seeded, base_urls, db_urls, services, tmp_path):
     db, graph = seeded
     incident_id, report = _live(db, graph)
     with pytest.raises(CaptureError, match="no verdict"):
@@ -72,6 +72,16 @@ def test_an_accepted_verdict_replays_to_the_live_ranking(seeded, base_urls, serv
     assert result.ranked == [f"{c['service']}@{c['host']}" for c in report["candidates"][:5]]
     with pytest.raises(CaptureError, match="already exists"):
         capture(db, incident_id, tmp_path, INVENTORY_TEXT)
+    # `devmesh eval --cases DIR` runs the captured case as it runs the golden ones
+    from click.testing import CliRunner
+
+    from evals.cli import eval_cmd
+    from tests.conftest import make_settings
+
+    out = CliRunner().invoke(eval_cmd, ["--cases", str(tmp_path), "--json", "--jobs", "1"], obj=make_settings(db_urls))
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output.strip().splitlines()[-1])
+    assert summary["cases"] == 1 and summary["rca_at_1"] == 1.0
 
 
 def test_a_rejected_verdict_with_the_true_root_cause_fails_until_the_ranking_finds_it(seeded, base_urls, services,
