@@ -1,5 +1,6 @@
 """HTTP for runbook documents: GET /runbooks (the live documents), GET /runbooks/{id} (one,
-with its sections, gone ones last), GET /search/runbooks (sections for a text and services)."""
+with its sections, gone ones last), GET /search/runbooks (sections for a text, services and
+template ids)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,10 +23,12 @@ async def list_runbooks(request: Request, include_gone: bool = Query(False, desc
 
 @router.get("/search/runbooks")
 async def search_runbooks(request: Request, q: str = Query("", max_length=2000), service: list[str] | None = Query(None),
+                          template: list[int] | None = Query(None, description="template ids (repeated): the "
+                                                             "runbooks that name them, through the graph"),
                           k: int = Query(5, ge=1, le=50)):
-    """Runbook sections for a text and services, best first; each citable as [runbook:ID#SECTION]."""
+    """Runbook sections for a text, services and templates, best first; each citable as [runbook:ID#SECTION]."""
     state = request.app.state
-    query = RunbookQuery(q, split(service) or [], k=k)
+    query = RunbookQuery(q, split(service) or [], (template or [])[:50], k=k)
     hits = await run_in_threadpool(find_sections, state.db_ro, state.graph, state.embedder, query)
     return {"sections": hits}
 

@@ -11,6 +11,7 @@ import server
 from evals.scenarios import CASCADE_INVENTORY, cascade
 from graphs.investigate import Context, investigate
 from graphs.worker import InvestigationSettings
+from ingest.templates import template_of
 from retrieval.runbooks import ingest_dir
 from tests.conftest import make_settings, replay_cascade_cycles
 
@@ -76,5 +77,10 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             assert client.get("/runbooks/bad%20id").status_code == 404
             hits = client.get("/search/runbooks", params={"q": "gateway timeouts", "service": "gateway"}).json()
             assert hits["sections"][0]["runbook_section"] == "gateway#gateway-returns-504"
+            innodb = template_of("[ERROR] InnoDB: Write to file ./ibdata1 failed at offset 0: No space left on device")[0]
+            by_template = client.get("/search/runbooks", params={"template": innodb, "k": 50}).json()["sections"]
+            assert "tablespace#1-check-the-tablespace" in [h["runbook_section"] for h in by_template]
+            assert all(h["components"]["template"] > 0 for h in by_template)        # nothing else asked
+            assert client.get("/search/runbooks", params={"template": "x"}).status_code == 422
         finally:
             state.graph.drop()
