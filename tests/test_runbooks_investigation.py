@@ -82,5 +82,6 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             assert "tablespace#1-check-the-tablespace" in [h["runbook_section"] for h in by_template]
             assert all(h["components"]["template"] > 0 for h in by_template)        # nothing else asked
             assert client.get("/search/runbooks", params={"template": "x"}).status_code == 422
+            assert client.get("/search/runbooks", params={"template": [-1, 2 ** 70]}).json() == {"sections": []}
         finally:
             state.graph.drop()
