@@ -9,12 +9,14 @@ from datetime import timedelta
 
 from langgraph.runtime import Runtime
 
+from graphs.chat_router import NOW_WORDS
 from graphs.chat_steps import ChatState, answer, call, entities, error_lines
 from ingest.inventory import Inventory
 from tools import catalog
 from tools import incidents as incident_tools
 
 FRESH = timedelta(minutes=15)       # "right now": errors this recent, unless the question gives a window
+CAUSE_WINDOW = timedelta(hours=1)   # "what is causing ...?" naming no service: the errors of the last hour
 _ASKING = re.compile(r"\b(?:is|are|there|do|does|we|you|have|has|any|a|an|the|runbooks?|playbooks?|for|about|on|"
                      r"what|which|how|to|handle|fix|me|show|find|please)\b|[?!.,]", re.I)
 
@@ -65,8 +67,10 @@ def current(state: ChatState, runtime: Runtime) -> dict:
     else:
         lines.append("No open incidents (none open, acknowledged or snoozed).")
     until = e.until or ctx.now()
-    since = e.since or until - FRESH
-    heading = f"Errors {e.window_text}" if e.window_text else "Errors in the last 15 minutes"
+    now_asked = bool(NOW_WORDS.search(state["question"]))         # "right now": fresh errors; "why ...": the last hour
+    since = e.since or until - (FRESH if now_asked else CAUSE_WINDOW)
+    heading = f"Errors {e.window_text}" if e.window_text else \
+        f"Errors in the last {'15 minutes' if now_asked else 'hour'}"
     more, ids = error_lines(ctx, None, None, since, until, heading)
     return answer([*lines, "", *more], [*cites, *ids])
 

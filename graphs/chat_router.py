@@ -101,7 +101,7 @@ def _has(*words: str) -> Callable[[str, Entities], bool]:
     return lambda text, _e: bool(pattern.search(text))
 
 
-_NOW = re.compile(r"\b(?:right now|now|currently|at the moment|on fire)\b|\bwhat(?:'|’)?s\s+(?:wrong|broken|up|"
+NOW_WORDS = re.compile(r"\b(?:right now|now|currently|at the moment|on fire)\b|\bwhat(?:'|’)?s\s+(?:wrong|broken|up|"
                   r"happening|going on)\b|\bwhat is\s+(?:wrong|broken|happening|going on)\b", re.I)
 _WHY = re.compile(r"\bwhy\b|\broot cause\b|\bwhat(?:'|’|\s+i)?s?\s+caus(?:ed|es|ing)\b|\bcause of\b", re.I)
 
@@ -118,7 +118,7 @@ RULES: list[tuple[Route, Callable[[str, Entities], bool]]] = [
     # the fleet as it is now, or why something is wrong, with no service or host named ("what is
     # causing the disk errors?", "dashboards feel slow today, why?"): open incidents and their
     # root causes first, then fresh errors
-    ("current", lambda t, e: not (e.services or e.hosts) and bool(_NOW.search(t) or _WHY.search(t))),
+    ("current", lambda t, e: not (e.services or e.hosts) and bool(NOW_WORDS.search(t) or _WHY.search(t))),
     # why a named service failed: the finished investigation's root cause, else its errors
     ("cause", lambda t, e: bool(e.services) and bool(_WHY.search(t))),
     # exceptions with their stack traces, and where in the code they come from

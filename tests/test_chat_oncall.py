@@ -126,6 +126,8 @@ def test_on_call_questions(investigated, db):
         assert route == "current", question
         assert text.index(f"[incident:{ids['detected']}]") < text.index("error line")
         assert "Root cause: mariadb" in text and real_ids(db, answer["citations"])
+        if "disk" in question:      # no window given: the last hour's errors (15 minutes is for "right now")
+            assert "Errors in the last hour" in text and f"[template:{fresh}]" in text
     assert "Errors today" in text
 
     # a host named: its services' overview, led by the open incidents involving them, and the
