@@ -5,7 +5,8 @@ A runbook names a template in three ways:
 - its front matter `templates:`: an id (linked as it is, even before the template is seen:
   ids are the same everywhere), or a text fragment (every template whose text holds it);
   these link the whole document;
-- its text cites an id (`[template:42]`, `template 42`, `template #42`);
+- its text cites an id: `[template:42]` (linked as it is), `template 42`, `template #42` (in
+  prose: linked once a template has that id);
 - its text quotes a log line or a template: an inline `code span`, a line of a code block
   (fenced or indented), or any line that is exactly a known template. The quote is
   canonicalized as a log line is (ingest/templates.py), so `Connection to 10.0.0.1:3306
@@ -153,9 +154,10 @@ def collect(docs: list[RunbookDoc]) -> Named:
         budget = MAX_QUOTES
         for section in doc.sections:
             text = f"{section.heading}\n{section.body}"
-            for m in _ID.finditer(text):
-                out.named.append((doc.id, int(m.group(1) or m.group(2)), section.section,
-                                  f"template {m.group(1) or m.group(2)} in section {section.section}"))
+            for m in _ID.finditer(text):     # a citation links as written; "template 2" in prose if such a template is known
+                (out.named if m.group(1) else out.exact).append(
+                    (doc.id, int(m.group(1) or m.group(2)), section.section,
+                     f"template {m.group(1) or m.group(2)} in section {section.section}"))
             quoted, lines = quotes(section.body)
             for line in lines:
                 out.exact.append((doc.id, template_for(line).id, section.section, f'quotes "{line[:80]}"'))

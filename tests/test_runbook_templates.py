@@ -51,7 +51,8 @@ QUOTA = """# Quotas
 
 The line `Disk quota exceeded for volume data-7` means the volume's quota is reached.
 """
-PLAIN = "# Coffee machine\n\nDescale it monthly; `systemctl restart coffee` does nothing.\n"
+PLAIN = ("# Coffee machine\n\nDescale it monthly; `systemctl restart coffee` does nothing, nor does "
+         "template 12345 of the wiki.\n")                    # in prose, an id no template has: no link
 
 
 def _edges(graph) -> list:
