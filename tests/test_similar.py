@@ -103,3 +103,35 @@ def test_feedback_counts_show_in_metrics_and_info(client):
     metrics = client.get("/metrics").text
     assert 'devmesh_feedback_by_detector{detector="none",verdict="reject"} 1.0' in metrics
     assert 'devmesh_feedback_by_detector{detector="none",verdict="accept"} 0.0' in metrics
+
+
+def test_the_route_lists_the_resolved_incident_like_it_with_its_verdict(db_urls):
+    """GET /incidents/{id}/similar over HTTP: what was found then and the verdict."""
+    from fastapi.testclient import TestClient
+
+    import server
+    from graphs.worker import InvestigationSettings
+    from tests.conftest import make_settings
+
+    app = server.create_app(make_settings(db_urls, investigate=InvestigationSettings(workers=0)))
+    with TestClient(app) as client:
+        try:
+            db = app.state.db
+            first = _manual(db, "disk full on the database", ["mariadb", "api"], 20)
+            later = _manual(db, "database errors again", ["mariadb"], 40)
+            other = _manual(db, "reports batch slow", ["reports"], 30)
+            with db.transaction() as cur:
+                memory_sql.save(cur, first, "disk full on the database", [11, 12], ["mariadb", "api"], "mariadb",
+                                "db-host")
+                memory_sql.save(cur, later, "database errors again", [11], ["mariadb"], None, None)
+                memory_sql.save(cur, other, "reports batch slow", [99], ["reports"], "reports", None)
+            _resolve(db, first, "accept")
+            _resolve(db, other, "accept")
+            found = client.get(f"/incidents/{later}/similar").json()
+            assert found["incident_id"] == later
+            assert [s["incident_id"] for s in found["similar"]] == [first]      # nothing shared with the other
+            past = found["similar"][0]
+            assert (past["root_cause_service"], past["verdict"]["verdict"]) == ("mariadb", "accept")
+            assert past["shared_template_ids"] == [11] and past["shared_services"] == ["mariadb"]
+        finally:
+            app.state.graph.drop()
