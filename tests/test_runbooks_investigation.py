@@ -63,6 +63,8 @@ def test_the_incidents_runbook_is_retrieved_listed_and_cited(db_urls, tmp_path):
             assert any("names the incident's template" in r for r in quoted[0]["reasons"])
             markdown = client.get(f"/incidents/{opened[0]}").json()["report"]["markdown"]
             assert f"1. 1. Find the full filesystem and what filled it [runbook:{first}]" in markdown
+            actions = client.get(f"/incidents/{opened[0]}/postmortem").text.split("## Action items")[1]
+            assert f"[runbook:{first}]" in actions and "- [ ] Runbook Disk full on a database host, step 1:" in actions
             run = client.post("/analyze", json={"question": f"what about incident {opened[0]}?"}).json()
             answer = next(e["data"] for e in run["events"] if e["event"] == "answer")
             assert f"runbook:{first}" in answer["citations"]
