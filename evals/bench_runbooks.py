@@ -9,7 +9,9 @@ re-ingesting the unchanged directory (must write nothing), one changed file; the
 retrievals, each an incident made of one template a runbook quotes (its id and text, as an
 investigation passes its cited templates): p50 / p95, the share of it that embedding the
 query's two texts takes, and how often the first section comes from that runbook (any copy)
-and is the section that quotes it. The embedder's model is loaded before the clock starts.
+and is the section that quotes it; then the server's follower checks FOLLOWED templates
+stored after the ingest against every runbook (follow_s). The embedder's model is loaded
+before the clock starts.
 """
 from __future__ import annotations
 
@@ -31,11 +33,12 @@ from evals.bench_search import _pct
 from ingest.embedders import Embedder
 from ingest.templates import template_for
 from retrieval.runbook_docs import FORMATS, read_dir
-from retrieval.runbook_templates import quotes, template_links
+from retrieval.runbook_templates import TemplateFollower, quotes, template_links
 from retrieval.runbooks import RunbookQuery, find_sections, ingest_dir
 
 REPO_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 NOW = datetime(2026, 1, 20, 12, 0)
+FOLLOWED = 1000                # new templates the follower checks after the ingest
 _ID_LINE = re.compile(r"^(id:\s*)(\S+)", re.M)
 
 
@@ -57,15 +60,20 @@ def _seed_templates(db: Database, books: Path, total: int) -> int:
     docs, _ = read_dir(books)
     quoted = {template_for(q) for d in docs for s in d.sections for q in quotes(s.body)[0]}
     rows = [(t.id, t.canon_hash, t.template, "error", NOW - timedelta(hours=1), NOW, t.canon_version) for t in quoted]
-    for i in range(max(0, total - len(rows))):
-        digest = hashlib.blake2b(f"bench-runbooks-{i}".encode(), digest_size=16).digest()
-        rows.append((int.from_bytes(digest[:8], "big") >> 11, digest,
-                     f"worker <ID> handled job {i} of queue <STR> in <DURATION>", "info",
-                     NOW - timedelta(hours=2), NOW, 3))
+    rows += _synthetic(0, max(0, total - len(rows)))
     for start in range(0, len(rows), 2000):
         with db.transaction() as cur:
             template_sql.insert_new(cur, rows[start:start + 2000])
     return len(rows)
+
+
+def _synthetic(first: int, n: int) -> list[tuple]:
+    out = []
+    for i in range(first, first + n):
+        digest = hashlib.blake2b(f"bench-runbooks-{i}".encode(), digest_size=16).digest()
+        out.append((int.from_bytes(digest[:8], "big") >> 11, digest,
+                    f"worker <ID> handled job {i} of queue <STR> in <DURATION>", "info", NOW - timedelta(hours=2), NOW, 3))
+    return out
 
 
 def _timed(fn):
@@ -107,6 +115,12 @@ def run(url: DBUrl, graph_url: str, embedder: Embedder, directory: Path | None =
             if hits and origin.get(hits[0]["runbook_id"]) == origin[link["runbook"]]:
                 book_hits += 1
                 section_hits += hits[0]["section"] in link["sections"]
+        fresh = _synthetic(templates, FOLLOWED)                 # templates first stored after the ingest
+        with db.transaction() as cur:
+            template_sql.insert_new(cur, fresh)
+        follower = TemplateFollower(db, graph)
+        follower.enqueue([row[0] for row in fresh])
+        followed, follow_s = _timed(follower.run)
     finally:
         db.close()
         graph.drop()
@@ -125,5 +139,6 @@ def run(url: DBUrl, graph_url: str, embedder: Embedder, directory: Path | None =
             "queries": len(latencies), "find_p50_ms": _pct(latencies, 50) if latencies else None,
             "find_p95_ms": _pct(latencies, 95) if latencies else None,
             "query_embedding_p50_ms": _pct(embedding, 50) if embedding else None,
+            "follow_new_templates": FOLLOWED, "follow_s": round(follow_s, 3), "follow_links": followed,
             "runbook_at_1": round(book_hits / len(latencies), 3) if latencies else None,
             "section_at_1": round(section_hits / len(latencies), 3) if latencies else None}

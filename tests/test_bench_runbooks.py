@@ -30,3 +30,4 @@ def test_bench_runbooks_prints_its_measurements_last(base_urls, tmp_path):
     assert result["queries"] == 12 and result["find_p50_ms"] > 0
     assert result["runbook_at_1"] == result["section_at_1"] == 1.0
     assert result["embedder"].startswith("hash")
+    assert result["follow_new_templates"] == 1000 and result["follow_links"] == 0 and result["follow_s"] > 0
