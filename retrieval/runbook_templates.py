@@ -22,7 +22,6 @@ seen is found by their first incident.
 """
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -35,8 +34,6 @@ from db.pool import Database
 from ingest.canon import PLACEHOLDER
 from ingest.templates import template_for
 from retrieval.runbook_docs import RunbookDoc, Section
-
-log = logging.getLogger(__name__)
 
 FRAGMENT_MIN_CHARS = 12        # letters and digits of a quote outside its placeholders
 MAX_QUOTES = 40                # per document
