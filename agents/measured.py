@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agents import change, trace_change, trace_spectrum
+from agents import change, durations, trace_change, trace_spectrum
 from db import counts, events
 from db.pool import Database
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 MINUTE = timedelta(minutes=1)
 SPECTRUM = 1.0          # weight of the trace spectrum (trace_change.spectrum) among a service's trace signals
+DURATIONS = 1.0         # weight of the durations its own lines report (agents/durations.py)
 
 
 def change_point(db: Database, scope: "Scope", names: list[str], start: datetime, earliest: datetime,
@@ -53,6 +54,9 @@ def measure(db: Database, scope: "Scope") -> None:
                                                window_lines=view.change.window_lines)
     if scope.baseline_since >= scope.since:
         return _fleet_offset(scope)
+    scope.durations = durations.measure(db, scope)
+    for name, found in scope.durations.items():
+        scope.services[name].change.add("durations", DURATIONS * found.surprise)
     if scope.trace_events is not None:          # fetched once for the change point
         starts: dict[str, datetime] = {}
         for event in scope.trace_events:

@@ -264,6 +264,12 @@ def _reasons(scope: Scope, view, name: str, anomalous, dependents, others, host_
         reasons.append(f"went silent at {_hhmm(view.silent_since)}")
     if name in scope.slow:
         reasons.append(f"the durations it logs grew {scope.slow[name]}x against its baseline")
+    timed = scope.durations.get(name)
+    if timed is not None and timed.surprise >= 1 and name not in scope.slow:
+        before, now = timed.median_s
+        reasons.append(f"the durations its lines report grew from {before * 1e3:.1f} to {now * 1e3:.1f} ms (median of "
+                       f"{timed.samples[1]} lines) [template:{timed.template_id}]")
+        evidence.append(timed.template_id)
     if scope.error_origins.get(name):
         reasons.append(f"errors first appear here in {scope.error_origins[name]} traces")
     if below:

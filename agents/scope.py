@@ -23,6 +23,7 @@ from detectors.catalogue import match
 
 if TYPE_CHECKING:
     from agents import change, trace_change
+    from agents.durations import DurationChange
 
 MINUTE = timedelta(minutes=1)
 # the host layer, by inventory `type`: what every other service on the same host runs on.
@@ -83,6 +84,7 @@ class Scope:
     slow: dict[str, float] = field(default_factory=dict)                     # service -> duration ratio
     references: dict[str, list[tuple[str, int]]] = field(default_factory=dict)   # named -> [(by, template id)]
     traces: dict[str, "trace_change.TraceChange"] = field(default_factory=dict)  # what traces say changed
+    durations: dict[str, "DurationChange"] = field(default_factory=dict)  # logged durations that grew
     split_at: datetime | None = None          # short history: where the window was split into before/after
     trace_events: list | None = None          # short history: every traced line from the history's start
     claimed: dict[str, tuple[int, set[str]]] = field(default_factory=dict)   # service -> (incident blaming it, its services)

@@ -214,9 +214,14 @@ def slowed_transitions(baseline: list[Event], window: list[Event]) -> dict[str, 
     found: dict[str, list] = defaultdict(list)
     for pair, gaps in now.items():
         base, weight = before.get(pair, []), 1.0
+        own = base
         if len(base) < 4:
             base, weight = pooled[pair[0] == pair[1]], 0.5
         if len(base) < 20 and weight < 1 or len(gaps) < 2:
+            continue
+        # a step never seen before has no pace of its own to be slower than (a new step is a
+        # new path: `paths`); one seen a few times must also be slower than each of those
+        if weight < 1 and (not own or median(gaps) < 1.5 * max(own)):
             continue
         for service in set(pair):
             total[service] += len(gaps)

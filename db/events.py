@@ -126,6 +126,19 @@ def examples(db: Database, template_ids: list[int], per_template: int,
     return out
 
 
+def recent_messages(db: Database, service: str, template_ids: list[int], per_template: int,
+                    since: datetime, until: datetime) -> dict[int, list[str]]:
+    """The newest `per_template` messages of each template a service wrote in [since, until):
+    the text alone (one indexed query per template), for statistics over what lines say."""
+    out: dict[int, list[str]] = {}
+    for template_id in template_ids:
+        rows = db.fetchall("SELECT message FROM log_events WHERE template_id = ? AND ts >= ? AND ts < ? "
+                           "AND service = ? ORDER BY ts DESC LIMIT ?",
+                           [template_id, since, until, service, per_template])
+        out[template_id] = [r[0] for r in rows]
+    return out
+
+
 def _event(row: tuple) -> dict:
     import json
 
@@ -190,12 +203,16 @@ def trace_spans(db: Database, since: datetime, until: datetime, services: list[s
 def trace_events(db: Database, since: datetime, until: datetime, max_traces: int = 1500,
                  max_events: int = 60000) -> list[tuple[str, str, datetime, int, str]]:
     """(trace id, service, ts, template id, level) of every line of up to `max_traces` traces
-    that started in [since, until) and span at least two services, in time order."""
+    that started in [since, until) and span at least two services, in time order (lines of
+    one millisecond in the order they were stored). Beyond `max_traces` the traces are a
+    sample that is the same on every run and spread over the whole period (by a hash of the
+    trace id), so one investigation of the same data always sees the same traces."""
     rows = db.fetchall(
         "SELECT e.trace_id, e.service, e.ts, e.template_id, e.level + 0 FROM log_events e JOIN ("
         "SELECT trace_id FROM log_events WHERE ts >= ? AND ts < ? AND trace_id IS NOT NULL "
-        "GROUP BY trace_id HAVING COUNT(DISTINCT service) > 1 AND MIN(ts) >= ? LIMIT ?) t "
-        "ON t.trace_id = e.trace_id WHERE e.ts >= ? AND e.ts < ? + INTERVAL 10 MINUTE ORDER BY e.ts LIMIT ?",
+        "GROUP BY trace_id HAVING COUNT(DISTINCT service) > 1 AND MIN(ts) >= ? "
+        "ORDER BY CRC32(trace_id), trace_id LIMIT ?) t "
+        "ON t.trace_id = e.trace_id WHERE e.ts >= ? AND e.ts < ? + INTERVAL 10 MINUTE ORDER BY e.ts, e.id LIMIT ?",
         [since, until, since, max_traces, since, until, max_events])
     return [(t, s, ts, int(tid or 0), LEVELS[int(lv) - 1]) for t, s, ts, tid, lv in rows]
 

@@ -252,3 +252,20 @@ def test_a_verified_past_root_cause_is_a_clue_that_breaks_a_near_tie_and_names_n
     assert any("similar past incident" in r for r in clued[0].reasons)
     archive = [c for c in clued if c.service == "archive"]
     assert not archive or "past" not in archive[0].parts
+
+
+def test_a_step_never_seen_before_is_new_not_slower_than_the_others():
+    """Short history: a request type the baseline never traced (its steps are long by nature)
+    must not read as a slowdown of its services against every other step's pace; a step seen
+    a few times that now takes far longer than each of those still does."""
+    usual = [("gateway", 1, 2.0), ("orders", 2, 3.0)]
+    baseline = [e for i in range(24) for e in _trace(f"b{i}", T0 - 10 * M + i * 20 * M / 60, usual)]
+    baseline += [e for i in range(2) for e in _trace(f"r{i}", T0 - 2 * M + i * M / 2,
+                                                     [("gateway", 1, 2.0), ("billing", 5, 3.0)])]
+    window = [e for i in range(10) for e in _trace(f"w{i}", T0 + i * M / 10, usual)]
+    window += [e for i in range(8) for e in _trace(f"n{i}", T0 + i * M / 10, [("gateway", 1, 2.0), ("reports", 4, 40.0)])]
+    found = trace_change.slowed_transitions(baseline, window)
+    assert "reports" not in found                       # new, not slow: its steps have no pace of their own
+    window += [e for i in range(8) for e in _trace(f"s{i}", T0 + i * M / 10, [("gateway", 1, 2.0), ("billing", 5, 60.0)])]
+    found = trace_change.slowed_transitions(baseline, window)
+    assert "reports" not in found and found["billing"][0] > 1
