@@ -78,6 +78,14 @@ def service_errors(cur, service: str, since: datetime, until: datetime) -> list[
     return [int(n) for (n,) in cur.fetchall()]
 
 
+def lines_of(cur, service: str, host: str | None, since: datetime, until: datetime) -> int:
+    """Lines one service wrote in [since, until), on one host when `host` is given."""
+    cur.execute("SELECT COALESCE(SUM(count), 0) FROM template_counts WHERE service = ? AND bucket >= ? "
+                "AND bucket < ?" + (" AND host = ?" if host else ""),
+                (service, since, until, *([host] if host else [])))
+    return int(cur.fetchone()[0])
+
+
 def templates_seen(cur, template_ids: list[int], service: str, since: datetime, until: datetime) -> int:
     """Lines of these templates from one service in [since, until)."""
     if not template_ids:

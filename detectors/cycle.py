@@ -232,7 +232,8 @@ def _causal(graph: Graph | None, service: str, hops: int) -> tuple[dict[str, int
 def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Signal], held: list[dict],
           units: dict[str, str], end: datetime) -> tuple[list[Signal], list[dict], list[Signal]]:
     """Maintenance and habit (detectors/quiet.py): signals inside a restart's grace wait;
-    those still happening when it ends go on; habitual ones (same time yesterday) are dropped.
+    those still happening when it ends go on, and so do those of a service that fell silent
+    after the restart; habitual ones (same time yesterday) are dropped.
     -> (signals that go on, signals still waiting, signals absorbed)."""
     grace = timedelta(minutes=settings.restart_grace_minutes)
     lookback = grace + timedelta(minutes=settings.stopped_minutes)
@@ -245,6 +246,8 @@ def _hold(cur, graph: Graph | None, settings: DetectorSettings, signals: list[Si
             waiting[(row["detector"], row["service"])] = row
         elif quiet.still_happening(cur, row, until, end, settings.spike_min_count):
             going.append(quiet.from_dict(row))
+        elif quiet.stayed_down(cur, row, end):
+            going.append(quiet.from_dict(row, "restarted and has logged nothing since"))
         else:
             absorbed.append(quiet.from_dict(row))
     for sig in signals:

@@ -64,6 +64,22 @@ def still_happening(cur, held: dict, since: datetime, until: datetime, min_error
     return sum(sql.service_errors(cur, held["service"], since, until)) >= min_errors
 
 
+def stayed_down(cur, held: dict, until: datetime, baseline: timedelta = timedelta(hours=1)) -> bool:
+    """The service (on the signal's host) fell silent after the restart the signal waited out,
+    where its own rate says it would have spoken: nothing in the minutes since the signal,
+    against at least 3 lines expected from the hour before it (a Poisson silence that long
+    happens by chance less than 1 time in 20). A restart that failed and left the unit dead
+    is not absorbed because its error lines stopped: they stopped because it did. A service
+    too quiet to tell keeps the benefit of the doubt."""
+    at = datetime.fromisoformat(held["at"])
+    after = at + timedelta(minutes=1)
+    if until <= after:
+        return False
+    rate = sql.lines_of(cur, held["service"], held.get("host"), at - baseline, at) / (baseline / timedelta(minutes=1))
+    expected = rate * ((until - after) / timedelta(minutes=1))
+    return expected >= 3 and sql.lines_of(cur, held["service"], held.get("host"), after, until) == 0
+
+
 def habitual(cur, sig: Signal, history_from: datetime | None) -> bool:
     """The same errors at the same time yesterday, at least half as strong."""
     if sig.severity == "critical" or history_from is None or history_from > sig.at - DAY - SEASON:
@@ -85,7 +101,7 @@ def as_dict(sig: Signal, until: datetime) -> dict:
             "until": until.isoformat()}
 
 
-def from_dict(row: dict) -> Signal:
+def from_dict(row: dict, note: str = "still there after a restart's grace") -> Signal:
     return Signal(row["detector"], row["service"], datetime.fromisoformat(row["at"]), row["severity"],
-                  row["message"] + " (still there after a restart's grace)", row.get("host"),
+                  row["message"] + f" ({note})", row.get("host"),
                   list(row.get("template_ids") or []), dict(row.get("detail") or {}))

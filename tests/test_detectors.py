@@ -207,6 +207,26 @@ def test_errors_that_outlast_a_restart_open_an_incident_after_the_grace(db, inge
     assert T0 + timedelta(minutes=10) + grace <= at <= T0 + timedelta(minutes=10) + grace + timedelta(minutes=2)
 
 
+def test_a_restart_that_leaves_the_service_dead_is_not_absorbed_because_its_errors_stopped(db, ingest, graph):
+    """A deploy whose new version fails to boot: a burst of its own new errors at the restart,
+    then nothing, because the unit is dead. Its errors stopped with it, so "not still
+    happening" must not let them go; the same burst followed by the service talking again
+    does (the planned-restart test above)."""
+    load_inventory(graph, INVENTORY)
+    ingest(background(range(-120, 10), service="mariadb", host="db-host", seed=4))
+    ingest(background(range(-120, 30), service="api", seed=5))
+    ingest(_restart(10) + [line(10.7, "mariadb", f"[ERROR] InnoDB: plugin initialization aborted ({i})", "error",
+                                "db-host") for i in range(3)])
+    results = cycles(db, graph, -1, 25, units={"mariadb.service": "mariadb"})
+    opened = [r for r in results if r.opened]
+    assert len(opened) == 1
+    (incident,) = incident_sql.listing(db)
+    assert "mariadb" in incident["services"]
+    assert any("logged nothing since" in s["message"] for s in incident_sql.signals(db, incident["id"]))
+    at = T0 + timedelta(minutes=results.index(opened[0]) - 1)
+    assert at <= T0 + timedelta(minutes=10 + SETTINGS.restart_grace_minutes + 2)
+
+
 def test_the_same_job_at_the_same_hour_yesterday_is_habit_not_news(db, ingest):
     day = 24 * 60
     ingest(background(range(-day - 60, 40), service="batch", host="ops-host", per_minute=3, errors=(0, 0)))

@@ -1,8 +1,8 @@
 """Write evals/cases-outsider/<slug>/ deterministically: `python -m evals.outsider`.
 
 `python -m evals.outsider --dev` writes a development split from the same generator with
-other seeds (evals/cases-outsider-dev/oxd-NN, mesh family only, `split: dev`): cases to tune
-the trace mechanisms on, so the test cases above stay untouched."""
+other seeds (evals/cases-outsider-dev/oxd-NN of the mesh family and oxs-NN of the saas
+family, `split: dev`): cases to tune on, so the test cases above stay untouched."""
 from __future__ import annotations
 
 import shutil
@@ -18,6 +18,8 @@ SAAS_CASES = 12
 DEV_ROOT = ROOT.parent / "cases-outsider-dev"
 DEV_CASES = 24
 DEV_SEED = 100
+DEV_SAAS_CASES = 12
+DEV_SAAS_SEED = 200
 
 
 def dev() -> None:
@@ -29,6 +31,12 @@ def dev() -> None:
         case["split"] = "dev"
         size = write_case(f"oxd-{k:02d}", case, recs, inv, DEV_ROOT)
         print(f"oxd-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
+    used_saas: dict = {}
+    for k in range(1, DEV_SAAS_CASES + 1):
+        case, recs, inv, meta = saas.make_case(DEV_SAAS_SEED + k, used_saas)
+        case["split"] = "dev"
+        size = write_case(f"oxs-{k:02d}", case, recs, inv, DEV_ROOT)
+        print(f"oxs-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
 
 
 def main(argv: list[str]) -> None:
