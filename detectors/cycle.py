@@ -305,7 +305,8 @@ def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[S
     fault, one incident: where the graph knows nothing of either side (no edge at all, the
     usual state of a fleet with no dependencies written), a signal within merge_any_minutes of
     an incident's opening joins it; where it knows them and they are apart, they stay apart.
-    "Connected" counts the incident's services and the root cause its report named. Resolved
+    "Connected" counts the incident's services and the root cause its report named, and a
+    signal whose dependency chain reaches a service on the incident's host. Resolved
     incidents take nothing (recent_active). A signal on a service new to a reported incident
     changes its picture: it is investigated again (and split off when the new ranking names
     another root cause, graphs/investigate.py)."""
@@ -319,6 +320,18 @@ def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[S
             near[service] = _causal(graph, service, settings.merge_hops)
         return near[service]
 
+    placed: list[dict[str, set[str]]] = []           # service -> its hosts, read once a cycle when needed
+
+    def on_its_host(incident: dict, service: str) -> bool:
+        """A service on the signal's dependency chain runs on the incident's host: the kernel
+        OOM-killing a worker on app-1 and the proxy in front of that worker are one fault."""
+        if not incident.get("host") or graph is None:
+            return False
+        if not placed:
+            placed.append({row["name"]: set(row["hosts"]) for row in _related(lambda: cypher.services(graph), [])})
+        up, down = hops(service)
+        return any(incident["host"] in placed[0].get(other, set()) for other in (*up, *down))
+
     for sig in signals:
         target = None
         # the incident that grew last first: a symptom shared by an old fault and a new one
@@ -327,7 +340,7 @@ def _merge(cur, graph: Graph | None, settings: DetectorSettings, signals: list[S
             if (sig.service in incident["services"] or (sig.host and sig.host == incident["host"])
                     or (_opened(incident) >= recent and not _known(graph, sig.service, known)
                         and not any(_known(graph, s, known) for s in incident["services"]))
-                    or _on_chain(incident, sig.service, hops(sig.service))):
+                    or _on_chain(incident, sig.service, hops(sig.service)) or on_its_host(incident, sig.service)):
                 target = incident
                 break
         if target is None:

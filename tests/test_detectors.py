@@ -148,6 +148,28 @@ def test_oom_then_restarts_on_the_host_is_one_incident(db, ingest, graph):
     assert incident["severity"] == "critical" and {"kernel", "nginx"} <= set(incident["services"])
 
 
+def test_the_kernel_killing_a_database_and_its_callers_errors_are_one_incident(db, ingest, graph):
+    """The kernel's OOM kill on db-host opens an incident about the kernel; the API on another
+    host that depends on the database on db-host then errors. Not the same service, not the
+    same host, and the kernel is on no dependency chain: but what the API depends on runs on
+    the incident's host, so it is the same fault."""
+    load_inventory(graph, INVENTORY)
+    for service, host, seed in (("mariadb", "db-host", 4), ("api", "app-host", 5), ("batch", "ops-host", 6)):
+        ingest(background(range(-120, 40), service=service, host=host, seed=seed))
+    ingest(background(range(-120, 40), service="kernel", per_minute=1, errors=(0, 0), host="db-host", seed=2))
+    ingest([line(10.1, "kernel", "Out of memory: Killed process 4242 (mariadbd) total-vm:8123456kB", "critical",
+                 "db-host")])
+    ingest([line(12 + i / 60, "api", f"query {i} failed: Lost connection to MySQL server", "error")
+            for i in range(60)])
+    ingest([line(13 + i / 60, "batch", f"export {i} failed: permission denied", "error", "ops-host")
+            for i in range(60)])
+    results = cycles(db, graph, -1, 16)
+    assert {s.service for s in fired(results)} >= {"kernel", "api", "batch"}
+    by_service = {frozenset(i["services"]): i for i in incident_sql.listing(db)}
+    assert len(by_service) == 2 and frozenset({"batch"}) in by_service
+    assert any({"kernel", "api"} <= set(services) for services in by_service)
+
+
 def test_signals_on_connected_services_merge_and_unrelated_ones_do_not(db, ingest, graph):
     load_inventory(graph, INVENTORY)
     for service, host, seed in (("mariadb", "db-host", 4), ("api", "app-host", 5), ("batch", "ops-host", 6)):
