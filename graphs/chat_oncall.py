@@ -55,15 +55,9 @@ def current(state: ChatState, runtime: Runtime) -> dict:
     if r.status == "ok":
         lines.append(f"**{len(r.data)} open incident{'s' * (len(r.data) != 1)}**, newest first:")
         for i in r.data:
-            lines.append(f"- [incident:{i['incident_id']}] {i['severity']}, {i['state']}, opened "
-                         f"{_when(i['opened_at'])}: {i['title']}")
-            cites.append(f"incident:{i['incident_id']}")
-            if i["conclusion"]:
-                more, ids = _conclusion_lines(i["conclusion"])
-                lines += more
-                cites += ids
-            else:
-                lines.append(f"  Not investigated yet (investigation {i['status']}).")
+            more, ids = _incident_lines(i, pending=True)
+            lines += more
+            cites += ids
     else:
         lines.append("No open incidents (none open, acknowledged or snoozed).")
     until = e.until or ctx.now()
@@ -75,6 +69,21 @@ def current(state: ChatState, runtime: Runtime) -> dict:
     return answer([*lines, "", *more], [*cites, *ids])
 
 
+def _incident_lines(i: dict, pending: bool) -> tuple[list[str], list[str]]:
+    """One open incident as a list item with its ranked root causes; `pending`: say so when
+    it is not investigated yet."""
+    lines = [f"- [incident:{i['incident_id']}] {i['severity']}, {i['state']}, opened "
+             f"{_when(i['opened_at'])}: {i['title']}"]
+    cites = [f"incident:{i['incident_id']}"]
+    if i["conclusion"]:
+        more, ids = _conclusion_lines(i["conclusion"])
+        lines += more
+        cites += ids
+    elif pending:
+        lines.append(f"  Not investigated yet (investigation {i['status']}).")
+    return lines, cites
+
+
 def incidents_involving(ctx, services: list[str]) -> tuple[list[str], list[str]]:
     """The incidents not resolved that involve any of `services`, each with its ranked root
     causes (as "what's wrong right now?" shows them); (lines, citations), none: ([], [])."""
@@ -82,13 +91,8 @@ def incidents_involving(ctx, services: list[str]) -> tuple[list[str], list[str]]
     lines: list[str] = []
     cites: list[str] = []
     for i in r.data or []:
-        if not set(i["services"] or []) & set(services):
-            continue
-        lines.append(f"- [incident:{i['incident_id']}] {i['severity']}, {i['state']}, opened "
-                     f"{_when(i['opened_at'])}: {i['title']}")
-        cites.append(f"incident:{i['incident_id']}")
-        if i["conclusion"]:
-            more, ids = _conclusion_lines(i["conclusion"])
+        if set(i["services"] or []) & set(services):
+            more, ids = _incident_lines(i, pending=False)
             lines += more
             cites += ids
     if lines:

@@ -25,18 +25,13 @@ DEV_SAAS_SEED = 200
 def dev() -> None:
     shutil.rmtree(DEV_ROOT, ignore_errors=True)
     DEV_ROOT.mkdir(parents=True)
-    used: dict = {}
-    for k in range(1, DEV_CASES + 1):
-        case, recs, inv, meta = mesh.make_case(DEV_SEED + k, used)
-        case["split"] = "dev"
-        size = write_case(f"oxd-{k:02d}", case, recs, inv, DEV_ROOT)
-        print(f"oxd-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
-    used_saas: dict = {}
-    for k in range(1, DEV_SAAS_CASES + 1):
-        case, recs, inv, meta = saas.make_case(DEV_SAAS_SEED + k, used_saas)
-        case["split"] = "dev"
-        size = write_case(f"oxs-{k:02d}", case, recs, inv, DEV_ROOT)
-        print(f"oxs-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
+    for prefix, family, cases, seed in (("oxd", mesh, DEV_CASES, DEV_SEED), ("oxs", saas, DEV_SAAS_CASES, DEV_SAAS_SEED)):
+        used: dict = {}
+        for k in range(1, cases + 1):
+            case, recs, inv, meta = family.make_case(seed + k, used)
+            case["split"] = "dev"
+            size = write_case(f"{prefix}-{k:02d}", case, recs, inv, DEV_ROOT)
+            print(f"{prefix}-{k:02d}", meta["fault"], case["tags"], f"{size / 1e6:.2f}MB", flush=True)
 
 
 def main(argv: list[str]) -> None:
