@@ -16,8 +16,8 @@ from retrieval import traces
 DEPENDENCY_ERROR = re.compile(r"timed? ?out|timeout|connection (?:refused|reset|closed|aborted)|unavailable|"
                               r"\b50[234]\b|upstream|deadline exceeded|no route to host|unreachable|broken pipe",
                               re.I)
-_DURATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?(ms|s|sec|secs|seconds|us|µs|m|min)\b")
-_UNIT = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0, "us": 1e-6, "µs": 1e-6, "m": 60.0,
+DURATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?(ms|s|sec|secs|seconds|us|µs|m|min)\b")
+UNIT = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0, "us": 1e-6, "µs": 1e-6, "m": 60.0,
          "min": 60.0}
 
 
@@ -50,8 +50,8 @@ def blames_a_dependency(messages: list[str]) -> bool:
 def durations(messages: list[str]) -> list[float]:
     out = []
     for message in messages:
-        for value, unit in _DURATION.findall(message):
-            out.append(float(value) * _UNIT[unit])
+        for value, unit in DURATION.findall(message):
+            out.append(float(value) * UNIT[unit])
     return out
 
 

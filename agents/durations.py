@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from agents.change import CAP
-from agents.clues import _DURATION, _UNIT
+from agents.clues import DURATION, UNIT
 from agents.trace_change import slower
 from db.events import recent_messages
 from db.pool import Database
@@ -68,8 +68,8 @@ def _key_unit(key: str) -> float:
 
 def values(message: str) -> list[float]:
     """The durations a line reports, in seconds, in their order in the line."""
-    found: list[tuple[int, float]] = [(m.start(), float(m.group(1)) * _UNIT[m.group(2)])
-                                      for m in _DURATION.finditer(message)]
+    found: list[tuple[int, float]] = [(m.start(), float(m.group(1)) * UNIT[m.group(2)])
+                                      for m in DURATION.finditer(message)]
     found += [(m.start("value"), float(m.group("value")) * _key_unit(m.group("key")))
               for m in _KEYED.finditer(message)]
     return [v for _, v in sorted(found)]

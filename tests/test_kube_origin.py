@@ -77,7 +77,8 @@ def test_the_cluster_leaves_the_files_graph_exactly_as_it_was(graph, kubeconfig,
     assert dump(graph) == before
 
 
-def test_an_inventory_change_wins_over_the_cluster_at_once(graph, kubeconfig, tmp_path):
+def _file_and_cluster(graph, kubeconfig, tmp_path):
+    """The inventory file loaded, then the replayed cluster read once: (path, topology, state)."""
     path = tmp_path / "inventory.yaml"
     path.write_text(INVENTORY)
     topology = TopologyState(path, graph, lambda services: None)
@@ -86,6 +87,11 @@ def test_an_inventory_change_wins_over_the_cluster_at_once(graph, kubeconfig, tm
     with respx.mock() as router:
         cluster(router)
         state.refresh()
+    return path, topology, state
+
+
+def test_an_inventory_change_wins_over_the_cluster_at_once(graph, kubeconfig, tmp_path):
+    path, topology, state = _file_and_cluster(graph, kubeconfig, tmp_path)
     assert {s["name"]: s["hosts"] for s in cypher.services(graph)}["checkout"] == ["storage-2", "worker-1"]
     assert ("shop/web", "checkout") in {(e["source"], e["target"]) for e in graph_k8s.k8s_edges(graph)}
 
@@ -119,14 +125,7 @@ def test_an_inventory_change_wins_over_the_cluster_at_once(graph, kubeconfig, tm
 def test_a_node_both_name_survives_the_file_dropping_it(graph, kubeconfig, tmp_path):
     """A service the file names and the cluster runs, then the file forgets it: the node stays
     as the cluster's (its file-only properties cleared), with the cluster's edges."""
-    path = tmp_path / "inventory.yaml"
-    path.write_text(INVENTORY)
-    topology = TopologyState(path, graph, lambda services: None)
-    topology.reload()
-    state = KubeState(KubeSettings(kubeconfig=kubeconfig), graph, topology)
-    with respx.mock() as router:
-        cluster(router)
-        state.refresh()
+    path, topology, state = _file_and_cluster(graph, kubeconfig, tmp_path)
     cypher.replace_inferred(graph, [LOGGED])          # learned from logs: must outlive the file's say
     path.write_text(INVENTORY.replace("  checkout:  {type: api, depends_on: [orders-db]}\n", ""))
     topology.reload()
