@@ -1,7 +1,8 @@
 """OTLP/HTTP logs (`POST /v1/logs`): protobuf, as the OpenTelemetry SDK exporters send it, and
 JSON (hex trace/span ids, integer enums, int64 as strings) -> ingest records.
 
-Resource attributes `service.name` and `host.name` give service and host; severityNumber
+Resource attributes `service.name` and `host.name` give service and host (no `host.name`:
+`k8s.node.name`, the node a Kubernetes pod runs on, then `host.id`); severityNumber
 (or severityText) the level; the body (any value) the message; trace and span ids are kept.
 """
 from __future__ import annotations
@@ -49,7 +50,8 @@ def _attrs_json(items) -> dict:
 
 def _record(resource: dict, ns: int, number: int, text: str | None, body, trace: str, span: str, attrs: dict) -> dict:
     message = body if isinstance(body, str) else json.dumps(body, default=str)
-    record = {"timestamp": ns or None, "host": str(resource.get("host.name") or resource.get("host.id") or "unknown"),
+    host = resource.get("host.name") or resource.get("k8s.node.name") or resource.get("host.id") or "unknown"
+    record = {"timestamp": ns or None, "host": str(host),
               "service": str(resource.get("service.name") or "unknown"), "message": message, "source": "otlp",
               "meta": {"attributes": attrs, "resource": resource} if attrs or resource else None}
     level = _level(number, text)

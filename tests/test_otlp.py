@@ -55,3 +55,24 @@ def test_json_body_and_partial_success(client, db):
     assert db.fetchone("SELECT COUNT(*) FROM log_events")[0] == 1
     bad = client.post("/v1/logs", content=b"\x0a\xff\xff", headers={"Content-Type": "application/x-protobuf"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_otlp"
+
+
+def test_a_kubernetes_resource_without_host_name_is_on_its_node(client, db):
+    """A collector's k8sattributes processor labels a pod's records with `k8s.node.name`,
+    not `host.name`: the node is the record's host; `host.name` wins when both are set."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    request = ExportLogsServiceRequest()
+    for i, resource in enumerate([
+            {"service.name": "pg", "k8s.pod.name": "postgres-0", "k8s.node.name": "worker-2", "host.id": "3f9a1c"},
+            {"service.name": "web", "k8s.node.name": "worker-3", "host.name": "web-vm"}]):
+        logs = request.resource_logs.add()
+        logs.resource.attributes.extend(KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in resource.items())
+        log = logs.scope_logs.add().log_records.add()
+        log.time_unix_nano, log.severity_number = 1768903200000000000 + i, 17
+        log.body.string_value = f"request {i} failed: upstream 503"
+    sent = client.post("/v1/logs", content=request.SerializeToString(),
+                       headers={"Content-Type": "application/x-protobuf"})
+    assert sent.status_code == 200, sent.text
+    assert db.fetchall("SELECT service, host FROM log_events ORDER BY ts") == [("pg", "worker-2"), ("web", "web-vm")]
