@@ -15,7 +15,7 @@ A runbook names a template in three ways:
   two words at least: `mariadb` alone would name half the fleet).
 What the text names links the sections it is in. Ids go through the template merges (a
 runbook quoting a canon template links the learned one that covers it). The ingest makes
-the links equal to these (db/graph.sync_runbook_documents); between ingests the server's
+the links equal to these (db/graph_runbooks.sync_runbook_documents); between ingests the server's
 TemplateFollower adds the links of each template first stored since (the ingest's new-template
 hook, run every FOLLOW_INTERVAL_S), so a runbook ingested before its log lines were ever
 seen is found by their first incident.
@@ -26,7 +26,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from db import graph as cypher
+from db import graph_runbooks
 from db import runbooks as runbook_sql
 from db import templates as template_sql
 from db.graph import Graph
@@ -260,7 +260,7 @@ class TemplateFollower:
                      for i, t in template_sql.get_many(self.db, ids[start:start + 1000]).items()]
             links = links_to(self.db, docs, texts)
             if links:
-                cypher.add_runbook_template_links(self.graph, links)
+                graph_runbooks.add_runbook_template_links(self.graph, links)
         except Exception:
             self.enqueue(ids)                  # the next run tries again
             raise

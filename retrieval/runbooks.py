@@ -30,7 +30,7 @@ from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 
-from db import graph as cypher
+from db import graph_runbooks
 from db import memory_vectors as vectors
 from db import runbooks as runbook_sql
 from db.graph import Graph, GraphUnavailable
@@ -130,7 +130,7 @@ def ingest_dir(db: Database, graph: Graph | None, embedder: Embedder, directory:
                   for s in mentions(f"{d.title}\n{d.text}", inventory) if s not in d.services]
         named = template_links(db, docs)
         try:
-            synced = cypher.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone, named)
+            synced = graph_runbooks.sync_runbook_documents(graph, [d.row() for d in docs], links, report.gone, named)
             report.linked, report.templates_linked = synced["linked"], synced["templates"]
         except GraphUnavailable as exc:
             report.graph = f"unavailable ({exc}); documents kept in MariaDB, run the ingest again to link them"
@@ -209,7 +209,7 @@ def _template_links(db: Database, graph: Graph | None, template_ids: list[int], 
         return {}
     ids = sorted(set(template_ids) | set(runbook_sql.merged_members(db, template_ids)))
     try:
-        rows = cypher.runbook_template_links(graph, ids)
+        rows = graph_runbooks.runbook_template_links(graph, ids)
     except GraphUnavailable:
         return {}
     out: dict[str, dict] = {}
@@ -248,7 +248,7 @@ def find_sections(db: Database, graph: Graph | None, embedder: Embedder | None, 
             named.setdefault(runbook_id, {})[service] = weight[service]
     if graph is not None and q.services:
         try:
-            for runbook_id, service, only_mentioned in cypher.runbook_links(graph, q.services):
+            for runbook_id, service, only_mentioned in graph_runbooks.runbook_links(graph, q.services):
                 if runbook_id in meta:
                     (mentioned if only_mentioned else named).setdefault(runbook_id, {})[service] = weight[service]
         except GraphUnavailable:
