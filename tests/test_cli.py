@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from db.settings import ServicesSettings
 from ingest.templates import template_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,6 +84,42 @@ def test_services_up_is_idempotent(services):
     out = run(["services", "up"])
     assert out.returncode == 0, out.stderr
     assert "falkordb: already running" in out.stdout
+
+
+def test_services_up_from_two_processes_at_once_starts_one_server(tmp_path):
+    """Two `up`s at the same moment (two pytest workers): one starts FalkorDB, the other finds
+    it running, and the pid file names the server that holds the port."""
+    import multiprocessing
+
+    from db.local.process import running_pid, stop
+    from tests.conftest import _free_port
+
+    settings = ServicesSettings(state_dir=tmp_path / "state", falkordb_port=_free_port())
+    ctx = multiprocessing.get_context("fork")       # the children run _up_graph_after as imported here
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_up_graph_after, args=(settings.state_dir, settings.falkordb_port, barrier, results))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    try:
+        lines = sorted(results.get(timeout=60) for _ in procs)
+        for p in procs:
+            p.join(timeout=30)
+        assert [line.split(" on ")[0] for line in lines] == ["falkordb: already running", "falkordb: started"]
+        pid = running_pid(settings.state_dir / "falkordb" / "server.pid")
+        assert pid is not None and f"{settings.falkordb_port}" in Path(f"/proc/{pid}/cmdline").read_text()
+    finally:
+        stop(settings.state_dir / "falkordb" / "server.pid")
+
+
+def _up_graph_after(state_dir, port, barrier, results):
+    from db import local
+
+    barrier.wait()
+    try:
+        results.put(local.up(ServicesSettings(state_dir=state_dir, falkordb_port=port), manage_db=False)[-1])
+    except Exception as exc:  # noqa: BLE001 - the parent asserts on what each process said
+        results.put(f"failed: {exc}")
 
 
 def test_migrate_command_is_idempotent(db_urls):

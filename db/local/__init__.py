@@ -7,6 +7,7 @@ not ours to manage.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -120,7 +121,19 @@ def _falkordb_paths(settings: ServicesSettings) -> tuple[Path, Path, Path]:
 
 
 def up(settings: ServicesSettings, manage_db: bool = True, manage_graph: bool = True) -> list[str]:
-    """Start (or leave running) the managed services; returns one line per service."""
+    """Start (or leave running) the managed services; returns one line per service.
+
+    Callers at once (two pytest workers, `make test` beside `make run`) take turns on a lock
+    in the state dir: without it both saw nothing running, both spawned, and the loser's
+    pid (a process that died on InnoDB's lock) was the one left in server.pid.
+    """
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / ".services.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _up(settings, manage_db, manage_graph)
+
+
+def _up(settings: ServicesSettings, manage_db: bool, manage_graph: bool) -> list[str]:
     lines = []
     if manage_db:
         instance = managed_mariadb(settings)
