@@ -1,6 +1,7 @@
 """`devmesh eval`: replay golden cases through the real pipeline and score the results.
 
-Each case gets its own scratch database and graph (created, then dropped): its inventory
+Each case gets its own scratch database and graph (an empty migrated database, reused from
+case to case once emptied, and a graph made then dropped): its inventory
 is loaded, every log line is ingested through the one ingest pipeline, then a replay
 clock steps through the window one minute at a time running the detector cycle, a
 `trigger` (an incident opened from outside) is opened at its moment, and every incident
@@ -81,12 +82,16 @@ class Replayed:
 
 
 @contextmanager
-def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None):
-    """Load `case` into a fresh scratch database and graph, ingest every line, replay the
-    detector clock (and the trigger); yield, then drop both. The incident eval and the chat
-    eval (evals/chat) share it."""
+def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
+             databases: scratch.Scratch | None = None):
+    """Load `case` into an empty scratch database (one of `databases`, else one made for it)
+    and a fresh graph, ingest every line, replay the detector clock (and the trigger); yield,
+    then drop the graph and give the database back (or drop it). The incident eval and the
+    chat eval (evals/chat) share it."""
     settings = settings or DetectorSettings()
-    scratch_url = scratch.create_database(url, "eval")
+    own = databases is None
+    databases = databases or scratch.Scratch(url, "eval")
+    scratch_url = databases.take()
     db = Database(scratch_url)
     graph = Graph(graph_url, f"devmesh_eval_{scratch_url.database}")
     try:
@@ -120,16 +125,19 @@ def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         db.close()
         graph.drop()
         graph.close()
-        scratch.drop_database(scratch_url)
+        databases.give_back(scratch_url)
+        if own:
+            databases.close()
 
 
 def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
-             llm=None, structured: bool = False, usage=None) -> CaseResult:
+             llm=None, structured: bool = False, usage=None, databases: scratch.Scratch | None = None) -> CaseResult:
     """`llm` runs the investigation agents and the reporter; `usage` (agents.llm.UsageCounter)
-    is read before and after to give this case's model calls and tokens."""
+    is read before and after to give this case's model calls and tokens; `databases`, the
+    scratch databases to replay it in (reused from case to case)."""
     result = CaseResult(case.slug, case.incident, case.trigger_at is not None, split=case.split, tags=list(case.tags))
     try:
-        with replayed(case, url, graph_url, settings) as replay:
+        with replayed(case, url, graph_url, settings, databases) as replay:
             _investigate_and_score(case, replay, result, llm, structured, usage)
     except Exception as exc:  # noqa: BLE001 - one broken case is reported, the suite goes on
         result.error = f"{type(exc).__name__}: {exc}"
@@ -290,15 +298,24 @@ def _llm_summary(results: list[CaseResult], rca: list[CaseResult]) -> dict:
     }
 
 
+_WORKER_DATABASES: dict[DBUrl, scratch.Scratch] = {}     # a worker process's own, dropped as it exits
+
+
 def _run_one(args: tuple) -> CaseResult:
     case, url, graph_url = args
-    return run_case(case, url, graph_url)
+    if url not in _WORKER_DATABASES:
+        import atexit
+
+        _WORKER_DATABASES[url] = scratch.Scratch(url, "eval")
+        atexit.register(_WORKER_DATABASES[url].close)
+    return run_case(case, url, graph_url, databases=_WORKER_DATABASES[url])
 
 
 def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None, structured: bool = False,
         usage=None, jobs: int = 1) -> dict:
     """`jobs` > 1 replays that many cases at once in worker processes (each case has its own
-    scratch database and graph, so they never meet); with an LLM, one at a time."""
+    scratch database and graph, so they never meet; a process empties its database for its
+    next case); with an LLM, one at a time."""
     results = []
     if jobs > 1 and llm is None and len(cases) > 1:
         import multiprocessing
@@ -310,8 +327,13 @@ def run(cases: list[Case], url: DBUrl, graph_url: str, progress=None, llm=None, 
                 if progress:
                     progress(result)
         return summarize(results)
-    for case in cases:
-        results.append(run_case(case, url, graph_url, llm=llm, structured=structured, usage=usage))
-        if progress:
-            progress(results[-1])
+    databases = scratch.Scratch(url, "eval")
+    try:
+        for case in cases:
+            results.append(run_case(case, url, graph_url, llm=llm, structured=structured, usage=usage,
+                                    databases=databases))
+            if progress:
+                progress(results[-1])
+    finally:
+        databases.close()
     return summarize(results)

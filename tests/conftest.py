@@ -1,5 +1,6 @@
 """Fixtures: the real managed MariaDB and FalkorDB, an isolated database per test that
-needs one (created, migrated, dropped), and an app wired to it with the hashing embedder."""
+needs one (migrated once per worker, emptied between tests, dropped at the end), and an app
+wired to it with the hashing embedder."""
 from __future__ import annotations
 
 import socket
@@ -14,6 +15,7 @@ from db import local
 from db.local import MariaDBInstance
 from db.migrate import migrate
 from db.pool import Database
+from db.scratch import Scratch
 from db.settings import DBSettings, DBUrl, GraphSettings, ServicesSettings
 from ingest.embedders import EmbedSettings
 from ingest.pipeline import IngestSettings
@@ -55,17 +57,33 @@ def _drop_database(rw: DBUrl, name: str) -> None:
     admin.close()
 
 
+# Creating and migrating a database takes ~0.3 s and ~400 tests want one: each worker keeps
+# its databases (db.scratch.Scratch), emptied after a test and handed to the next; one whose
+# schema a test changed, or that cannot be emptied, is dropped.
+_SCRATCH: dict[DBUrl, Scratch] = {}
+
+
 @contextmanager
 def migrated_database(rw: DBUrl):
-    """The name of a fresh, migrated database, dropped afterwards."""
-    name = _create_database(rw)
-    db = Database(rw.with_database(name))
-    migrate(db)
-    db.close()
+    """The name of a migrated database with nothing in it, this test's alone (its graph
+    `devmesh_t_<name>` too, if the test makes one)."""
+    from db.graph import Graph
+
+    scratch = _SCRATCH.setdefault(rw, Scratch(rw, "t"))
+    url = scratch.take()
     try:
-        yield name
+        yield url.database
     finally:
-        _drop_database(rw, name)
+        graph = Graph(GraphSettings().resolved_url(ServicesSettings()), f"devmesh_t_{url.database}")
+        graph.drop()
+        graph.close()
+        scratch.give_back(url)
+
+
+def pytest_sessionfinish(session):
+    """This worker's spare databases are dropped when it ends."""
+    for scratch in _SCRATCH.values():
+        scratch.close()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_no_generated_request_gets_a_server_error(db_urls, tmp_path):
                       env={"DEVMESH_INVENTORY": str(REPO / "inventory.yaml")}).start()
     try:
         out = subprocess.run([cli, "run", f"{live.url}/openapi.json", "--checks", "not_a_server_error",
-                              "--max-examples", "12", "--seed", "1415", "--no-color"],
+                              "--max-examples", "8", "--seed", "1415", "--no-color"],
                              capture_output=True, text=True, timeout=600)
     finally:
         live.stop()
