@@ -206,7 +206,58 @@ def gather(db: Database, graph: Graph | None, incident: dict, signals: list[dict
     _trace_suspects(db, scope)
     _slowdowns(db, scope)
     measured.measure(db, scope)
+    if matcher is not None:
+        _changed_references(db, scope, matcher)
     return scope
+
+
+NAMING_TEMPLATES, NAMING_EXAMPLES = 3, 3
+
+
+def _changed_references(db: Database, scope: Scope, matcher) -> None:
+    """What a changed service's changed lines name (blame_named_in_changes), read from the
+    window's example lines of those templates."""
+    from db import events
+
+    for view in list(scope.services.values()):
+        rising = naming_candidates(view)
+        if rising:
+            samples = events.examples(db, [t.template_id for t in rising], NAMING_EXAMPLES,
+                                      events.EventFilter(service=[view.name], since=scope.since, until=scope.until))
+            blame_named_in_changes(scope, view, samples, matcher)
+
+
+def naming_candidates(view: "ServiceView") -> list:
+    """A changed service's templates that rose or appeared against its baseline, at any level,
+    most surprising first (agents/change.TemplateChange)."""
+    from agents.change import CHANGED
+
+    if view.change is None or not view.change.changed or view.layer is not None:
+        return []
+    return [t for t in view.change.templates if t.kind in ("new", "rise") and t.surprise >= CHANGED][:NAMING_TEMPLATES]
+
+
+def blame_named_in_changes(scope: Scope, view: "ServiceView", samples: dict[int, list[dict]], matcher) -> None:
+    """`samples`: template id -> example lines ({"message", "host"}) of `view`'s changed
+    templates. A dependency of `view` named in every example of one (a caller's "X returned
+    null, using default", "unexpected upstream state" with `upstream: X`) is blamed as by
+    errors (named_by; a calm one becomes a suspect from the template's first minute): a wrong
+    answer or a slow one often shows only in its callers, and not at error level. A name in a
+    variable position (a gateway's routes) names a different service each time: none."""
+    dependencies = scope.upstream.get(view.name, set())
+    for template_id, lines in samples.items():
+        named = [{ref.service for ref in matcher.find(line["message"], line["host"])} for line in lines]
+        for subject in sorted(set.intersection(*named) if named else set()):
+            target = scope.services.get(subject)
+            if subject == view.name or target is None or subject not in dependencies:
+                continue
+            target.named_by.add(view.name)
+            scope.references.setdefault(subject, []).append((view.name, template_id))
+            if not target.anomalous:
+                first = next((t["first"] for t in view.templates if t["template_id"] == template_id), None)
+                target.onset = first or view.onset or scope.since
+                target.strength = max(target.strength, 2.0)
+                target.anomalous_hosts |= target.hosts
 
 
 def _severe_examples(db: Database, scope: Scope, view: "ServiceView", limit: int = 3) -> list[str]:

@@ -269,3 +269,59 @@ def test_a_step_never_seen_before_is_new_not_slower_than_the_others():
     window += [e for i in range(8) for e in _trace(f"s{i}", T0 + i * M / 10, [("gateway", 1, 2.0), ("billing", 5, 60.0)])]
     found = trace_change.slowed_transitions(baseline, window)
     assert "reports" not in found and found["billing"][0] > 1
+
+
+NAMING_FLEET = """
+hosts: {n1: {address: 10.9.0.1}, n2: {address: 10.9.0.2}}
+services:
+  rebook-service: {type: api, hosts: [n1], depends_on: [food-service, timetable-service]}
+  gateway-edge: {type: api, hosts: [n2], depends_on: [rebook-service, food-service, timetable-service]}
+  food-service: {type: api, hosts: [n2]}
+  timetable-service: {type: api, hosts: [n1]}
+  ledger-service: {type: api, hosts: [n1]}
+"""
+
+
+def _naming_scope(rising_text: str) -> tuple[Scope, object]:
+    from ingest.inventory import parse
+    from retrieval.enrich import ReferenceMatcher
+
+    upstream = {"rebook-service": {"food-service", "timetable-service"},
+                "gateway-edge": {"rebook-service", "food-service", "timetable-service"}}
+    views = {name: _steady(CALM, 60) for name in ("food-service", "timetable-service", "ledger-service")}
+    # the callers' mix changed: a warning that was rare is now frequent (no error line anywhere)
+    views["rebook-service"] = _steady(CALM, 60) + [(50, "warning", 2, 30, rising_text)]
+    views["gateway-edge"] = _steady(CALM, 60) + [(60, "info", 3, 40, "request routed to <*>")]
+    scope = _scope(views, upstream)
+    for name, rows in views.items():
+        scope.services[name].templates = [{"template_id": r[0], "level": r[1], "count": r[3], "baseline": r[2],
+                                           "template": r[4], "first": T0 + 2 * M} for r in rows]
+    return scope, ReferenceMatcher(parse(NAMING_FLEET))
+
+
+def test_changed_lines_of_any_level_that_name_a_calm_dependency_make_it_the_suspect():
+    # a wrong return value: the callee logs as always, its caller retries "unexpected upstream
+    # state" at warning level, the name in a field the templater made a variable
+    scope, matcher = _naming_scope('{"msg": "unexpected upstream state, retrying", "upstream": "<STR>"}')
+    from agents.scope import blame_named_in_changes, naming_candidates
+
+    assert root_cause.rank(scope)[0].service != "food-service"          # without the step: not the suspect
+    lines = [{"message": f'{{"msg": "unexpected upstream state, retrying", "upstream": "food-service", "id": {i}}}',
+              "host": "n1"} for i in range(3)]
+    assert [t.template_id for t in naming_candidates(scope.services["rebook-service"])] == [50]
+    blame_named_in_changes(scope, scope.services["rebook-service"], {50: lines}, matcher)
+    assert scope.services["food-service"].named_by == {"rebook-service"}
+    assert root_cause.rank(scope)[0].service == "food-service"
+
+
+def test_a_name_in_a_variable_position_or_outside_the_dependencies_blames_nothing():
+    scope, matcher = _naming_scope("request routed to <*>")
+    routed = [{"message": f"request routed to {s}", "host": "n2"}
+              for s in ("food-service", "rebook-service", "timetable-service")]
+    from agents.scope import blame_named_in_changes
+
+    blame_named_in_changes(scope, scope.services["gateway-edge"], {60: routed}, matcher)
+    stranger = [{"message": "unexpected upstream state from ledger-service", "host": "n1"}] * 3
+    blame_named_in_changes(scope, scope.services["rebook-service"], {50: stranger}, matcher)
+    assert all(not v.named_by for v in scope.services.values())        # a different name each time; no edge
+    assert not scope.services["food-service"].anomalous
