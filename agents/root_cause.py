@@ -12,7 +12,7 @@ and only scales a service's own change, so centrality never lifts a calm service
     onset      earlier first anomaly ranks a little higher
     host       catastrophic templates (disk full, OOM, read-only fs...) on its own host(s)
     named      share of the other anomalous services whose error lines name it (or whose changed
-               lines of any level name it, a dependency: agents/scope.blame_named_in_changes)
+               lines of any level name it, a dependency: agents/references.blame_named_in_changes)
     past       a person verified it as the root cause of a similar past incident (issue 21's
                memory: retrieval/similar.root_cause_clues, at most .05 x that similarity);
                a clue, never a candidate by itself

@@ -303,7 +303,7 @@ def test_changed_lines_of_any_level_that_name_a_calm_dependency_make_it_the_susp
     # a wrong return value: the callee logs as always, its caller retries "unexpected upstream
     # state" at warning level, the name in a field the templater made a variable
     scope, matcher = _naming_scope('{"msg": "unexpected upstream state, retrying", "upstream": "<STR>"}')
-    from agents.scope import blame_named_in_changes, naming_candidates
+    from agents.references import blame_named_in_changes, naming_candidates
 
     assert root_cause.rank(scope)[0].service != "food-service"          # without the step: not the suspect
     lines = [{"message": f'{{"msg": "unexpected upstream state, retrying", "upstream": "food-service", "id": {i}}}',
@@ -318,7 +318,7 @@ def test_a_name_in_a_variable_position_or_outside_the_dependencies_blames_nothin
     scope, matcher = _naming_scope("request routed to <*>")
     routed = [{"message": f"request routed to {s}", "host": "n2"}
               for s in ("food-service", "rebook-service", "timetable-service")]
-    from agents.scope import blame_named_in_changes
+    from agents.references import blame_named_in_changes
 
     blame_named_in_changes(scope, scope.services["gateway-edge"], {60: routed}, matcher)
     stranger = [{"message": "unexpected upstream state from ledger-service", "host": "n1"}] * 3
