@@ -90,8 +90,7 @@ def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
     chat eval (evals/chat) share it."""
     settings = settings or DetectorSettings()
     own = databases is None
-    databases = databases or scratch.Scratch(url, "eval")
-    scratch_url = databases.take()
+    scratch_url = scratch.create_database(url, "eval") if own else databases.take()
     db = Database(scratch_url)
     graph = Graph(graph_url, f"devmesh_eval_{scratch_url.database}")
     try:
@@ -125,9 +124,10 @@ def replayed(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings 
         db.close()
         graph.drop()
         graph.close()
-        databases.give_back(scratch_url)
         if own:
-            databases.close()
+            scratch.drop_database(scratch_url)
+        else:
+            databases.give_back(scratch_url)
 
 
 def run_case(case: Case, url: DBUrl, graph_url: str, settings: DetectorSettings | None = None,
